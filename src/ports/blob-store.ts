@@ -1,0 +1,84 @@
+/**
+ * The blob store port: a flat key → bytes store with multipart uploads.
+ *
+ * Adapters (memory, filesystem, R2, S3) must all follow the R2 multipart
+ * rules, which are the strictest of the family, so the upload engine that is
+ * proven on one adapter works unchanged on the others:
+ *   - part numbers 1..10000;
+ *   - every part except the last is at least MIN_PART_SIZE bytes, all
+ *     non-final parts have the same size, and the last is no larger;
+ *   - completing checks each listed part's ETag against what was uploaded.
+ * A multipart upload becomes visible at its key only on completion.
+ */
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
+export const MAX_PARTS = 10_000;
+
+export type BlobBody = ReadableStream<Uint8Array>;
+
+export interface PutOptions {
+  /** Byte length when known; adapters that need it (R2, S3) may require it. */
+  length?: number;
+  /**
+   * When given, the adapter verifies the bytes hash to this digest
+   * (`sha256:<hex>` or `sha512:<hex>`) and leaves nothing at `key` when they
+   * do not, throwing `DigestMismatchError`.
+   */
+  digest?: string;
+}
+
+export interface ObjectInfo {
+  size: number;
+}
+
+export interface ObjectRead {
+  body: BlobBody;
+  /** Size of the whole object, not of the range. */
+  size: number;
+}
+
+/** A resolved byte range: `offset` and `length` are within the object. */
+export interface ByteRange {
+  offset: number;
+  length: number;
+}
+
+export interface UploadedPart {
+  partNumber: number;
+  etag: string;
+}
+
+export interface BlobStore {
+  put(key: string, body: BlobBody | Uint8Array, options?: PutOptions): Promise<ObjectInfo>;
+  /** `null` when no object is at `key`. */
+  get(key: string, range?: ByteRange): Promise<ObjectRead | null>;
+  head(key: string): Promise<ObjectInfo | null>;
+  /** Deleting a missing key is not an error. */
+  delete(key: string): Promise<void>;
+
+  createMultipartUpload(key: string): Promise<string>;
+  /** Parts have a known length, so they are passed whole (one part, never a whole blob). */
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array): Promise<UploadedPart>;
+  completeMultipartUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<ObjectInfo>;
+  /** Aborting an unknown or finished upload is not an error. */
+  abortMultipartUpload(key: string, uploadId: string): Promise<void>;
+}
+
+/** Thrown by `put` with `digest` when the content hashes to something else. */
+export class DigestMismatchError extends Error {
+  readonly expected: string;
+  readonly actual: string;
+  constructor(expected: string, actual: string) {
+    super(`content digest ${actual} does not match ${expected}`);
+    this.expected = expected;
+    this.actual = actual;
+    this.name = "DigestMismatchError";
+  }
+}
+
+/** Thrown by multipart operations that break the rules above. */
+export class MultipartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MultipartError";
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The metadata port: everything that must be strongly consistent. A client
+ * that pushes and then pulls by tag, from anywhere, must see what it pushed,
+ * and a delete must be visible to the very next request.
+ *
+ * Methods that change several records (`putManifest`, `deleteManifest`) are
+ * atomic: a reader sees either the old state or the new one, never a tag
+ * that points at a manifest that is not there.
+ */
+
+/** A blob's place in the blob store. Immutable once written. */
+export interface BlobInfo {
+  digest: string;
+  size: number;
+  /** Blob-store key holding the bytes (see core/storage-layout.ts). */
+  key: string;
+}
+
+export interface ManifestRecord {
+  digest: string;
+  mediaType: string;
+  size: number;
+  /** Blob-store key holding the exact bytes the client sent. */
+  key: string;
+  /** Digest of the manifest this one refers to (OCI `subject`), if any. */
+  subject?: string;
+  /** `artifactType`, or the config media type for image manifests (spec § Listing Referrers). */
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+export interface UploadPartRecord {
+  partNumber: number;
+  etag: string;
+  size: number;
+}
+
+export type DigestAlgorithm = "sha256" | "sha512";
+
+/** State of a blob upload session, carried between stateless requests. */
+export interface UploadRecord {
+  id: string;
+  repository: string;
+  algorithm: DigestAlgorithm;
+  /** Epoch milliseconds; abandoned uploads are expired from this. */
+  createdAt: number;
+  /** Bumped on every update; updates are conditional on it. */
+  version: number;
+  /** Bytes accepted so far (parts + tail). */
+  received: number;
+  /** Saved resumable hash state over all `received` bytes, base64; null before any byte. */
+  hashState: string | null;
+  /** Size every non-final part has. */
+  partSize: number;
+  multipart: { key: string; uploadId: string } | null;
+  parts: UploadPartRecord[];
+  /** Bytes received after the last full part, kept as a small object. */
+  tail: { key: string; size: number } | null;
+}
+
+export interface Page {
+  limit?: number;
+  /** Return names strictly after this one. */
+  after?: string;
+}
+
+export interface MetadataStore {
+  /** The global content-addressed blob index (one entry per digest, first writer wins). */
+  getBlob(digest: string): Promise<BlobInfo | null>;
+  /** Records `info` unless the digest is known; returns the entry that is now stored. */
+  putBlobIfAbsent(info: BlobInfo): Promise<BlobInfo>;
+
+  /** A repository sees a blob only through its own link. Linking registers the repository. */
+  linkBlob(repository: string, info: BlobInfo): Promise<void>;
+  getBlobLink(repository: string, digest: string): Promise<BlobInfo | null>;
+  unlinkBlob(repository: string, digest: string): Promise<boolean>;
+
+  /** Stores the record, points each tag at it and indexes its subject; registers the repository. */
+  putManifest(repository: string, record: ManifestRecord, tags: string[]): Promise<void>;
+  getManifest(repository: string, digest: string): Promise<ManifestRecord | null>;
+  getTaggedManifest(repository: string, tag: string): Promise<ManifestRecord | null>;
+  /** Tags in ASCII (code point) order. */
+  listTags(repository: string, page: Page): Promise<string[]>;
+  deleteTag(repository: string, tag: string): Promise<boolean>;
+  /** Removes the manifest, every tag pointing at it, and its referrer entry. */
+  deleteManifest(repository: string, digest: string): Promise<boolean>;
+  /** Manifests in `repository` whose subject is `subject`. */
+  listReferrers(repository: string, subject: string): Promise<ManifestRecord[]>;
+
+  repositoryExists(repository: string): Promise<boolean>;
+  /** Repository names in ASCII order. */
+  listRepositories(page: Page): Promise<string[]>;
+
+  createUpload(record: UploadRecord): Promise<void>;
+  getUpload(repository: string, id: string): Promise<UploadRecord | null>;
+  /**
+   * Replaces the record only if the stored one still has `expectedVersion`;
+   * returns false otherwise. This is what keeps racing PATCHes from both winning.
+   */
+  updateUpload(record: UploadRecord, expectedVersion: number): Promise<boolean>;
+  deleteUpload(repository: string, id: string): Promise<void>;
+  /** Uploads created before `createdBefore` (epoch ms), for expiry. */
+  listStaleUploads(createdBefore: number, limit: number): Promise<UploadRecord[]>;
+}
