@@ -19,17 +19,22 @@ export const errorCodes = {
   DENIED: { status: 403, message: "requested access to the resource is denied" },
   UNSUPPORTED: { status: 415, message: "the operation is unsupported" },
   TOOMANYREQUESTS: { status: 429, message: "too many requests" },
-  // Not in the spec's table, but the spec names these statuses; the codes are
-  // the ones Distribution uses so clients print something sensible.
+  // Not in the spec's table. Used only where no spec code fits; the spec codes
+  // above are preferred, with a status override where the spec names one
+  // (e.g. BLOB_UPLOAD_INVALID with 416 for an out-of-order chunk).
   RANGE_INVALID: { status: 416, message: "requested range not satisfiable" },
-  SIZE_TOO_LARGE: { status: 413, message: "payload too large" },
-  TAG_INVALID: { status: 400, message: "manifest tag did not match URI" },
   PAGINATION_NUMBER_INVALID: { status: 400, message: "invalid number of results requested" },
-  METHOD_NOT_ALLOWED: { status: 405, message: "the operation is not allowed" },
-  INTERNAL_ERROR: { status: 500, message: "internal server error" },
+  UNKNOWN: { status: 500, message: "unknown error" },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCodes;
+
+export interface ErrorOptions {
+  /** Overrides the code's usual status where the spec names another (413, 416). */
+  status?: number;
+  detail?: unknown;
+  headers?: Record<string, string>;
+}
 
 export class RegistryError extends Error {
   readonly code: ErrorCode;
@@ -38,13 +43,13 @@ export class RegistryError extends Error {
   /** Extra response headers the error needs (e.g. `Range` on a 416 for an upload). */
   readonly headers: Record<string, string>;
 
-  constructor(code: ErrorCode, message?: string, detail?: unknown, headers: Record<string, string> = {}) {
+  constructor(code: ErrorCode, message?: string, options: ErrorOptions = {}) {
     super(message ?? errorCodes[code].message);
     this.name = "RegistryError";
     this.code = code;
-    this.status = errorCodes[code].status;
-    this.detail = detail ?? null;
-    this.headers = headers;
+    this.status = options.status ?? errorCodes[code].status;
+    this.detail = options.detail ?? null;
+    this.headers = options.headers ?? {};
   }
 
   toBody(): { errors: { code: ErrorCode; message: string; detail: unknown }[] } {

@@ -1,0 +1,75 @@
+/**
+ * The registries the spec suite runs against. Each target answers `request`
+ * like `fetch` relative to the registry root. In-process targets build the
+ * Hono app over an adapter pair; `REGISTRY_URL` adds a running server (the
+ * Node server, wrangler dev, ...) so the same suite proves every runtime.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createApp } from "../../src/http/app.ts";
+import { MemoryBlobStore } from "../../src/adapters/memory/blob-store.ts";
+import { MemoryMetadataStore } from "../../src/adapters/memory/metadata-store.ts";
+import { FilesystemBlobStore } from "../../src/adapters/filesystem/blob-store.ts";
+import { FilesystemMetadataStore } from "../../src/adapters/filesystem/metadata-store.ts";
+import { hashWasm } from "../../src/adapters/hash-wasm.ts";
+import { MIN_PART_SIZE } from "../../src/ports/blob-store.ts";
+
+export interface RegistryTarget {
+  name: string;
+  request(path: string, init?: RequestInit): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export interface TargetFactory {
+  name: string;
+  start(): Promise<RegistryTarget>;
+}
+
+function inProcess(name: string, build: () => Promise<{ app: ReturnType<typeof createApp>; close(): Promise<void> }>): TargetFactory {
+  return {
+    name,
+    async start() {
+      const { app, close } = await build();
+      return {
+        name,
+        // Streams as request bodies need `duplex: "half"` (fetch standard).
+        request: async (path, init) => app.request(path, init?.body instanceof ReadableStream ? { ...init, duplex: "half" } as RequestInit : init),
+        close,
+      };
+    },
+  };
+}
+
+export const targetFactories: TargetFactory[] = [
+  inProcess("memory", async () => ({
+    app: createApp({ blobs: new MemoryBlobStore(), metadata: new MemoryMetadataStore(), hashing: hashWasm, partSize: MIN_PART_SIZE }),
+    close: async () => {},
+  })),
+  inProcess("filesystem", async () => {
+    const root = await mkdtemp(join(tmpdir(), "registry-spec-"));
+    return {
+      app: createApp({
+        blobs: new FilesystemBlobStore(join(root, "blobs")),
+        metadata: new FilesystemMetadataStore(join(root, "metadata")),
+        hashing: hashWasm,
+        partSize: MIN_PART_SIZE,
+      }),
+      close: () => rm(root, { recursive: true, force: true }),
+    };
+  }),
+];
+
+const remote = process.env.REGISTRY_URL;
+if (remote) {
+  targetFactories.push({
+    name: `remote ${remote}`,
+    async start() {
+      return {
+        name: remote,
+        request: (path, init) => fetch(new URL(path, remote), init?.body instanceof ReadableStream ? { ...init, duplex: "half" } as RequestInit : init),
+        close: async () => {},
+      };
+    },
+  });
+}
