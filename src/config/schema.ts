@@ -1,0 +1,90 @@
+/**
+ * The registry's configuration: one typed schema, validated at start-up.
+ * A JSON file and environment variables both map onto it; the environment
+ * wins, so a container can override one setting of a shared file.
+ */
+export interface RegistryConfig {
+  /** Interface the Node server listens on. */
+  host: string;
+  port: number;
+  /** Where the filesystem backend keeps blobs and metadata. */
+  dataDir: string;
+  /** Multipart part size for chunked uploads, bytes (>= 5 MiB). */
+  partSize: number;
+  /** Largest manifest accepted, bytes. */
+  maxManifestBytes: number;
+  /** Mount without `from` links a blob the registry already holds. */
+  automaticMount: boolean;
+  /** Uploads untouched for this long are aborted and their storage freed. */
+  uploadTtlSeconds: number;
+}
+
+export const defaultConfig: RegistryConfig = {
+  host: "127.0.0.1",
+  port: 5000,
+  dataDir: "./data",
+  partSize: 8 * 1024 * 1024,
+  maxManifestBytes: 4 * 1024 * 1024,
+  automaticMount: true,
+  uploadTtlSeconds: 24 * 60 * 60,
+};
+
+/** Environment variable for each setting. */
+export const environmentNames: Record<keyof RegistryConfig, string> = {
+  host: "HOST",
+  port: "PORT",
+  dataDir: "DATA_DIR",
+  partSize: "PART_SIZE",
+  maxManifestBytes: "MAX_MANIFEST_BYTES",
+  automaticMount: "AUTOMATIC_MOUNT",
+  uploadTtlSeconds: "UPLOAD_TTL_SECONDS",
+};
+
+export class ConfigError extends Error {
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Source = Record<string, unknown>;
+
+/** Merges defaults, a parsed config file and the environment; throws ConfigError listing every mistake. */
+export function resolveConfig(file: Source, env: Record<string, string | undefined>): RegistryConfig {
+  const problems: string[] = [];
+  for (const key of Object.keys(file)) {
+    if (!Object.hasOwn(defaultConfig, key)) problems.push(`unknown setting "${key}" in the config file (known: ${Object.keys(defaultConfig).join(", ")})`);
+  }
+  const config = { ...defaultConfig };
+  const read = <K extends keyof RegistryConfig>(key: K): unknown => env[environmentNames[key]] ?? file[key] ?? defaultConfig[key];
+  const where = (key: keyof RegistryConfig) => `${key} (env ${environmentNames[key]})`;
+
+  const text = (key: "host" | "dataDir") => {
+    const value = read(key);
+    if (typeof value !== "string" || value === "") problems.push(`${where(key)} must be a non-empty string`);
+    else config[key] = value;
+  };
+  const integer = (key: "port" | "partSize" | "maxManifestBytes" | "uploadTtlSeconds", min: number, max: number) => {
+    const raw = read(key);
+    const value = typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : raw;
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
+      problems.push(`${where(key)} must be an integer from ${min} to ${max}, not ${JSON.stringify(raw)}`);
+    } else config[key] = value;
+  };
+  const flag = (key: "automaticMount") => {
+    const raw = read(key);
+    const value = raw === "true" || raw === "1" ? true : raw === "false" || raw === "0" ? false : raw;
+    if (typeof value !== "boolean") problems.push(`${where(key)} must be true or false, not ${JSON.stringify(raw)}`);
+    else config[key] = value;
+  };
+
+  text("host");
+  text("dataDir");
+  integer("port", 0, 65535);
+  integer("partSize", 5 * 1024 * 1024, 5 * 1024 * 1024 * 1024);
+  integer("maxManifestBytes", 4 * 1024 * 1024, 64 * 1024 * 1024);
+  integer("uploadTtlSeconds", 60, 30 * 24 * 60 * 60);
+  flag("automaticMount");
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

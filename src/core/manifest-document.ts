@@ -1,0 +1,92 @@
+import { RegistryError } from "./errors.ts";
+import { DOCKER_FOREIGN_LAYER, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, isIndexType } from "./media-types.ts";
+import { parseDigest } from "./digest.ts";
+
+/** A descriptor as found inside a manifest (image-spec descriptor.md). */
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  urls?: string[];
+}
+
+/** What the registry needs to know of a manifest it is asked to store. */
+export interface ManifestDocument {
+  mediaType: string;
+  /** Blobs that must already be in the repository (config and layers). */
+  blobs: Descriptor[];
+  /** Manifests that must already be in the repository (an index's entries). */
+  manifests: Descriptor[];
+  subject?: string;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+const invalid = (why: string) => new RegistryError("MANIFEST_INVALID", `manifest invalid: ${why}`);
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Parses the pushed bytes. The media type is the document's `mediaType`, or
+ * the request's Content-Type when the document has none (image-spec allows
+ * omitting it); when both are present they must agree.
+ */
+export function parseManifest(bytes: Uint8Array, contentType: string | undefined): ManifestDocument {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    throw invalid("the body is not valid UTF-8 JSON");
+  }
+  if (!isObject(doc)) throw invalid("the body must be a JSON object");
+  const requestType = contentType?.split(";")[0]?.trim() || undefined;
+  const declared = doc.mediaType;
+  if (declared !== undefined && typeof declared !== "string") throw invalid("mediaType must be a string");
+  if (declared && requestType && declared !== requestType && requestType !== "application/json" && requestType !== "application/octet-stream") {
+    throw invalid(`mediaType ${declared} does not match Content-Type ${requestType}`);
+  }
+  const mediaType = declared || requestType || (Array.isArray(doc.manifests) ? OCI_INDEX : OCI_MANIFEST);
+
+  const result: ManifestDocument = { mediaType, blobs: [], manifests: [] };
+  if (doc.schemaVersion !== 2) throw invalid("schemaVersion must be 2 (schema 1 manifests are not supported)");
+  if (isIndexType(mediaType)) {
+    if (!Array.isArray(doc.manifests)) throw invalid("an index must have a manifests array");
+    result.manifests = doc.manifests.map((d, i) => descriptor(d, `manifests[${i}]`));
+  } else if (mediaType === OCI_MANIFEST || mediaType === DOCKER_MANIFEST) {
+    if (!isObject(doc.config)) throw invalid("an image manifest must have a config descriptor");
+    if (!Array.isArray(doc.layers)) throw invalid("an image manifest must have a layers array");
+    const config = descriptor(doc.config, "config");
+    const layers = doc.layers.map((d, i) => descriptor(d, `layers[${i}]`));
+    result.blobs = [config, ...layers.filter((l) => !(l.mediaType === DOCKER_FOREIGN_LAYER && l.urls?.length))];
+    if (mediaType === OCI_MANIFEST && typeof doc.artifactType !== "string") result.artifactType = config.mediaType;
+  }
+  if (doc.subject !== undefined) result.subject = descriptor(doc.subject, "subject").digest;
+  if (doc.artifactType !== undefined) {
+    if (typeof doc.artifactType !== "string") throw invalid("artifactType must be a string");
+    result.artifactType = doc.artifactType;
+  }
+  if (doc.annotations !== undefined) {
+    if (!isObject(doc.annotations) || !Object.values(doc.annotations).every((v) => typeof v === "string")) {
+      throw invalid("annotations must map strings to strings");
+    }
+    result.annotations = doc.annotations as Record<string, string>;
+  }
+  return result;
+}
+
+function descriptor(value: unknown, where: string): Descriptor {
+  if (!isObject(value)) throw invalid(`${where} must be a descriptor object`);
+  const { mediaType, digest, size, urls } = value;
+  if (typeof mediaType !== "string") throw invalid(`${where}.mediaType must be a string`);
+  if (typeof digest !== "string") throw invalid(`${where}.digest must be a string`);
+  if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) throw invalid(`${where}.size must be a non-negative integer`);
+  try {
+    parseDigest(digest);
+  } catch {
+    throw invalid(`${where}.digest "${digest}" is not a sha256 or sha512 digest`);
+  }
+  const result: Descriptor = { mediaType, digest, size };
+  if (Array.isArray(urls)) result.urls = urls.filter((u): u is string => typeof u === "string");
+  return result;
+}

@@ -1,0 +1,111 @@
+import type { BlobStore, ObjectRead } from "../ports/blob-store.ts";
+import type { ManifestRecord, MetadataStore } from "../ports/metadata-store.ts";
+import { RegistryError } from "./errors.ts";
+import { digestBytes, looksLikeDigest, parseDigest } from "./digest.ts";
+import { isTag } from "./names.ts";
+import { parseManifest } from "./manifest-document.ts";
+import { blobKey } from "./storage-layout.ts";
+import { readLimited } from "./streams.ts";
+
+export interface ManifestDeps {
+  blobs: BlobStore;
+  metadata: MetadataStore;
+  /** distribution-spec: registries SHOULD accept at least 4 MiB and answer 413 above their limit. */
+  maxManifestBytes: number;
+}
+
+export interface PushManifestRequest {
+  repository: string;
+  reference: string;
+  /** Extra tags from `?tag=` ([main] end-7b), only with a digest reference. */
+  tags: string[];
+  contentType: string | undefined;
+  body: ReadableStream<Uint8Array> | null;
+}
+
+export class Manifests {
+  private readonly deps: ManifestDeps;
+
+  constructor(deps: ManifestDeps) {
+    this.deps = deps;
+  }
+
+  /** Resolves a tag or digest; MANIFEST_UNKNOWN (404) when absent, including references no tag could be. */
+  async resolve(repository: string, reference: string): Promise<ManifestRecord> {
+    let record: ManifestRecord | null = null;
+    if (looksLikeDigest(reference)) {
+      record = await this.deps.metadata.getManifest(repository, parseDigest(reference).digest);
+    } else if (isTag(reference)) {
+      record = await this.deps.metadata.getTaggedManifest(repository, reference);
+    }
+    if (!record) throw new RegistryError("MANIFEST_UNKNOWN", `manifest ${reference} is not in ${repository}`);
+    return record;
+  }
+
+  async read(record: ManifestRecord): Promise<ObjectRead> {
+    const object = await this.deps.blobs.get(record.key);
+    if (!object) throw new Error(`manifest ${record.digest} is indexed but its bytes are missing at ${record.key}`);
+    return object;
+  }
+
+  async push(request: PushManifestRequest): Promise<ManifestRecord & { tags: string[] }> {
+    const { repository, reference } = request;
+    const byDigest = looksLikeDigest(reference) ? parseDigest(reference) : null;
+    if (!byDigest && !isTag(reference)) {
+      throw new RegistryError("MANIFEST_INVALID", `"${reference.slice(0, 200)}" is neither a digest nor a tag ([a-zA-Z0-9_][a-zA-Z0-9._-]{0,127})`);
+    }
+    for (const tag of request.tags) {
+      if (!isTag(tag)) throw new RegistryError("MANIFEST_INVALID", `tag "${tag.slice(0, 200)}" is not a valid tag`);
+    }
+    const limit = this.deps.maxManifestBytes;
+    const bytes = await readLimited(
+      request.body,
+      limit,
+      () => new RegistryError("MANIFEST_INVALID", `manifest is larger than this registry's limit of ${limit} bytes`, { status: 413 }),
+    );
+    const digest = await digestBytes(byDigest?.algorithm ?? "sha256", bytes);
+    if (byDigest && byDigest.digest !== digest) {
+      throw new RegistryError("DIGEST_INVALID", `the manifest body has digest ${digest}, not ${byDigest.digest}`);
+    }
+    const doc = parseManifest(bytes, request.contentType);
+    await this.assertReferencesPresent(repository, doc.blobs.map((d) => d.digest), doc.manifests.map((d) => d.digest));
+
+    const key = blobKey(digest);
+    await this.deps.blobs.put(key, bytes, { digest, length: bytes.byteLength });
+    const record: ManifestRecord = { digest, mediaType: doc.mediaType, size: bytes.byteLength, key };
+    if (doc.subject) record.subject = doc.subject;
+    if (doc.artifactType) record.artifactType = doc.artifactType;
+    if (doc.annotations) record.annotations = doc.annotations;
+    const tags = byDigest ? [...new Set(request.tags)] : [reference];
+    await this.deps.metadata.putManifest(repository, record, tags);
+    return { ...record, tags };
+  }
+
+  async delete(repository: string, reference: string): Promise<void> {
+    if (looksLikeDigest(reference)) {
+      const { digest } = parseDigest(reference);
+      if (!(await this.deps.metadata.deleteManifest(repository, digest))) {
+        throw new RegistryError("MANIFEST_UNKNOWN", `manifest ${digest} is not in ${repository}`);
+      }
+      return;
+    }
+    if (!isTag(reference) || !(await this.deps.metadata.deleteTag(repository, reference))) {
+      throw new RegistryError("MANIFEST_UNKNOWN", `tag ${reference} is not in ${repository}`);
+    }
+  }
+
+  /** distribution-spec § Pushing Manifests: referenced blobs and manifests must exist; `subject` need not. */
+  private async assertReferencesPresent(repository: string, blobs: string[], manifests: string[]): Promise<void> {
+    const missing: string[] = [];
+    const checks = [
+      ...blobs.map(async (d) => (await this.deps.metadata.getBlobLink(repository, d)) ?? missing.push(d)),
+      ...manifests.map(async (d) => (await this.deps.metadata.getManifest(repository, d)) ?? missing.push(d)),
+    ];
+    await Promise.all(checks);
+    if (missing.length > 0) {
+      throw new RegistryError("MANIFEST_BLOB_UNKNOWN", `push these to ${repository} before the manifest: ${missing.join(", ")}`, {
+        detail: { missing },
+      });
+    }
+  }
+}

@@ -1,0 +1,53 @@
+import { RegistryError } from "./errors.ts";
+
+/** Reads a stream into memory, refusing more than `limit` bytes. Only for small bodies (manifests, tails). */
+export async function readLimited(body: ReadableStream<Uint8Array> | null, limit: number, tooLarge: () => Error): Promise<Uint8Array> {
+  if (!body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return concatBytes(chunks, size);
+}
+
+export function concatBytes(chunks: Uint8Array[], size = chunks.reduce((n, c) => n + c.byteLength, 0)): Uint8Array {
+  if (chunks.length === 1 && chunks[0]!.byteLength === size) return chunks[0]!;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Passes bytes through, failing the stream with SIZE_INVALID when the count
+ * differs from `expected` (the request's Content-Length or Content-Range).
+ */
+export function exactLength(body: ReadableStream<Uint8Array>, expected: number): ReadableStream<Uint8Array> {
+  let seen = 0;
+  const mismatch = () =>
+    new RegistryError("SIZE_INVALID", `the request declared ${expected} bytes but carried ${seen === expected ? "more" : seen}`);
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        seen += chunk.byteLength;
+        if (seen > expected) throw mismatch();
+        controller.enqueue(chunk);
+      },
+      flush() {
+        if (seen !== expected) throw mismatch();
+      },
+    }),
+  );
+}

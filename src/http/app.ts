@@ -1,0 +1,38 @@
+import { Hono } from "hono";
+import { RegistryError } from "../core/errors.ts";
+import { Registry, type RegistryOptions } from "../core/registry.ts";
+import { renderError } from "./errors.ts";
+import { blobRoutes } from "./routes/blobs.ts";
+import { listingRoutes } from "./routes/listings.ts";
+import { manifestRoutes } from "./routes/manifests.ts";
+import { uploadRoutes } from "./routes/uploads.ts";
+
+export type AppOptions = RegistryOptions;
+
+/** Builds the HTTP face of a registry over the given adapters. Holds no state of its own. */
+export function createApp(options: AppOptions | Registry): Hono {
+  const registry = options instanceof Registry ? options : new Registry(options);
+  const app = new Hono();
+
+  app.use("*", async (c, next) => {
+    await next();
+    c.res.headers.set("Docker-Distribution-API-Version", "registry/2.0");
+  });
+
+  // end-1: a 200 here tells clients this registry implements the spec.
+  const base = () => new Response("{}", { status: 200, headers: { "Content-Type": "application/json" } });
+  app.get("/v2/", base);
+  app.get("/v2", base);
+
+  // Order matters: upload routes before blob routes, since `<name>` may contain "/".
+  listingRoutes(app, registry);
+  uploadRoutes(app, registry);
+  blobRoutes(app, registry);
+  manifestRoutes(app, registry);
+
+  app.notFound((c) =>
+    renderError(new RegistryError("UNSUPPORTED", `no such endpoint: ${c.req.method} ${new URL(c.req.url).pathname.slice(0, 200)}`, { status: 404 }), c),
+  );
+  app.onError((error, c) => renderError(error, c));
+  return app;
+}
