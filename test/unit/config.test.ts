@@ -1,0 +1,32 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, defaultConfig, resolveConfig } from "../../src/config/schema.ts";
+
+describe("configuration", () => {
+  it("defaults to a loopback registry on port 5000 with data in ./data", () => {
+    expect(resolveConfig({}, {})).toEqual(defaultConfig);
+    expect(defaultConfig).toMatchObject({ host: "127.0.0.1", port: 5000, dataDir: "./data" });
+  });
+  it("lets the environment override the file", () => {
+    const config = resolveConfig({ port: 6000, dataDir: "/srv" }, { PORT: "7000" });
+    expect(config.port).toBe(7000);
+    expect(config.dataDir).toBe("/srv");
+  });
+  it("reads booleans and integers from environment strings", () => {
+    const config = resolveConfig({}, { AUTOMATIC_MOUNT: "false", PART_SIZE: String(16 * 1024 * 1024) });
+    expect(config.automaticMount).toBe(false);
+    expect(config.partSize).toBe(16 * 1024 * 1024);
+  });
+  it("reports every mistake at once", () => {
+    let error: unknown;
+    try {
+      resolveConfig({ prot: 1, partSize: 1024 }, { PORT: "http" });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain('unknown setting "prot"');
+    expect(message).toContain("port (env PORT)");
+    expect(message).toContain("partSize (env PART_SIZE)");
+  });
+});

@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import { PartWriter } from "../../src/core/part-writer.ts";
+import type { BlobStore, UploadedPart } from "../../src/ports/blob-store.ts";
+
+/** Records what the writer asks of the store; the multipart rules themselves are proven by the contract suites. */
+function recordingStore(): { store: BlobStore; parts: Map<number, Uint8Array> } {
+  const parts = new Map<number, Uint8Array>();
+  const store = {
+    async uploadPart(_key: string, _id: string, partNumber: number, body: Uint8Array): Promise<UploadedPart> {
+      parts.set(partNumber, body.slice());
+      return { partNumber, etag: `etag-${partNumber}` };
+    },
+  } as unknown as BlobStore; // only uploadPart is exercised by PartWriter
+  return { store, parts };
+}
+
+const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
+
+describe("PartWriter re-chunks a stream into equal parts", () => {
+  it("cuts odd-sized writes into parts of exactly partSize and returns the rest as the tail", async () => {
+    const { store, parts } = recordingStore();
+    let opens = 0;
+    const writer = new PartWriter({
+      blobs: store,
+      partSize: 10,
+      parts: [],
+      carriedTail: null,
+      openUpload: async () => (opens++, { key: "k", uploadId: "u" }),
+    });
+    const input = [bytes(3, 1), bytes(17, 2), bytes(1, 3), bytes(12, 4)];
+    for (const chunk of input) await writer.write(chunk);
+    const tail = await writer.finish();
+    const all = Buffer.concat(input);
+    expect([...parts.keys()].sort()).toEqual([1, 2, 3]);
+    for (const n of [1, 2, 3]) expect(Buffer.from(parts.get(n)!)).toEqual(all.subarray((n - 1) * 10, n * 10));
+    expect(Buffer.from(tail)).toEqual(all.subarray(30));
+    expect(writer.parts.map((p) => [p.partNumber, p.size])).toEqual([[1, 10], [2, 10], [3, 10]]);
+    expect(opens).toBe(1);
+  });
+
+  it("puts the carried tail first and numbers new parts after the earlier ones", async () => {
+    const { store, parts } = recordingStore();
+    const writer = new PartWriter({
+      blobs: store,
+      partSize: 4,
+      parts: [{ partNumber: 1, etag: "old", size: 4 }],
+      carriedTail: bytes(3, 9),
+      openUpload: async () => ({ key: "k", uploadId: "u" }),
+    });
+    await writer.write(bytes(5, 5));
+    const tail = await writer.finish();
+    expect([...parts.keys()]).toEqual([2, 3]);
+    expect(Buffer.from(parts.get(2)!)).toEqual(Buffer.concat([bytes(3, 9), bytes(1, 5)]));
+    expect(tail.byteLength).toBe(0);
+  });
+
+  it("never opens a multipart upload for data smaller than one part", async () => {
+    const { store } = recordingStore();
+    let opens = 0;
+    const writer = new PartWriter({ blobs: store, partSize: 100, parts: [], carriedTail: null, openUpload: async () => (opens++, { key: "k", uploadId: "u" }) });
+    await writer.write(bytes(99, 1));
+    expect((await writer.finish()).byteLength).toBe(99);
+    expect(opens).toBe(0);
+  });
+
+  it("fails the write when a part upload fails", async () => {
+    const store = { uploadPart: async () => Promise.reject(new Error("disk full")) } as unknown as BlobStore;
+    const writer = new PartWriter({ blobs: store, partSize: 2, parts: [], carriedTail: null, openUpload: async () => ({ key: "k", uploadId: "u" }), maxInFlight: 1 });
+    await expect(async () => {
+      await writer.write(bytes(4, 1));
+      await writer.finish();
+    }).rejects.toThrow("disk full");
+  });
+});
