@@ -1,0 +1,65 @@
+# shellcheck shell=bash
+# Sourced by test/e2e/run.sh and test/conformance/run.sh: when REGISTRY_URL is
+# unset, serve this checkout with `npm start` on a free 127.0.0.1 port over a
+# throwaway DATA_DIR, and stop it again.
+#
+#   start_local_registry WORKDIR   exports REGISTRY_URL; the server logs to WORKDIR/registry.log
+#   stop_local_registry            stops the server (its whole process group); safe to call twice
+#   print_local_registry_log       the log's tail, for a caller that failed
+
+local_registry_pid=""
+local_registry_log=""
+
+# The kernel picks a free port; it is closed again before npm binds it, a race
+# only another process grabbing the same port in that instant can lose.
+free_port() {
+  npx --no-install node -e '
+    const server = require("node:net").createServer();
+    server.listen(0, "127.0.0.1", () => { console.log(server.address().port); server.close(); });'
+}
+
+start_local_registry() {
+  local workdir=$1 port deadline
+  port=$(free_port)
+  local_registry_log="$workdir/registry.log"
+  mkdir -p "$workdir/data"
+  # setsid: npm, its shell and node share one new process group, so one kill stops them all.
+  HOST=127.0.0.1 PORT=$port DATA_DIR="$workdir/data" setsid npm start >"$local_registry_log" 2>&1 &
+  local_registry_pid=$!
+  export REGISTRY_URL="http://127.0.0.1:$port"
+  echo "started npm start (pid $local_registry_pid) on $REGISTRY_URL, data in $workdir/data, log in $local_registry_log"
+
+  deadline=$((SECONDS + 60))
+  until curl -s -o /dev/null --max-time 2 "$REGISTRY_URL/v2/"; do
+    if ! kill -0 "$local_registry_pid" 2>/dev/null; then
+      echo "FAILED: npm start exited before answering /v2/" >&2
+      return 1
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "FAILED: $REGISTRY_URL/v2/ did not answer within 60 s" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  echo "$REGISTRY_URL/v2/ answers: $(curl -s -o /dev/null -w '%{http_code}' "$REGISTRY_URL/v2/")"
+}
+
+stop_local_registry() {
+  [ -n "$local_registry_pid" ] || return 0
+  local pid=$local_registry_pid
+  local_registry_pid=""
+  kill -TERM -- "-$pid" 2>/dev/null || return 0
+  for _ in $(seq 50); do
+    kill -0 -- "-$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  echo "npm start (pid $pid) ignored SIGTERM for 5 s; killing it" >&2
+  kill -KILL -- "-$pid" 2>/dev/null || true
+}
+
+# On failure the server's own account is usually the quickest clue.
+print_local_registry_log() {
+  [ -n "$local_registry_log" ] && [ -s "$local_registry_log" ] || return 0
+  echo "---- last 60 lines of the registry log ($local_registry_log) ----" >&2
+  tail -n 60 "$local_registry_log" >&2
+}
