@@ -83,19 +83,35 @@ export class Uploads {
       await this.deps.metadata.linkBlob(repository, known);
       return known;
     }
-    const key = blobKey(digest.digest);
     const length = declaredLength(chunk);
-    let body = chunk.body ?? emptyStream();
-    if (length !== undefined) body = exactLength(body, length);
+    if (length === undefined) return this.putWholeOfUnknownLength(repository, digest, chunk);
+    const key = blobKey(digest.digest);
+    const body = exactLength(chunk.body ?? emptyStream(), length);
     let size: number;
     try {
-      ({ size } = await this.deps.blobs.put(key, body, { digest: digest.digest, ...(length !== undefined ? { length } : {}) }));
+      ({ size } = await this.deps.blobs.put(key, body, { digest: digest.digest, length }));
     } catch (error) {
       throw asDigestError(error, digest.digest);
     }
     const info = await this.deps.metadata.putBlobIfAbsent({ digest: digest.digest, size, key });
     await this.deps.metadata.linkBlob(repository, info);
     return info;
+  }
+
+  /**
+   * A whole blob sent without a length (chunked transfer encoding): R2 and S3
+   * need a known length for a single put, so the bytes take the multipart path.
+   */
+  private async putWholeOfUnknownLength(repository: string, digest: ParsedDigest, chunk: Chunk): Promise<BlobInfo> {
+    const record = await this.start(repository, digest.algorithm);
+    try {
+      await this.appendTo(record, chunk);
+      return await this.finish(repository, record.id, digest.digest, { body: null });
+    } catch (error) {
+      const current = await this.deps.metadata.getUpload(repository, record.id);
+      if (current) await this.discard(current);
+      throw error;
+    }
   }
 
   /** PUT ?digest=: appends an optional final chunk, checks the digest, and makes the blob visible. */

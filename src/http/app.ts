@@ -7,11 +7,17 @@ import { listingRoutes } from "./routes/listings.ts";
 import { manifestRoutes } from "./routes/manifests.ts";
 import { uploadRoutes } from "./routes/uploads.ts";
 
-export type AppOptions = RegistryOptions;
+export interface AppOptions {
+  /**
+   * Largest request body the platform lets through (Workers plans, Lambda's
+   * 6 MB); larger uploads get a 413 that explains how to push in chunks.
+   */
+  maxRequestBytes?: number;
+}
 
 /** Builds the HTTP face of a registry over the given adapters. Holds no state of its own. */
-export function createApp(options: AppOptions | Registry): Hono {
-  const registry = options instanceof Registry ? options : new Registry(options);
+export function createApp(registryOrOptions: RegistryOptions | Registry, options: AppOptions = {}): Hono {
+  const registry = registryOrOptions instanceof Registry ? registryOrOptions : new Registry(registryOrOptions);
   const app = new Hono();
 
   app.use("*", async (c, next) => {
@@ -26,7 +32,7 @@ export function createApp(options: AppOptions | Registry): Hono {
 
   // Order matters: upload routes before blob routes, since `<name>` may contain "/".
   listingRoutes(app, registry);
-  uploadRoutes(app, registry);
+  uploadRoutes(app, registry, options.maxRequestBytes);
   blobRoutes(app, registry);
   manifestRoutes(app, registry);
 

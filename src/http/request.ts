@@ -17,10 +17,18 @@ export function contentLength(c: Context): number | undefined {
   return Number(value);
 }
 
-/** distribution-spec § Pushing a blob in chunks: `Content-Range: <start>-<end>`, inclusive, no unit. */
-export function chunkFromRequest(c: Context): Chunk {
-  const chunk: Chunk = { body: c.req.raw.body };
+/**
+ * The request body as an upload chunk. `maxBytes` is the platform's request
+ * body limit (Workers plans, Lambda), refused with a 413 that says what to do.
+ * distribution-spec § Pushing a blob in chunks: `Content-Range: <start>-<end>`, inclusive, no unit.
+ */
+export function chunkFromRequest(c: Context, maxBytes?: number): Chunk {
   const length = contentLength(c);
+  const chunk: Chunk = { body: c.req.raw.body };
+  if (maxBytes !== undefined) {
+    if (length !== undefined && length > maxBytes) throw requestTooLarge(maxBytes);
+    if (length === undefined && chunk.body) chunk.body = chunk.body.pipeThrough(byteLimit(maxBytes));
+  }
   if (length !== undefined) chunk.length = length;
   const rangeHeader = c.req.header("content-range");
   if (rangeHeader !== undefined) {
@@ -36,4 +44,23 @@ export function chunkFromRequest(c: Context): Chunk {
 /** Every value of a repeated query parameter (`?tag=a&tag=b`). */
 export function queryAll(c: Context, name: string): string[] {
   return c.req.queries(name) ?? [];
+}
+
+function requestTooLarge(maxBytes: number): RegistryError {
+  return new RegistryError(
+    "SIZE_INVALID",
+    `this registry accepts at most ${maxBytes} bytes per request; push the blob in chunks (POST, then PATCH requests of at most ${maxBytes} bytes each with Content-Range, then PUT ?digest=)`,
+    { status: 413, detail: { maxRequestBytes: maxBytes } },
+  );
+}
+
+function byteLimit(maxBytes: number): TransformStream<Uint8Array, Uint8Array> {
+  let seen = 0;
+  return new TransformStream({
+    transform(chunk, controller) {
+      seen += chunk.byteLength;
+      if (seen > maxBytes) throw requestTooLarge(maxBytes);
+      controller.enqueue(chunk);
+    },
+  });
 }

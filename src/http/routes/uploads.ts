@@ -8,7 +8,7 @@ import type { BlobInfo, UploadRecord } from "../../ports/metadata-store.ts";
 import { chunkFromRequest, repositoryParam } from "../request.ts";
 
 /** distribution-spec § Pushing Blobs: end-4a/4b/4c, end-5, end-6, end-11, end-13, end-14. */
-export function uploadRoutes(app: Hono, registry: Registry): void {
+export function uploadRoutes(app: Hono, registry: Registry, maxRequestBytes: number | undefined): void {
   const start = async (c: Context) => {
     const repository = repositoryParam(c);
     const mount = c.req.query("mount");
@@ -19,7 +19,7 @@ export function uploadRoutes(app: Hono, registry: Registry): void {
     }
     const digest = c.req.query("digest");
     if (digest !== undefined) {
-      const info = await registry.uploads.putWhole(repository, parseDigest(digest), chunkFromRequest(c));
+      const info = await registry.uploads.putWhole(repository, parseDigest(digest), chunkFromRequest(c, maxRequestBytes));
       return blobCreated(repository, info);
     }
     const algorithm = c.req.query("digest-algorithm") ?? "sha256";
@@ -33,13 +33,13 @@ export function uploadRoutes(app: Hono, registry: Registry): void {
   app.post("/v2/:name{.+}/blobs/uploads", start);
 
   app.patch("/v2/:name{.+}/blobs/uploads/:id", async (c) => {
-    const record = await registry.uploads.append(repositoryParam(c), c.req.param("id"), chunkFromRequest(c));
+    const record = await registry.uploads.append(repositoryParam(c), c.req.param("id"), chunkFromRequest(c, maxRequestBytes));
     return uploadAccepted(record, 202);
   });
 
   app.put("/v2/:name{.+}/blobs/uploads/:id", async (c) => {
     const repository = repositoryParam(c);
-    const info = await registry.uploads.finish(repository, c.req.param("id"), c.req.query("digest"), chunkFromRequest(c));
+    const info = await registry.uploads.finish(repository, c.req.param("id"), c.req.query("digest"), chunkFromRequest(c, maxRequestBytes));
     return blobCreated(repository, info);
   });
 
