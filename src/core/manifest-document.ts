@@ -1,5 +1,5 @@
 import { RegistryError } from "./errors.ts";
-import { DOCKER_FOREIGN_LAYER, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, isIndexType } from "./media-types.ts";
+import { DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, isIndexType, isNonDistributable } from "./media-types.ts";
 import { parseDigest } from "./digest.ts";
 
 /** A descriptor as found inside a manifest (image-spec descriptor.md). */
@@ -58,7 +58,7 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
     if (!Array.isArray(doc.layers)) throw invalid("an image manifest must have a layers array");
     const config = descriptor(doc.config, "config");
     const layers = doc.layers.map((d, i) => descriptor(d, `layers[${i}]`));
-    result.blobs = [config, ...layers.filter((l) => !(l.mediaType === DOCKER_FOREIGN_LAYER && l.urls?.length))];
+    result.blobs = [config, ...layers.filter((l) => !(isNonDistributable(l.mediaType) && l.urls?.length))];
     if (mediaType === OCI_MANIFEST && typeof doc.artifactType !== "string") result.artifactType = config.mediaType;
   }
   if (doc.subject !== undefined) result.subject = descriptor(doc.subject, "subject").digest;

@@ -22,9 +22,11 @@ describe("resolveRange (RFC 9110 § 14.1.2 byte ranges)", () => {
     expect(resolveRange("bytes=10-", 10)).toEqual({ kind: "unsatisfiable" });
     expect(resolveRange("bytes=-0", 10)).toEqual({ kind: "unsatisfiable" });
   });
+  it("is unsatisfiable when the range ends before it starts (conformance: bytes=500-0 → 416)", () => {
+    expect(resolveRange("bytes=5-2", 10)).toEqual({ kind: "unsatisfiable" });
+  });
   it("ignores what it does not understand and serves the whole blob", () => {
     expect(resolveRange("bytes=0-1,4-5", 10)).toEqual({ kind: "whole" });
     expect(resolveRange("items=0-1", 10)).toEqual({ kind: "whole" });
-    expect(resolveRange("bytes=5-2", 10)).toEqual({ kind: "whole" });
   });
 });
