@@ -291,6 +291,15 @@ describe.each(targetFactories)("chunked uploads ($name)", (factory) => {
       expect(await blobStatus(t, repo, sha256(data))).toBe(404);
     });
 
+    it("answers DELETE on a session that received no bytes with 204 (conformance 'post cancel')", async () => {
+      const repo = uniqueRepo("cancel");
+      const { location } = await startUpload(t, repo);
+      const del = await t.request(toPath(location), { method: "DELETE", headers: { "content-length": "0" } });
+      await del.arrayBuffer();
+      expect(del.status).toBe(204);
+      await expectOciError(await t.request(toPath(location)), 404, "BLOB_UPLOAD_UNKNOWN");
+    });
+
     it("answers DELETE on an unknown session with 404 BLOB_UPLOAD_UNKNOWN", async () => {
       const repo = uniqueRepo("cancel");
       await startUpload(t, repo);
