@@ -7,7 +7,9 @@
 #
 # Without REGISTRY_URL the script serves this checkout with `npm start` on a free
 # 127.0.0.1 port over a temporary DATA_DIR, and stops it at the end.
-# E2E_NAMESPACE (default e2e) prefixes every repository the test writes.
+# E2E_NAMESPACE prefixes every repository the test writes: e2e on the registry the
+# script starts itself, e2e/run-<time>-<pid> on a given REGISTRY_URL, so that runs
+# against one long-lived registry do not see each other's tags.
 # E2E_SKIP_CONTAINERD=1 leaves out the containerd step; it is also left out,
 # with a note, when containerd or ctr is not installed.
 # Everything is offline: images are built from scratch with umoci.
@@ -18,7 +20,6 @@ cd "$repo_root"
 # shellcheck source=test/e2e/local-registry.sh
 source test/e2e/local-registry.sh
 
-ns=${E2E_NAMESPACE:-e2e}
 work=$(mktemp -d "${TMPDIR:-/tmp}/registry-e2e.XXXXXX")
 containerd_pid=""
 current_step=""
@@ -107,6 +108,9 @@ done
 if [ -z "${REGISTRY_URL:-}" ]; then
   step "start the registry (npm start)"
   start_local_registry "$work/server"
+  ns=${E2E_NAMESPACE:-e2e}
+else
+  ns=${E2E_NAMESPACE:-e2e/run-$(date +%s)-$$}
 fi
 REGISTRY_URL=${REGISTRY_URL%/}
 registry=${REGISTRY_URL#http://}
@@ -293,6 +297,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
   address = ""
 [metrics]
   address = ""
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$ctrd/opt"
 EOF
   containerd --config "$ctrd/config.toml" >"$ctrd/containerd.log" 2>&1 &
   containerd_pid=$!
