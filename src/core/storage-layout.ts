@@ -11,11 +11,11 @@
  *                                  and cannot rename on completion; copying to blobs/<alg>/<hex>
  *                                  would write every byte twice. So the key stays, and the
  *                                  metadata blob index maps the digest to it.
- *   uploads/<upload-id>/tail-<v>   bytes received after the last full part of an upload
- *                                  (less than one part), written by the request that made
- *                                  record version <v> and read back by the next one. A new
- *                                  key per version: a retried or racing request never
- *                                  overwrites the tail the current record points at.
+ *   uploads/<upload-id>/tail-<n>   bytes received after the last full part of an upload
+ *                                  (less than one part), written by one request and read
+ *                                  back by the next; <n> is unique per request. A racing or
+ *                                  retried request therefore never overwrites (or, losing
+ *                                  the race, deletes) the tail the current record points at.
  *
  * Content is immutable per key, except tails, which are deleted when superseded.
  * Blob deletes unlink from a repository; bytes are reclaimed by garbage collection,
@@ -34,10 +34,50 @@
  * Adapter layouts:
  *
  * ### memory
- *   Maps keyed as above, held in one process.
+ *   Maps keyed as above, held in one process: the blob index by digest, and per
+ *   repository its links, manifests, tags, referrers (subject → set of digests),
+ *   uploads and a `registered` flag for the catalog. Records are copied in and
+ *   out. The memory blob store keeps objects and each multipart upload's parts
+ *   as byte arrays, concatenating the listed parts on completion.
  *
  * ### filesystem (DATA_DIR/metadata)
- *   Filled in by the filesystem adapter (see below).
+ *   One small JSON file per record; <digest> below is `<alg>/<encoded>` (two
+ *   path levels, so no ":" in file names). In tag, digest and upload-id file
+ *   names each uppercase letter is written "^" + lowercase, so `Latest` and
+ *   `latest` stay two files on case-insensitive disks.
+ *
+ *   blobs/<digest>.json                           blob index: BlobInfo
+ *   repositories/<name>/                          one directory per path component of
+ *                                                 the name, so `a/b` nests inside `a`
+ *     _repository.json                            {name}: registered (linkBlob, putManifest);
+ *                                                 the catalog is every directory holding one,
+ *                                                 sorted by full name after the walk
+ *     _links/<digest>.json                        blob link: BlobInfo
+ *     _manifests/<digest>.json                    ManifestRecord
+ *     _tags/<tag>.json                            {digest}
+ *     _referrers/<subject digest>/<digest>.json   {digest}: manifest <digest> has that subject
+ *   uploads/<upload-id>.json                      UploadRecord (global, so the expiry sweep
+ *                                                 reads one directory); getUpload checks its
+ *                                                 `repository`
+ *   .tmp/                                         files being written
+ *
+ *   Reserved directories start with "_", which a repository path component
+ *   cannot (the adapter checks every name before it becomes a path), so
+ *   `a/_tags` can never be a repository and `a/tags` never meets
+ *   `a`'s tags. Every write goes to .tmp/, is flushed and renamed into place.
+ *   putManifest writes the manifest before its referrer entry and tags, and
+ *   deleteManifest removes them in the opposite order, so a tag or referrer
+ *   never leads to a missing manifest. Read-modify-write changes (conditional
+ *   upload updates, first-writer-wins blob index, deleteManifest's tag sweep) hold an in-process
+ *   lock per repository or on the blob index: this backend is for ONE process
+ *   owning DATA_DIR; two processes on one directory can both win a race.
+ *
+ *   The filesystem blob store (DATA_DIR/blobs) keeps key `a/b/c` at file `a/b/c`;
+ *   keys may not contain "..", start with "/", or have a segment starting with
+ *   ".", which keeps its hidden directories apart: `.tmp/` for puts and
+ *   completions in progress (renamed into place once verified), and
+ *   `.multipart/<upload-id>/` holding the upload's `key` and its parts as
+ *   `<part-number>.<etag>` until completion concatenates them.
  */
 
 export function blobKey(digest: string): string {
@@ -49,6 +89,6 @@ export function chunkedBlobKey(uploadId: string): string {
   return `blobs/chunked/${uploadId}`;
 }
 
-export function uploadTailKey(uploadId: string, version: number): string {
-  return `uploads/${uploadId}/tail-${version}`;
+export function uploadTailKey(uploadId: string, nonce: string): string {
+  return `uploads/${uploadId}/tail-${nonce}`;
 }

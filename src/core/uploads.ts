@@ -212,7 +212,7 @@ export class Uploads {
     }
     const tailBytes = await writer.finish();
     const version = record.version + 1;
-    const tail = tailBytes.byteLength > 0 ? { key: uploadTailKey(record.id, version), size: tailBytes.byteLength } : null;
+    const tail = tailBytes.byteLength > 0 ? { key: uploadTailKey(record.id, this.deps.newId()), size: tailBytes.byteLength } : null;
     if (tail) await this.deps.blobs.put(tail.key, tailBytes, { length: tail.size });
     const next: UploadRecord = {
       ...record,
