@@ -63,14 +63,15 @@
  *
  *   Reserved directories start with "_", which a repository path component
  *   cannot (the adapter checks every name before it becomes a path), so
- *   `a/_tags` can never be a repository and `a/tags` never meets
- *   `a`'s tags. Every write goes to .tmp/, is flushed and renamed into place.
- *   putManifest writes the manifest before its referrer entry and tags, and
- *   deleteManifest removes them in the opposite order, so a tag or referrer
- *   never leads to a missing manifest. Read-modify-write changes (conditional
- *   upload updates, first-writer-wins blob index, deleteManifest's tag sweep) hold an in-process
- *   lock per repository or on the blob index: this backend is for ONE process
- *   owning DATA_DIR; two processes on one directory can both win a race.
+ *   `a/_tags` can never be a repository and `a/tags` never meets `a`'s tags.
+ *   Every write goes to .tmp/, is flushed and renamed into place. putManifest
+ *   writes the manifest before its referrer entry and tags, and deleteManifest
+ *   removes them in the opposite order, so a tag or referrer never leads to a
+ *   missing manifest. Read-modify-write changes (conditional upload updates,
+ *   the first-writer-wins blob index, deleteManifest's tag sweep) hold an
+ *   in-process lock per repository or on the blob index: this backend is for
+ *   ONE process owning DATA_DIR; two processes on one directory can both win
+ *   a race.
  *
  *   The filesystem blob store (DATA_DIR/blobs) keeps key `a/b/c` at file `a/b/c`;
  *   keys may not contain "..", start with "/", or have a segment starting with

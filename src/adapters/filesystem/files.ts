@@ -1,0 +1,98 @@
+/**
+ * File primitives both filesystem stores build on. Every write goes to a
+ * temporary file in the store's own `.tmp` directory (so on the same
+ * filesystem), is flushed, then renamed into place: a reader or a crash sees
+ * the old file or the new one, never a partial one.
+ */
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, type FileHandle } from "node:fs/promises";
+import { dirname, join, sep } from "node:path";
+import { newOpaqueId } from "../blob-rules.ts";
+
+export async function newTempPath(root: string): Promise<string> {
+  const dir = join(root, ".tmp");
+  await mkdir(dir, { recursive: true });
+  return join(dir, newOpaqueId());
+}
+
+export async function writeAll(file: FileHandle, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.byteLength) {
+    const { bytesWritten } = await file.write(bytes, offset, bytes.byteLength - offset);
+    offset += bytesWritten;
+  }
+}
+
+/** Renames `temp` to `path`, creating parent directories (again, if a delete pruned them meanwhile). */
+export async function moveIntoPlace(temp: string, path: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await mkdir(dirname(path), { recursive: true });
+    try {
+      return await rename(temp, path);
+    } catch (error) {
+      if (!isCode(error, "ENOENT") || attempt === 3) throw error;
+    }
+  }
+}
+
+/** Removes `dir` and then its parents while they are empty, stopping at `root`. */
+export async function pruneEmptyDirs(root: string, dir: string): Promise<void> {
+  for (let current = dir; current.startsWith(root + sep); current = dirname(current)) {
+    try {
+      await rmdir(current);
+    } catch {
+      return;
+    }
+  }
+}
+
+export async function writeJson(root: string, path: string, value: unknown): Promise<void> {
+  const temp = await newTempPath(root);
+  try {
+    const file = await open(temp, "wx");
+    try {
+      await writeAll(file, new TextEncoder().encode(JSON.stringify(value)));
+      await file.datasync();
+    } finally {
+      await file.close();
+    }
+    await moveIntoPlace(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+/** The parsed file, or null when there is none. */
+export async function readJson<T>(path: string): Promise<T | null> {
+  try {
+    return JSON.parse(await readFile(path, "utf8")) as T;
+  } catch (error) {
+    if (isCode(error, "ENOENT")) return null;
+    throw error;
+  }
+}
+
+/** True when a file was removed. */
+export async function removeFile(path: string): Promise<boolean> {
+  try {
+    await rm(path);
+    return true;
+  } catch (error) {
+    if (isCode(error, "ENOENT")) return false;
+    throw error;
+  }
+}
+
+/** Entry names in `dir`; none when it does not exist. */
+export async function listDir(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if (isCode(error, "ENOENT")) return [];
+    throw error;
+  }
+}
+
+export function isCode(error: unknown, code: string): boolean {
+  return error instanceof Error && "code" in error && error.code === code;
+}

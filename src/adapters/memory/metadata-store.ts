@@ -1,0 +1,149 @@
+import type { BlobInfo, ManifestRecord, MetadataStore, Page, UploadRecord } from "../../ports/metadata-store.ts";
+import { byCodePoint, pageOfNames } from "../paging.ts";
+
+interface Repository {
+  /** Set by linkBlob and putManifest; only registered repositories are in the catalog. */
+  registered: boolean;
+  links: Map<string, BlobInfo>;
+  manifests: Map<string, ManifestRecord>;
+  /** tag → manifest digest */
+  tags: Map<string, string>;
+  /** subject digest → digests of the manifests that refer to it */
+  referrers: Map<string, Set<string>>;
+  uploads: Map<string, UploadRecord>;
+}
+
+/**
+ * Metadata held in one process's memory. Every method runs without awaiting
+ * in between, so each is atomic. Records are copied in and out, so a caller
+ * changing an object it passed or got back cannot change the store.
+ */
+export class MemoryMetadataStore implements MetadataStore {
+  readonly #blobs = new Map<string, BlobInfo>();
+  readonly #repositories = new Map<string, Repository>();
+
+  async getBlob(digest: string): Promise<BlobInfo | null> {
+    return copy(this.#blobs.get(digest) ?? null);
+  }
+
+  async putBlobIfAbsent(info: BlobInfo): Promise<BlobInfo> {
+    const stored = this.#blobs.get(info.digest);
+    if (stored) return copy(stored);
+    this.#blobs.set(info.digest, copy(info));
+    return copy(info);
+  }
+
+  async linkBlob(repository: string, info: BlobInfo): Promise<void> {
+    const repo = this.#repository(repository);
+    repo.links.set(info.digest, copy(info));
+    repo.registered = true;
+  }
+
+  async getBlobLink(repository: string, digest: string): Promise<BlobInfo | null> {
+    return copy(this.#repositories.get(repository)?.links.get(digest) ?? null);
+  }
+
+  async unlinkBlob(repository: string, digest: string): Promise<boolean> {
+    return this.#repositories.get(repository)?.links.delete(digest) ?? false;
+  }
+
+  async putManifest(repository: string, record: ManifestRecord, tags: string[]): Promise<void> {
+    const repo = this.#repository(repository);
+    const previous = repo.manifests.get(record.digest);
+    if (previous?.subject !== undefined) repo.referrers.get(previous.subject)?.delete(record.digest);
+    repo.manifests.set(record.digest, copy(record));
+    if (record.subject !== undefined) {
+      const referrers = repo.referrers.get(record.subject) ?? new Set<string>();
+      referrers.add(record.digest);
+      repo.referrers.set(record.subject, referrers);
+    }
+    for (const tag of tags) repo.tags.set(tag, record.digest);
+    repo.registered = true;
+  }
+
+  async getManifest(repository: string, digest: string): Promise<ManifestRecord | null> {
+    return copy(this.#repositories.get(repository)?.manifests.get(digest) ?? null);
+  }
+
+  async getTaggedManifest(repository: string, tag: string): Promise<ManifestRecord | null> {
+    const repo = this.#repositories.get(repository);
+    const digest = repo?.tags.get(tag);
+    return digest === undefined ? null : copy(repo?.manifests.get(digest) ?? null);
+  }
+
+  async listTags(repository: string, page: Page): Promise<string[]> {
+    return pageOfNames(this.#repositories.get(repository)?.tags.keys() ?? [], page);
+  }
+
+  async deleteTag(repository: string, tag: string): Promise<boolean> {
+    return this.#repositories.get(repository)?.tags.delete(tag) ?? false;
+  }
+
+  async deleteManifest(repository: string, digest: string): Promise<boolean> {
+    const repo = this.#repositories.get(repository);
+    const record = repo?.manifests.get(digest);
+    if (!repo || !record) return false;
+    for (const [tag, target] of repo.tags) if (target === digest) repo.tags.delete(tag);
+    if (record.subject !== undefined) repo.referrers.get(record.subject)?.delete(digest);
+    repo.manifests.delete(digest);
+    return true;
+  }
+
+  async listReferrers(repository: string, subject: string): Promise<ManifestRecord[]> {
+    const repo = this.#repositories.get(repository);
+    const digests = [...(repo?.referrers.get(subject) ?? [])].sort(byCodePoint);
+    return digests.flatMap((digest) => {
+      const record = repo?.manifests.get(digest);
+      return record ? [copy(record)] : [];
+    });
+  }
+
+  async repositoryExists(repository: string): Promise<boolean> {
+    return this.#repositories.get(repository)?.registered ?? false;
+  }
+
+  async listRepositories(page: Page): Promise<string[]> {
+    const names = [...this.#repositories].filter(([, repo]) => repo.registered).map(([name]) => name);
+    return pageOfNames(names, page);
+  }
+
+  async createUpload(record: UploadRecord): Promise<void> {
+    this.#repository(record.repository).uploads.set(record.id, copy(record));
+  }
+
+  async getUpload(repository: string, id: string): Promise<UploadRecord | null> {
+    return copy(this.#repositories.get(repository)?.uploads.get(id) ?? null);
+  }
+
+  async updateUpload(record: UploadRecord, expectedVersion: number): Promise<boolean> {
+    const uploads = this.#repositories.get(record.repository)?.uploads;
+    if (uploads?.get(record.id)?.version !== expectedVersion) return false;
+    uploads.set(record.id, copy(record));
+    return true;
+  }
+
+  async deleteUpload(repository: string, id: string): Promise<void> {
+    this.#repositories.get(repository)?.uploads.delete(id);
+  }
+
+  async listStaleUploads(createdBefore: number, limit: number): Promise<UploadRecord[]> {
+    const stale = [...this.#repositories.values()]
+      .flatMap((repo) => [...repo.uploads.values()])
+      .filter((upload) => upload.createdAt < createdBefore)
+      .sort((a, b) => a.createdAt - b.createdAt);
+    return stale.slice(0, Math.max(0, limit)).map(copy);
+  }
+
+  #repository(name: string): Repository {
+    let repo = this.#repositories.get(name);
+    if (!repo) {
+      repo = { registered: false, links: new Map(), manifests: new Map(), tags: new Map(), referrers: new Map(), uploads: new Map() };
+      this.#repositories.set(name, repo);
+    }
+    return repo;
+  }
+}
+
+function copy<T>(value: T): T {
+  return structuredClone(value);
+}

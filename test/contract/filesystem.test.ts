@@ -1,0 +1,103 @@
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { FilesystemBlobStore } from "../../src/adapters/filesystem/blob-store.ts";
+import { FilesystemMetadataStore } from "../../src/adapters/filesystem/metadata-store.ts";
+import { blobStoreContract } from "./blob-store.contract.ts";
+import { metadataStoreContract } from "./metadata-store.contract.ts";
+
+async function tempRoot(): Promise<{ root: string; cleanup(): Promise<void> }> {
+  const root = await mkdtemp(join(tmpdir(), "registry-contract-"));
+  return { root, cleanup: () => rm(root, { recursive: true, force: true }) };
+}
+
+blobStoreContract("filesystem", async () => {
+  const { root, cleanup } = await tempRoot();
+  return { store: new FilesystemBlobStore(join(root, "blobs")), cleanup };
+});
+
+metadataStoreContract("filesystem", async () => {
+  const { root, cleanup } = await tempRoot();
+  return { store: new FilesystemMetadataStore(join(root, "metadata")), cleanup };
+});
+
+/** Files under `dir`, relative, or none when it does not exist. */
+async function filesUnder(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir, { recursive: true, withFileTypes: true }))
+      .filter((entry) => entry.isFile())
+      .map((entry) => join(entry.parentPath, entry.name).slice(dir.length + 1))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+describe("FilesystemBlobStore on disk", () => {
+  it("rejects keys that could leave the root or reach its hidden directories", async () => {
+    const { root, cleanup } = await tempRoot();
+    const store = new FilesystemBlobStore(root);
+    for (const key of ["../escape", "blobs/../../escape", "/etc/passwd", ".tmp/x", "blobs/.multipart/x", "blobs//x", ""]) {
+      await expect(store.put(key, new Uint8Array(1)), key).rejects.toThrow(/invalid blob key/);
+      await expect(store.get(key), key).rejects.toThrow(/invalid blob key/);
+    }
+    await cleanup();
+  });
+
+  it("a failed put leaves no temporary file behind", async () => {
+    const { root, cleanup } = await tempRoot();
+    const store = new FilesystemBlobStore(root);
+    await expect(store.put("blobs/sha256/x", new Uint8Array(10), { digest: `sha256:${"0".repeat(64)}` })).rejects.toThrow();
+    await expect(store.put("blobs/sha256/x", new Uint8Array(10), { length: 11 })).rejects.toThrow();
+    expect(await filesUnder(root)).toEqual([]);
+    await cleanup();
+  });
+
+  it("completing or aborting an upload removes its parts, and deleting a key prunes empty directories", async () => {
+    const { root, cleanup } = await tempRoot();
+    const store = new FilesystemBlobStore(root);
+    const completed = await store.createMultipartUpload("blobs/chunked/a");
+    const part = await store.uploadPart("blobs/chunked/a", completed, 1, new Uint8Array(10));
+    await store.uploadPart("blobs/chunked/a", completed, 1, new Uint8Array(10));
+    await expect(store.completeMultipartUpload("blobs/chunked/a", completed, [part])).rejects.toThrow();
+    const aborted = await store.createMultipartUpload("blobs/chunked/b");
+    await store.uploadPart("blobs/chunked/b", aborted, 1, new Uint8Array(10));
+    await store.abortMultipartUpload("blobs/chunked/b", aborted);
+    const [current] = (await filesUnder(join(root, ".multipart", completed))).filter((name) => name !== "key");
+    expect(current).toMatch(/^1\.[0-9a-f]{32}$/);
+    await store.completeMultipartUpload("blobs/chunked/a", completed, [{ partNumber: 1, etag: current!.slice(2) }]);
+    await store.put("uploads/u1/tail-1", new Uint8Array(3));
+    await store.delete("uploads/u1/tail-1");
+    expect(await filesUnder(root)).toEqual(["blobs/chunked/a"]);
+    expect(await readdir(root)).not.toContain("uploads");
+    await cleanup();
+  });
+});
+
+describe("FilesystemMetadataStore on disk", () => {
+  it("keeps its records for the next store opened on the same directory", async () => {
+    const { root, cleanup } = await tempRoot();
+    const first = new FilesystemMetadataStore(root);
+    await first.putManifest("library/alpine", { digest: `sha256:${"a".repeat(64)}`, mediaType: "m", size: 1, key: "k" }, ["latest"]);
+    const second = new FilesystemMetadataStore(root);
+    expect(await second.listRepositories({})).toEqual(["library/alpine"]);
+    expect((await second.getTaggedManifest("library/alpine", "latest"))?.digest).toBe(`sha256:${"a".repeat(64)}`);
+    await cleanup();
+  });
+
+  it("refuses to write names that cannot be stored safely, and reads them as absent", async () => {
+    const { root, cleanup } = await tempRoot();
+    const store = new FilesystemMetadataStore(root);
+    const record = { digest: `sha256:${"a".repeat(64)}`, mediaType: "m", size: 1, key: "k" };
+    for (const repository of ["../x", "a/../b", "A", "a/_tags", "/a", "a/"]) {
+      await expect(store.putManifest(repository, record, []), repository).rejects.toThrow(/invalid repository name/);
+      expect(await store.getManifest(repository, record.digest)).toBeNull();
+    }
+    await expect(store.putManifest("a", record, ["../x"])).rejects.toThrow(/invalid tag/);
+    await expect(store.putManifest("a", { ...record, digest: "sha256:../../x" }, [])).rejects.toThrow(/invalid digest/);
+    expect(await store.getUpload("a", "../x")).toBeNull();
+    expect(await filesUnder(root)).toEqual([]);
+    await cleanup();
+  });
+});

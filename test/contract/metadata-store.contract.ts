@@ -1,0 +1,179 @@
+/**
+ * The MetadataStore contract (src/ports/metadata-store.ts). Every adapter
+ * runs it, on Node or inside workerd, so it (with ./manifests.contract.ts and
+ * ./records.ts) imports only vitest and the ports.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { MetadataStore } from "../../src/ports/metadata-store.ts";
+import { manifestContract } from "./manifests.contract.ts";
+import { blob, digest, manifest, upload } from "./records.ts";
+
+export interface MetadataStoreFixture {
+  store: MetadataStore;
+  cleanup(): Promise<void>;
+}
+
+export function metadataStoreContract(name: string, create: () => Promise<MetadataStoreFixture>): void {
+  describe(`MetadataStore contract: ${name}`, () => {
+    let store: MetadataStore;
+    let fixture: MetadataStoreFixture;
+
+    beforeEach(async () => {
+      fixture = await create();
+      store = fixture.store;
+    });
+    afterEach(async () => {
+      await fixture.cleanup();
+    });
+
+    describe("blob index", () => {
+      it("knows no digest before one is put", async () => {
+        expect(await store.getBlob(digest(1))).toBeNull();
+      });
+
+      it("putBlobIfAbsent stores the first entry and returns it", async () => {
+        expect(await store.putBlobIfAbsent(blob(1))).toEqual(blob(1));
+        expect(await store.getBlob(digest(1))).toEqual(blob(1));
+      });
+
+      it("putBlobIfAbsent keeps the first writer's entry and returns it to later writers", async () => {
+        await store.putBlobIfAbsent(blob(1));
+        const later = { ...blob(1), key: "blobs/chunked/other" };
+        expect(await store.putBlobIfAbsent(later)).toEqual(blob(1));
+        expect(await store.getBlob(digest(1))).toEqual(blob(1));
+      });
+
+      it("racing putBlobIfAbsent calls all return the one stored entry", async () => {
+        const candidates = Array.from({ length: 8 }, (_, i) => ({ ...blob(1), key: `blobs/chunked/upload-${i}` }));
+        const results = await Promise.all(candidates.map((info) => store.putBlobIfAbsent(info)));
+        const stored = await store.getBlob(digest(1));
+        expect(candidates).toContainEqual(stored);
+        for (const result of results) expect(result).toEqual(stored);
+      });
+    });
+
+    describe("blob links", () => {
+      it("a repository sees a blob only through its own link", async () => {
+        expect(await store.getBlobLink("a", digest(1))).toBeNull();
+        await store.linkBlob("a", blob(1));
+        expect(await store.getBlobLink("a", digest(1))).toEqual(blob(1));
+        expect(await store.getBlobLink("b", digest(1))).toBeNull();
+        expect(await store.getBlobLink("a/b", digest(1))).toBeNull();
+      });
+
+      it("unlinkBlob removes the link and answers whether there was one", async () => {
+        await store.linkBlob("a", blob(1));
+        expect(await store.unlinkBlob("a", digest(1))).toBe(true);
+        expect(await store.getBlobLink("a", digest(1))).toBeNull();
+        expect(await store.unlinkBlob("a", digest(1))).toBe(false);
+        expect(await store.unlinkBlob("never", digest(1))).toBe(false);
+      });
+
+      it("linkBlob registers the repository", async () => {
+        expect(await store.repositoryExists("library/alpine")).toBe(false);
+        await store.linkBlob("library/alpine", blob(1));
+        expect(await store.repositoryExists("library/alpine")).toBe(true);
+        expect(await store.listRepositories({})).toEqual(["library/alpine"]);
+      });
+    });
+
+    manifestContract(() => store);
+
+    describe("repositories", () => {
+      it("lists repository names in ASCII order, paged with limit/after", async () => {
+        for (const name of ["b", "a/b", "ab/c", "a", "a-c", "a.d"]) await store.linkBlob(name, blob(1));
+        expect(await store.listRepositories({})).toEqual(["a", "a-c", "a.d", "a/b", "ab/c", "b"]);
+        expect(await store.listRepositories({ limit: 2 })).toEqual(["a", "a-c"]);
+        expect(await store.listRepositories({ limit: 3, after: "a-c" })).toEqual(["a.d", "a/b", "ab/c"]);
+        expect(await store.listRepositories({ after: "a/a" })).toEqual(["a/b", "ab/c", "b"]);
+        expect(await store.listRepositories({ after: "b" })).toEqual([]);
+      });
+
+      it("keeps nested repository names apart from their parents' tags, manifests and records", async () => {
+        const nested = ["a/tags", "a/manifests", "a/blobs", "a/uploads", "a/referrers", "a/latest"];
+        await store.putManifest("a", manifest(1), ["latest", "tags"]);
+        for (const [i, name] of nested.entries()) await store.putManifest(name, manifest(10 + i), ["v1"]);
+        expect(await store.listTags("a", {})).toEqual(["latest", "tags"]);
+        expect((await store.getTaggedManifest("a", "latest"))?.digest).toBe(digest(1));
+        for (const [i, name] of nested.entries()) {
+          expect(await store.listTags(name, {})).toEqual(["v1"]);
+          expect((await store.getTaggedManifest(name, "v1"))?.digest).toBe(digest(10 + i));
+        }
+        expect(await store.listRepositories({})).toEqual(["a", ...nested].sort());
+      });
+
+      it("an unknown repository does not exist", async () => {
+        expect(await store.repositoryExists("never")).toBe(false);
+      });
+    });
+
+    describe("uploads", () => {
+      it("returns a created upload record as it was stored, only in its repository", async () => {
+        const record = upload("u1", {
+          received: 42,
+          hashState: "AAEC",
+          multipart: { key: "blobs/chunked/u1", uploadId: "mp-1" },
+          parts: [{ partNumber: 1, etag: "e1", size: 5 * 1024 * 1024 }],
+          tail: { key: "uploads/u1/tail-1", size: 42 },
+        });
+        await store.createUpload(record);
+        expect(await store.getUpload("library/alpine", "u1")).toEqual(record);
+        expect(await store.getUpload("library/other", "u1")).toBeNull();
+        expect(await store.getUpload("library/alpine", "u2")).toBeNull();
+      });
+
+      it("changing a record the store returned does not change the stored one", async () => {
+        await store.createUpload(upload("u1"));
+        const read = await store.getUpload("library/alpine", "u1");
+        read?.parts.push({ partNumber: 1, etag: "e", size: 1 });
+        expect(await store.getUpload("library/alpine", "u1")).toEqual(upload("u1"));
+      });
+
+      it("updateUpload replaces the record when the stored version is the expected one", async () => {
+        await store.createUpload(upload("u1"));
+        const next = upload("u1", { version: 2, received: 10 });
+        expect(await store.updateUpload(next, 1)).toBe(true);
+        expect(await store.getUpload("library/alpine", "u1")).toEqual(next);
+      });
+
+      it("updateUpload refuses a stale version and leaves the record unchanged", async () => {
+        await store.createUpload(upload("u1"));
+        await store.updateUpload(upload("u1", { version: 2, received: 10 }), 1);
+        expect(await store.updateUpload(upload("u1", { version: 2, received: 99 }), 1)).toBe(false);
+        expect(await store.getUpload("library/alpine", "u1")).toEqual(upload("u1", { version: 2, received: 10 }));
+      });
+
+      it("updateUpload answers false for an upload that does not exist", async () => {
+        expect(await store.updateUpload(upload("u1", { version: 2 }), 1)).toBe(false);
+        expect(await store.getUpload("library/alpine", "u1")).toBeNull();
+      });
+
+      it("two racing updateUpload calls with the same version: exactly one succeeds", async () => {
+        await store.createUpload(upload("u1"));
+        const attempts = Array.from({ length: 6 }, (_, i) => upload("u1", { version: 2, received: 1000 + i }));
+        const results = await Promise.all(attempts.map((record) => store.updateUpload(record, 1)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.getUpload("library/alpine", "u1")).toEqual(attempts[results.indexOf(true)]);
+      });
+
+      it("deleteUpload removes the record; deleting an unknown upload is not an error", async () => {
+        await store.createUpload(upload("u1"));
+        await store.deleteUpload("library/alpine", "u1");
+        expect(await store.getUpload("library/alpine", "u1")).toBeNull();
+        await expect(store.deleteUpload("library/alpine", "u1")).resolves.toBeUndefined();
+      });
+
+      it("listStaleUploads returns uploads created before the cutoff, at most limit of them", async () => {
+        await store.createUpload(upload("old-1", { createdAt: 1000 }));
+        await store.createUpload(upload("old-2", { createdAt: 2000, repository: "other/repo" }));
+        await store.createUpload(upload("old-3", { createdAt: 3000 }));
+        await store.createUpload(upload("new", { createdAt: 5000 }));
+        const stale = await store.listStaleUploads(5000, 10);
+        expect(stale.map((u) => u.id).sort()).toEqual(["old-1", "old-2", "old-3"]);
+        expect(stale).toContainEqual(upload("old-2", { createdAt: 2000, repository: "other/repo" }));
+        expect(await store.listStaleUploads(5000, 2)).toHaveLength(2);
+        expect(await store.listStaleUploads(1000, 10)).toEqual([]);
+      });
+    });
+  });
+}
