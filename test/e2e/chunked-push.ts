@@ -154,7 +154,7 @@ async function pushStreamed(): Promise<PushedBlob> {
 }
 
 /** Monolithic push (POST, then PUT with the body) for the small config blob. */
-async function pushWhole(bytes: Uint8Array): Promise<PushedBlob> {
+async function pushWhole(bytes: Uint8Array<ArrayBuffer>): Promise<PushedBlob> {
   const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
   const url = withDigest(await startUpload(), digest);
   const request = `PUT ${url} (${bytes.length} bytes)`;
