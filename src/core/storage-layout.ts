@@ -78,7 +78,10 @@
  *   ".", which keeps its hidden directories apart: `.tmp/` for puts and
  *   completions in progress (renamed into place once verified), and
  *   `.multipart/<upload-id>/` holding the upload's `key` and its parts as
- *   `<part-number>.<etag>` until completion concatenates them.
+ *   `<part-number>.<etag>`. Completion writes `index.json` (the parts in
+ *   order) into that directory and renames it to `.segmented/<key>/`; reads
+ *   of such a key stream across the parts. Joining the parts into one file
+ *   would copy every byte of a chunked blob a second time.
  */
 
 export function blobKey(digest: string): string {

@@ -54,7 +54,7 @@ describe("FilesystemBlobStore on disk", () => {
     await cleanup();
   });
 
-  it("completing or aborting an upload removes its parts, and deleting a key prunes empty directories", async () => {
+  it("completing keeps the listed part in place (no copy), aborting removes the parts, deleting a key prunes empty directories", async () => {
     const { root, cleanup } = await tempRoot();
     const store = new FilesystemBlobStore(root);
     const completed = await store.createMultipartUpload("blobs/chunked/a");
@@ -69,7 +69,9 @@ describe("FilesystemBlobStore on disk", () => {
     await store.completeMultipartUpload("blobs/chunked/a", completed, [{ partNumber: 1, etag: current!.slice(2) }]);
     await store.put("uploads/u1/tail-1", new Uint8Array(3));
     await store.delete("uploads/u1/tail-1");
-    expect(await filesUnder(root)).toEqual(["blobs/chunked/a"]);
+    expect(await filesUnder(root)).toEqual([`.segmented/blobs/chunked/a/${current}`, ".segmented/blobs/chunked/a/index.json", ".segmented/blobs/chunked/a/key"]);
+    await store.delete("blobs/chunked/a");
+    expect(await filesUnder(root)).toEqual([]);
     expect(await readdir(root)).not.toContain("uploads");
     await cleanup();
   });

@@ -12,16 +12,18 @@ import {
   type UploadedPart,
 } from "../../ports/blob-store.ts";
 import { checkCompletion, checkPartNumber, newOpaqueId, parseExpectedDigest, type StoredPart } from "../blob-rules.ts";
-import { appendFileTo, fileRangeStream, writeBodyToFile } from "./file-streams.ts";
-import { isCode, listDir, moveIntoPlace, newTempPath, pruneEmptyDirs } from "./files.ts";
+import { fileRangeStream, writeBodyToFile } from "./file-streams.ts";
+import { isCode, listDir, moveIntoPlace, newTempPath, pruneEmptyDirs, writeJson } from "./files.ts";
+import { readSegmentIndex, removeSegmented, SEGMENT_INDEX, segmentedDir, segmentedSize, segmentedStream, type SegmentIndex } from "./segmented.ts";
 import { KeyedMutex } from "./keyed-mutex.ts";
 
 /**
  * Blobs as files under `root`: key `a/b/c` is the file `<root>/a/b/c`.
- * Two hidden directories sit beside the keys (a key segment may not start
+ * Hidden directories sit beside the keys (a key segment may not start
  * with "."): `.tmp/` holds files being written, renamed into place only once
  * complete and verified; `.multipart/<uploadId>/` holds an upload's `key`
- * and its parts as `<partNumber>.<etag>` until completion concatenates them.
+ * and its parts as `<partNumber>.<etag>`; completion renames that directory
+ * to `.segmented/<key>/` (see segmented.ts), so no byte is copied.
  */
 export class FilesystemBlobStore implements BlobStore {
   readonly #root: string;
@@ -42,6 +44,7 @@ export class FilesystemBlobStore implements BlobStore {
         throw new DigestMismatchError(expected.digest, written.digest ?? "");
       }
       await moveIntoPlace(temp, path);
+      await removeSegmented(this.#segmentedDirOf(key));
       return { size: written.size };
     } catch (error) {
       await rm(temp, { force: true });
@@ -50,27 +53,25 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   async get(key: string, range?: ByteRange): Promise<ObjectRead | null> {
-    const path = this.#pathOf(key);
-    const info = await this.head(key);
-    if (!info) return null;
+    const found = await this.#locate(key);
+    if (!found) return null;
     const offset = range?.offset ?? 0;
-    const length = range?.length ?? info.size - offset;
-    return { body: fileRangeStream(path, info.size, offset, length), size: info.size };
+    const length = range?.length ?? found.size - offset;
+    const body = found.index
+      ? segmentedStream(this.#segmentedDirOf(key), found.index, offset, length)
+      : fileRangeStream(this.#pathOf(key), found.size, offset, length);
+    return { body, size: found.size };
   }
 
   async head(key: string): Promise<ObjectInfo | null> {
-    try {
-      const info = await stat(this.#pathOf(key));
-      return info.isFile() ? { size: info.size } : null;
-    } catch (error) {
-      if (isCode(error, "ENOENT") || isCode(error, "ENOTDIR")) return null;
-      throw error;
-    }
+    const found = await this.#locate(key);
+    return found ? { size: found.size } : null;
   }
 
   async delete(key: string): Promise<void> {
     const path = this.#pathOf(key);
     await rm(path, { force: true });
+    await removeSegmented(this.#segmentedDirOf(key));
     // Keys like uploads/<id>/tail-<v> would otherwise leave a directory per upload behind.
     await pruneEmptyDirs(this.#root, dirname(path));
   }
@@ -111,22 +112,17 @@ export class FilesystemBlobStore implements BlobStore {
       await this.#checkUpload(dir, key, uploadId);
       const stored = await storedParts(dir);
       checkCompletion(parts, stored);
-      const temp = await newTempPath(this.#root);
-      try {
-        const target = await open(temp, "wx");
-        try {
-          for (const { partNumber, etag } of parts) await appendFileTo(target, join(dir, `${partNumber}.${etag}`));
-          await target.datasync();
-        } finally {
-          await target.close();
-        }
-        await moveIntoPlace(temp, path);
-      } catch (error) {
-        await rm(temp, { force: true });
-        throw error;
-      }
-      await rm(dir, { recursive: true, force: true });
-      return { size: parts.reduce((size, { partNumber }) => size + (stored.get(partNumber)?.size ?? 0), 0) };
+      const index: SegmentIndex = {
+        parts: parts.map(({ partNumber, etag }) => ({ file: `${partNumber}.${etag}`, size: stored.get(partNumber)?.size ?? 0 })),
+      };
+      const listed = new Set(index.parts.map((p) => p.file));
+      await Promise.all([...stored].filter(([n, p]) => !listed.has(`${n}.${p.etag}`)).map(([n, p]) => rm(join(dir, `${n}.${p.etag}`))));
+      await writeJson(this.#root, join(dir, SEGMENT_INDEX), index);
+      const target = this.#segmentedDirOf(key);
+      await rm(path, { force: true });
+      await removeSegmented(target);
+      await moveIntoPlace(dir, target);
+      return { size: segmentedSize(index) };
     });
   }
 
@@ -143,6 +139,26 @@ export class FilesystemBlobStore implements BlobStore {
     const unsafe = key.includes("..") || segments.some((s) => s === "" || s.startsWith(".") || /[\\\0]/.test(s));
     if (unsafe) throw new Error(`invalid blob key ${JSON.stringify(key)}`);
     return join(this.#root, ...segments);
+  }
+
+  #segmentedDirOf(key: string): string {
+    this.#pathOf(key);
+    return segmentedDir(this.#root, key.split("/"));
+  }
+
+  /** A key is a plain file, or a completed multipart upload kept as its parts. */
+  async #locate(key: string): Promise<{ size: number; index?: SegmentIndex } | null> {
+    try {
+      const info = await stat(this.#pathOf(key));
+      if (info.isFile()) return { size: info.size };
+    } catch (error) {
+      if (!isCode(error, "ENOENT") && !isCode(error, "ENOTDIR")) throw error;
+    }
+    const index = await readSegmentIndex(this.#segmentedDirOf(key)).catch((error: unknown) => {
+      if (isCode(error, "ENOTDIR")) return null;
+      throw error;
+    });
+    return index ? { size: segmentedSize(index), index } : null;
   }
 
   #uploadDir(uploadId: string): string {
