@@ -35,7 +35,7 @@ const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null 
 export function parseManifest(bytes: Uint8Array, contentType: string | undefined): ManifestDocument {
   let doc: unknown;
   try {
-    doc = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    doc = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
   } catch {
     throw invalid("the body is not valid UTF-8 JSON");
   }
