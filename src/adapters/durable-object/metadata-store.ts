@@ -1,0 +1,148 @@
+import type { BlobInfo, ManifestRecord, MetadataStore, Page, UploadRecord } from "../../ports/metadata-store.ts";
+import type { CatalogObject } from "./catalog-object.ts";
+import type { IndexShardObject, OpenUpload } from "./index-shard-object.ts";
+import type { RepositoryObject } from "./repository-object.ts";
+import { INDEX_SHARD_COUNT, indexShardOf, objectNames } from "./shards.ts";
+
+export interface DurableObjectNamespaces {
+  repositories: DurableObjectNamespace<RepositoryObject>;
+  indexShards: DurableObjectNamespace<IndexShardObject>;
+  catalog: DurableObjectNamespace<CatalogObject>;
+}
+
+/**
+ * The metadata port over Durable Objects: routes each call by RPC to the
+ * object that owns the record (layout in core/storage-layout.ts,
+ * "durable-object"). Everything about one repository lives in that
+ * repository's object, so the port's atomic and conditional operations are
+ * single calls there; only the blob index, the catalog and the open-upload
+ * index are shared, and each of their writes is a single idempotent call.
+ */
+export class DurableObjectMetadataStore implements MetadataStore {
+  readonly #namespaces: DurableObjectNamespaces;
+
+  constructor(namespaces: DurableObjectNamespaces) {
+    this.#namespaces = namespaces;
+  }
+
+  async getBlob(digest: string): Promise<BlobInfo | null> {
+    return this.#shard(digest).getBlob(digest);
+  }
+
+  async putBlobIfAbsent(info: BlobInfo): Promise<BlobInfo> {
+    return this.#shard(info.digest).putBlobIfAbsent(info);
+  }
+
+  async linkBlob(repository: string, info: BlobInfo): Promise<void> {
+    const registered = await this.#repository(repository).linkBlob(info);
+    if (!registered) await this.#register(repository);
+  }
+
+  async getBlobLink(repository: string, digest: string): Promise<BlobInfo | null> {
+    return this.#repository(repository).getBlobLink(digest);
+  }
+
+  async unlinkBlob(repository: string, digest: string): Promise<boolean> {
+    return this.#repository(repository).unlinkBlob(digest);
+  }
+
+  async putManifest(repository: string, record: ManifestRecord, tags: string[]): Promise<void> {
+    const registered = await this.#repository(repository).putManifest(record, tags);
+    if (!registered) await this.#register(repository);
+  }
+
+  async getManifest(repository: string, digest: string): Promise<ManifestRecord | null> {
+    return this.#repository(repository).getManifest(digest);
+  }
+
+  async getTaggedManifest(repository: string, tag: string): Promise<ManifestRecord | null> {
+    return this.#repository(repository).getTaggedManifest(tag);
+  }
+
+  async listTags(repository: string, page: Page): Promise<string[]> {
+    return this.#repository(repository).listTags(page);
+  }
+
+  async deleteTag(repository: string, tag: string): Promise<boolean> {
+    return this.#repository(repository).deleteTag(tag);
+  }
+
+  async deleteManifest(repository: string, digest: string): Promise<boolean> {
+    return this.#repository(repository).deleteManifest(digest);
+  }
+
+  async listReferrers(repository: string, subject: string): Promise<ManifestRecord[]> {
+    return this.#repository(repository).listReferrers(subject);
+  }
+
+  async repositoryExists(repository: string): Promise<boolean> {
+    return this.#repository(repository).isRegistered();
+  }
+
+  async listRepositories(page: Page): Promise<string[]> {
+    return this.#catalog().list(page);
+  }
+
+  /** Indexed before it exists, so a record is never missed by expiry; a stale index entry is dropped when found. */
+  async createUpload(record: UploadRecord): Promise<void> {
+    await this.#uploadShard(record.repository, record.id).addUpload({ repository: record.repository, id: record.id, createdAt: record.createdAt });
+    await this.#repository(record.repository).createUpload(record);
+  }
+
+  async getUpload(repository: string, id: string): Promise<UploadRecord | null> {
+    return this.#repository(repository).getUpload(id);
+  }
+
+  async updateUpload(record: UploadRecord, expectedVersion: number): Promise<boolean> {
+    return this.#repository(record.repository).updateUpload(record, expectedVersion);
+  }
+
+  async deleteUpload(repository: string, id: string): Promise<void> {
+    await this.#repository(repository).deleteUpload(id);
+    await this.#uploadShard(repository, id).removeUpload(repository, id);
+  }
+
+  /** Asks every shard for its oldest, then reads the records from their repositories. */
+  async listStaleUploads(createdBefore: number, limit: number): Promise<UploadRecord[]> {
+    if (limit <= 0) return [];
+    const shards = Array.from({ length: INDEX_SHARD_COUNT }, (_, shard) => this.#shardNumber(shard).listStaleUploads(createdBefore, limit));
+    const oldest = (await Promise.all(shards)).flat().sort(byAge).slice(0, limit);
+    const records: UploadRecord[] = [];
+    for (const upload of oldest) {
+      const record = await this.getUpload(upload.repository, upload.id);
+      if (record) records.push(record);
+      else await this.#uploadShard(upload.repository, upload.id).removeUpload(upload.repository, upload.id);
+    }
+    return records;
+  }
+
+  /** The catalog first, then the flag that spares later calls the catalog; both are idempotent. */
+  async #register(repository: string): Promise<void> {
+    await this.#catalog().register(repository);
+    await this.#repository(repository).markRegistered();
+  }
+
+  #repository(name: string): DurableObjectStub<RepositoryObject> {
+    return this.#namespaces.repositories.getByName(objectNames.repository(name));
+  }
+
+  #shard(digest: string): DurableObjectStub<IndexShardObject> {
+    return this.#shardNumber(indexShardOf(digest));
+  }
+
+  #uploadShard(repository: string, id: string): DurableObjectStub<IndexShardObject> {
+    return this.#shardNumber(indexShardOf(`${repository}\n${id}`));
+  }
+
+  #shardNumber(shard: number): DurableObjectStub<IndexShardObject> {
+    return this.#namespaces.indexShards.getByName(objectNames.indexShard(shard));
+  }
+
+  #catalog(): DurableObjectStub<CatalogObject> {
+    return this.#namespaces.catalog.getByName(objectNames.catalog);
+  }
+}
+
+function byAge(a: OpenUpload, b: OpenUpload): number {
+  return a.createdAt - b.createdAt || (a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}

@@ -1,0 +1,48 @@
+import { ConfigError, resolveConfig, type RegistryConfig } from "../config/schema.ts";
+
+/** Settings of the Workers deployment: `[vars]` in wrangler.toml (or the dashboard). */
+export interface WorkersVars {
+  MAX_REQUEST_BYTES?: string;
+  PART_SIZE?: string;
+  MAX_MANIFEST_BYTES?: string;
+  AUTOMATIC_MOUNT?: string;
+  UPLOAD_TTL_SECONDS?: string;
+}
+
+export interface WorkersConfig extends Pick<RegistryConfig, "partSize" | "maxManifestBytes" | "automaticMount" | "uploadTtlSeconds"> {
+  /** Largest request body Cloudflare lets through on the zone's plan; larger uploads get a 413 that says how to chunk. */
+  maxRequestBytes: number;
+}
+
+/** Cloudflare's request body limit on Free and Pro zones (Business 200 MB, Enterprise 500 MB). */
+export const DEFAULT_MAX_REQUEST_BYTES = 100 * 1000 * 1000;
+
+/**
+ * A Worker has 128 MB of memory, and an upload holds about three parts at
+ * once (one filling, two being written), so parts stay well below that.
+ */
+export const MAX_WORKERS_PART_SIZE = 32 * 1024 * 1024;
+
+/** Validates the vars, reporting every mistake at once (the shared schema, plus what only Workers have). */
+export function resolveWorkersConfig(vars: WorkersVars): WorkersConfig {
+  const problems: string[] = [];
+  let shared: RegistryConfig | undefined;
+  try {
+    const { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS } = vars;
+    shared = resolveConfig({}, { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.message.split("\n  - ").slice(1));
+  }
+  if (vars.PART_SIZE !== undefined && /^\d+$/.test(vars.PART_SIZE) && Number(vars.PART_SIZE) > MAX_WORKERS_PART_SIZE) {
+    problems.push(`partSize (env PART_SIZE) must be at most ${MAX_WORKERS_PART_SIZE} on Workers (128 MB of memory), not ${vars.PART_SIZE}`);
+  }
+  const raw = vars.MAX_REQUEST_BYTES;
+  const maxRequestBytes = raw === undefined ? DEFAULT_MAX_REQUEST_BYTES : /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(maxRequestBytes) || maxRequestBytes < 1024 * 1024) {
+    problems.push(`MAX_REQUEST_BYTES must be an integer of at least 1048576 (Cloudflare's limit for the zone's plan: 100000000 on Free and Pro), not ${JSON.stringify(raw)}`);
+  }
+  if (problems.length > 0 || !shared) throw new ConfigError(problems);
+  const { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds } = shared;
+  return { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, maxRequestBytes };
+}

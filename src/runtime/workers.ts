@@ -1,0 +1,76 @@
+/**
+ * Cloudflare Workers entry point: blobs in R2, metadata in Durable Objects,
+ * SHA-2 from precompiled WASM. Reads bindings and vars (wrangler.toml),
+ * builds the adapters, hands them to the app. No registry rules here.
+ */
+import type { Hono } from "hono";
+import { DurableObjectMetadataStore } from "../adapters/durable-object/metadata-store.ts";
+import { R2BlobStore } from "../adapters/r2/blob-store.ts";
+import { wasmSha2Hashing } from "../adapters/wasm-sha2/hashing.ts";
+import sha256 from "../adapters/wasm-sha2/sha256.wasm";
+import sha512 from "../adapters/wasm-sha2/sha512.wasm";
+import { ConfigError } from "../config/schema.ts";
+import { Registry } from "../core/registry.ts";
+import { createApp } from "../http/app.ts";
+import { resolveWorkersConfig, type WorkersConfig } from "./workers-config.ts";
+import type { WorkersEnv } from "./workers-env.ts";
+
+export { CatalogObject } from "../adapters/durable-object/catalog-object.ts";
+export { IndexShardObject } from "../adapters/durable-object/index-shard-object.ts";
+export { RepositoryObject } from "../adapters/durable-object/repository-object.ts";
+
+interface Deployment {
+  config: WorkersConfig;
+  registry: Registry;
+  app: Hono;
+}
+
+const EXPIRY_BATCHES = 5;
+
+/** Built once per isolate: bindings and vars do not change while it lives. */
+let deployment: Deployment | undefined;
+
+function deploymentFor(env: WorkersEnv): Deployment {
+  if (deployment) return deployment;
+  const config = resolveWorkersConfig(env);
+  const registry = new Registry({
+    blobs: new R2BlobStore(env.BLOBS),
+    metadata: new DurableObjectMetadataStore({ repositories: env.REPOSITORIES, indexShards: env.INDEX_SHARDS, catalog: env.CATALOG }),
+    hashing: wasmSha2Hashing({ sha256, sha512 }),
+    partSize: config.partSize,
+    maxManifestBytes: config.maxManifestBytes,
+    automaticMount: config.automaticMount,
+  });
+  deployment = { config, registry, app: createApp(registry, { maxRequestBytes: config.maxRequestBytes }) };
+  return deployment;
+}
+
+export default {
+  async fetch(request, env, ctx) {
+    let app: Hono;
+    try {
+      app = deploymentFor(env).app;
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      console.error(error.message);
+      return new Response(`${error.message}\n`, { status: 500, headers: { "Content-Type": "text/plain" } });
+    }
+    return app.fetch(request, env, ctx);
+  },
+
+  /**
+   * Cron (wrangler.toml `[triggers]`): aborts uploads untouched for UPLOAD_TTL_SECONDS
+   * and frees their storage, in batches of 100, at most EXPIRY_BATCHES per run so
+   * one run stays within a Worker's subrequest limit; the next run takes the rest.
+   */
+  async scheduled(_controller, env) {
+    const { config, registry } = deploymentFor(env);
+    let expired = 0;
+    for (let batch = 0; batch < EXPIRY_BATCHES; batch++) {
+      const count = await registry.uploads.expire(config.uploadTtlSeconds * 1000);
+      expired += count;
+      if (count === 0) break;
+    }
+    console.log(`upload expiry: ${expired} abandoned upload(s) aborted`);
+  },
+} satisfies ExportedHandler<WorkersEnv>;

@@ -1,0 +1,48 @@
+/** The Workers deployment's vars (wrangler.toml [vars]), validated as the Node config is: every mistake at once. */
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "../../src/config/schema.ts";
+import { DEFAULT_MAX_REQUEST_BYTES, resolveWorkersConfig } from "../../src/runtime/workers-config.ts";
+
+describe("Workers configuration", () => {
+  it("defaults to the Free/Pro request body limit (100 MB) and the shared defaults", () => {
+    expect(resolveWorkersConfig({})).toEqual({
+      maxRequestBytes: DEFAULT_MAX_REQUEST_BYTES,
+      partSize: 8 * 1024 * 1024,
+      maxManifestBytes: 4 * 1024 * 1024,
+      automaticMount: true,
+      uploadTtlSeconds: 86400,
+    });
+    expect(DEFAULT_MAX_REQUEST_BYTES).toBe(100_000_000);
+  });
+
+  it("reads every var", () => {
+    const config = resolveWorkersConfig({
+      MAX_REQUEST_BYTES: "500000000",
+      PART_SIZE: String(16 * 1024 * 1024),
+      MAX_MANIFEST_BYTES: String(8 * 1024 * 1024),
+      AUTOMATIC_MOUNT: "false",
+      UPLOAD_TTL_SECONDS: "3600",
+    });
+    expect(config).toEqual({
+      maxRequestBytes: 500_000_000,
+      partSize: 16 * 1024 * 1024,
+      maxManifestBytes: 8 * 1024 * 1024,
+      automaticMount: false,
+      uploadTtlSeconds: 3600,
+    });
+  });
+
+  it("reports every mistake at once, including a part size too large for a Worker's memory", () => {
+    let error: unknown;
+    try {
+      resolveWorkersConfig({ MAX_REQUEST_BYTES: "lots", PART_SIZE: String(64 * 1024 * 1024), AUTOMATIC_MOUNT: "maybe" });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toMatch(/MAX_REQUEST_BYTES must be an integer/);
+    expect(message).toMatch(/PART_SIZE\) must be at most 33554432 on Workers/);
+    expect(message).toMatch(/automaticMount \(env AUTOMATIC_MOUNT\) must be true or false/);
+  });
+});
