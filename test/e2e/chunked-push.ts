@@ -9,6 +9,8 @@
  * Content-Length, so no chunk lines up with a storage part boundary. Blob 2 goes
  * up in ONE PATCH whose body is a stream of unknown length (chunked transfer
  * encoding, no Content-Length), as clients piping from a compressor do.
+ * Blob 3 loses its connection in the middle of a PATCH; the client asks the
+ * registry how far it got (GET on the upload) and resumes from there.
  * Every failure prints the request and the registry's full answer.
  * The last line printed is `manifest <digest>` for the caller to pull and compare.
  */
@@ -18,6 +20,9 @@ const MiB = 1024 * 1024;
 const CHUNK_SIZES = [1 * MiB, 7 * MiB, 3, 12 * MiB, 5 * MiB + 1, 1, 9 * MiB, 64 * 1024 - 1, 2 * MiB];
 const STREAMED_SIZE = 40 * MiB;
 const STREAM_PIECE = 256 * 1024 + 7;
+const RESUMED_SIZE = 20 * MiB;
+const RESUMED_FIRST_CHUNK = 3 * MiB;
+const RESUMED_DROP_AT = 12 * MiB + 5;
 
 const [registryArg, repository = "e2e/chunked", tag = "v1"] = process.argv.slice(2);
 if (!registryArg) {
@@ -82,11 +87,32 @@ async function finishUpload(location: URL, digest: string): Promise<void> {
   await response.body?.cancel();
 }
 
-async function uploadStatus(location: URL, expectedEnd: number): Promise<void> {
+/** GET on the upload: 204 with the Range received so far; returns the end of that range and the upload URL. */
+async function uploadStatus(location: URL): Promise<{ end: number; location: URL }> {
   const request = `GET ${location}`;
   const response = await expectStatus(request, await fetch(location), 204);
-  await expectHeader(request, response, "range", `0-${expectedEnd}`);
+  const range = /^0-(\d+)$/.exec(response.headers.get("range") ?? "");
+  if (!range?.[1]) throw new RegistryAnswerError(`expected a Range header 0-<end>:\n${await describe(request, response)}`);
   await response.body?.cancel();
+  return { end: Number(range[1]), location: await nextLocation(request, response) };
+}
+
+/** One PATCH with Content-Range and Content-Length; returns the next upload URL. */
+async function patchChunk(location: URL, chunk: Uint8Array<ArrayBuffer>, offset: number, what: string): Promise<URL> {
+  const end = offset + chunk.length - 1;
+  const request = `PATCH ${location} (${what}, Content-Range: ${offset}-${end}, Content-Length: ${chunk.length})`;
+  const response = await expectStatus(
+    request,
+    await fetch(location, {
+      method: "PATCH",
+      headers: { "Content-Type": "application/octet-stream", "Content-Range": `${offset}-${end}`, "Content-Length": String(chunk.length) },
+      body: chunk,
+    }),
+    202,
+  );
+  await expectHeader(request, response, "range", `0-${end}`);
+  await response.body?.cancel();
+  return nextLocation(request, response);
 }
 
 async function pushInChunks(): Promise<PushedBlob> {
@@ -96,26 +122,65 @@ async function pushInChunks(): Promise<PushedBlob> {
   for (const [index, size] of CHUNK_SIZES.entries()) {
     const chunk = randomBytes(size);
     hash.update(chunk);
-    const end = offset + size - 1;
-    const request = `PATCH ${location} (chunk ${index + 1}/${CHUNK_SIZES.length}, Content-Range: ${offset}-${end}, Content-Length: ${size})`;
-    const response = await expectStatus(
-      request,
-      await fetch(location, {
-        method: "PATCH",
-        headers: { "Content-Type": "application/octet-stream", "Content-Range": `${offset}-${end}`, "Content-Length": String(size) },
-        body: chunk,
-      }),
-      202,
-    );
-    await expectHeader(request, response, "range", `0-${end}`);
-    await response.body?.cancel();
-    location = await nextLocation(request, response);
+    location = await patchChunk(location, chunk, offset, `chunk ${index + 1}/${CHUNK_SIZES.length}`);
     offset += size;
-    if (index === 3) await uploadStatus(location, end);
+    if (index === 3) {
+      const status = await uploadStatus(location);
+      if (status.end !== offset - 1) throw new RegistryAnswerError(`GET ${location}: Range 0-${status.end}, expected 0-${offset - 1}`);
+    }
   }
   const digest = `sha256:${hash.digest("hex")}`;
   await finishUpload(location, digest);
   return { digest, size: offset };
+}
+
+/** The connection drops after RESUMED_DROP_AT bytes of a PATCH; GET tells where to resume. */
+async function pushResumed(): Promise<{ blob: PushedBlob; kept: number }> {
+  const data = randomBytes(RESUMED_SIZE);
+  const digest = `sha256:${createHash("sha256").update(data).digest("hex")}`;
+  let location = await patchChunk(await startUpload(), data.subarray(0, RESUMED_FIRST_CHUNK), 0, "first chunk");
+
+  let sent = RESUMED_FIRST_CHUNK;
+  const dropping = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent >= RESUMED_DROP_AT) {
+        controller.error(new Error("simulated connection drop"));
+        return;
+      }
+      const piece = data.subarray(sent, Math.min(sent + STREAM_PIECE, RESUMED_DROP_AT));
+      sent += piece.length;
+      controller.enqueue(new Uint8Array(piece));
+    },
+  });
+  const init = { method: "PATCH", headers: { "Content-Type": "application/octet-stream" }, body: dropping, duplex: "half" };
+  const dropped = await fetch(location, init as RequestInit).then(
+    async (response) => `the registry answered ${await describe(`PATCH ${location}`, response)}`,
+    () => undefined,
+  );
+  if (dropped) throw new RegistryAnswerError(`a PATCH whose body broke off was not supposed to complete, but ${dropped}`);
+  // Give the registry a moment to notice the dropped connection before asking.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+
+  // A 416 here means the dropped request was still being wound up: do what the
+  // spec asks after a 416, get the Range again and resume from it (a few times at most).
+  let kept = 0;
+  for (let attempt = 1; ; attempt++) {
+    const status = await uploadStatus(location);
+    kept = status.end + 1;
+    if (kept < RESUMED_FIRST_CHUNK || kept > RESUMED_DROP_AT) {
+      throw new RegistryAnswerError(`GET ${location} after the drop: Range 0-${status.end}, outside the ${RESUMED_FIRST_CHUNK}..${RESUMED_DROP_AT} bytes sent`);
+    }
+    try {
+      location = await patchChunk(status.location, data.subarray(kept), kept, `resume after the drop, attempt ${attempt}`);
+      break;
+    } catch (error) {
+      if (attempt >= 5 || !(error instanceof RegistryAnswerError) || !error.message.includes("-> 416 ")) throw error;
+      console.log(`resumed: attempt ${attempt} answered 416 (the dropped request still in progress?); asking for the Range again`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  await finishUpload(location, digest);
+  return { blob: { digest, size: RESUMED_SIZE }, kept };
 }
 
 /** A body of unknown length: fetch sends it with Transfer-Encoding: chunked. */
@@ -233,15 +298,22 @@ async function main(): Promise<void> {
   await verifyBlob(streamed);
   console.log(`streamed: read back and verified (${seconds(started)})`);
 
+  started = performance.now();
+  const resumed = await pushResumed();
+  console.log(`resumed: connection dropped after ${RESUMED_DROP_AT} bytes, registry kept ${resumed.kept}, resumed from there; ${resumed.blob.digest} (${seconds(started)})`);
+  started = performance.now();
+  await verifyBlob(resumed.blob);
+  console.log(`resumed: read back and verified (${seconds(started)})`);
+
   // Layers are random bytes, not tars: with the uncompressed tar media type the diff IDs equal the digests.
   const configJson = {
     architecture: "amd64",
     os: "linux",
-    rootfs: { type: "layers", diff_ids: [chunked.digest, streamed.digest] },
+    rootfs: { type: "layers", diff_ids: [chunked.digest, streamed.digest, resumed.blob.digest] },
   };
   const config = await pushWhole(new TextEncoder().encode(JSON.stringify(configJson)));
   await verifyBlob(config);
-  const manifestDigest = await pushManifest(config, [chunked, streamed]);
+  const manifestDigest = await pushManifest(config, [chunked, streamed, resumed.blob]);
   console.log(`manifest ${manifestDigest}`);
 }
 

@@ -3,7 +3,10 @@
 # unset, serve this checkout with `npm start` on a free 127.0.0.1 port over a
 # throwaway DATA_DIR, and stop it again.
 #
-#   start_local_registry WORKDIR   exports REGISTRY_URL; the server logs to WORKDIR/registry.log
+#   start_local_registry WORKDIR [PORT]
+#                                  exports REGISTRY_URL; data in WORKDIR/data, log in
+#                                  WORKDIR/registry.log; again on the same WORKDIR (and
+#                                  PORT) restarts over the same data
 #   stop_local_registry            stops the server (its whole process group); safe to call twice
 #   print_local_registry_log       the log's tail, for a caller that failed
 
@@ -19,12 +22,12 @@ free_port() {
 }
 
 start_local_registry() {
-  local workdir=$1 port deadline
-  port=$(free_port)
+  local workdir=$1 port=${2:-} deadline
+  [ -n "$port" ] || port=$(free_port)
   local_registry_log="$workdir/registry.log"
   mkdir -p "$workdir/data"
   # setsid: npm, its shell and node share one new process group, so one kill stops them all.
-  HOST=127.0.0.1 PORT=$port DATA_DIR="$workdir/data" setsid npm start >"$local_registry_log" 2>&1 &
+  HOST=127.0.0.1 PORT=$port DATA_DIR="$workdir/data" setsid npm start >>"$local_registry_log" 2>&1 &
   local_registry_pid=$!
   export REGISTRY_URL="http://127.0.0.1:$port"
   echo "started npm start (pid $local_registry_pid) on $REGISTRY_URL, data in $workdir/data, log in $local_registry_log"

@@ -6,7 +6,8 @@
 #   bash test/e2e/run.sh                                     # starts `npm start` itself
 #
 # Without REGISTRY_URL the script serves this checkout with `npm start` on a free
-# 127.0.0.1 port over a temporary DATA_DIR, and stops it at the end.
+# 127.0.0.1 port over a temporary DATA_DIR, stops it at the end, and in between
+# restarts it once (step h) to prove that images and an unfinished upload survive.
 # E2E_NAMESPACE prefixes every repository the test writes: e2e on the registry the
 # script starts itself, e2e/run-<time>-<pid> on a given REGISTRY_URL, so that runs
 # against one long-lived registry do not see each other's tags.
@@ -105,9 +106,11 @@ for tool in skopeo podman umoci jq curl sha256sum; do
   command -v "$tool" >/dev/null || fail "$tool is not installed (see .ci/run for the packages)"
 done
 
+started_registry=0
 if [ -z "${REGISTRY_URL:-}" ]; then
   step "start the registry (npm start)"
   start_local_registry "$work/server"
+  started_registry=1
   ns=${E2E_NAMESPACE:-e2e}
 else
   ns=${E2E_NAMESPACE:-e2e/run-$(date +%s)-$$}
@@ -263,7 +266,7 @@ echo "ok: $ns/podman:v1 copied back with skopeo (every blob digest checked by sk
 podman rmi --all --force >/dev/null
 
 # ---------------------------------------------------------------------------
-step "f. chunked upload (odd-sized PATCHes) and streamed upload (no Content-Length), then a manifest over both"
+step "f. chunked upload (odd-sized PATCHes), streamed upload (no Content-Length), resume after a dropped PATCH; a manifest over all three"
 npx --no-install node test/e2e/chunked-push.ts "$REGISTRY_URL" "$ns/chunked" v1 | tee "$work/chunked.out"
 chunked_digest=$(awk '$1 == "manifest" {print $2}' "$work/chunked.out")
 [ -n "$chunked_digest" ] || fail "chunked-push.ts printed no manifest digest"
@@ -319,6 +322,48 @@ EOF
   kill -TERM "$containerd_pid"
   wait "$containerd_pid" 2>/dev/null || true
   containerd_pid=""
+fi
+
+# ---------------------------------------------------------------------------
+if [ "$started_registry" -eq 1 ]; then
+  step "h. restart npm start on the same DATA_DIR: images and an unfinished upload survive"
+  # the Location of a response (absolute or relative) as an absolute URL
+  location_of() { # curl-header-dump
+    local location
+    location=$(tr -d '\r' <"$1" | awk 'tolower($1) == "location:" {print $2}' | tail -n 1)
+    [ -n "$location" ] || fail "no Location header in: $(cat "$1")"
+    case "$location" in http://* | https://*) echo "$location" ;; *) echo "$REGISTRY_URL$location" ;; esac
+  }
+  head -c 9M /dev/urandom >"$work/restart.bin"
+  head -c 6M "$work/restart.bin" >"$work/restart-1.bin"
+  tail -c 3M "$work/restart.bin" >"$work/restart-2.bin"
+  restart_digest=$(file_digest "$work/restart.bin")
+  curl -sf -X POST -D "$work/h1" -o /dev/null "$REGISTRY_URL/v2/$ns/restart/blobs/uploads/"
+  curl -sf -X PATCH -H "Content-Type: application/octet-stream" -H "Content-Range: 0-$((6 * 1048576 - 1))" \
+    --data-binary "@$work/restart-1.bin" -D "$work/h2" -o /dev/null "$(location_of "$work/h1")"
+  upload_url=$(location_of "$work/h2")
+  port=${REGISTRY_URL##*:}
+  stop_local_registry
+  curl -s -o /dev/null --max-time 2 "$REGISTRY_URL/v2/" && fail "the registry still answers after it was stopped"
+  start_local_registry "$work/server" "$port"
+  while read -r ref digest; do
+    expect_equal "$ns/$ref after the restart" "$digest" "$(raw_digest --tls-verify=false "docker://$registry/$ns/$ref")"
+  done <<EOF
+app:v1 $app_digest
+multi:v1 $index_digest
+chunked:v1 $chunked_digest
+EOF
+  skopeo copy --preserve-digests --src-tls-verify=false "docker://$registry/$ns/app:v1" "oci:$work/after-restart:v1"
+  expect_equal "50 MiB layer pulled after the restart" "${app_layers[1]}" \
+    "$(file_digest "$(layout_blob "$work/after-restart" "${app_layers[1]}")")"
+  curl -sf -X PATCH -H "Content-Type: application/octet-stream" -H "Content-Range: $((6 * 1048576))-$((9 * 1048576 - 1))" \
+    --data-binary "@$work/restart-2.bin" -D "$work/h3" -o /dev/null "$upload_url" ||
+    fail "PATCH continuing the upload begun before the restart failed: $(curl -s -X PATCH -H "Content-Range: $((6 * 1048576))-$((9 * 1048576 - 1))" --data-binary "@$work/restart-2.bin" "$upload_url")"
+  finish_url=$(location_of "$work/h3")
+  case "$finish_url" in *\?*) finish_url="$finish_url&digest=$restart_digest" ;; *) finish_url="$finish_url?digest=$restart_digest" ;; esac
+  curl -sf -X PUT -o /dev/null "$finish_url" || fail "PUT finishing the upload begun before the restart failed: $(curl -s -X PUT "$finish_url")"
+  expect_equal "blob uploaded across the restart" "$restart_digest" \
+    "sha256:$(curl -sf "$REGISTRY_URL/v2/$ns/restart/blobs/$restart_digest" | sha256sum | cut -d' ' -f1)"
 fi
 
 end_step
