@@ -247,7 +247,7 @@ expect_equal "the index in $ns/multi still serves its arm64 child" "$arm_digest"
   "$(raw_digest --tls-verify=false "docker://$registry/$ns/multi@$arm_digest")"
 
 # ---------------------------------------------------------------------------
-step "e. podman (vfs storage, no daemon): pull, tag, push to $ns/podman, verify with skopeo"
+step "e. podman (vfs storage, no daemon): pull, tag, push to $ns/podman (OCI and Docker v2s2 manifests), verify"
 podman() {
   command podman --root "$work/podman/root" --runroot "$work/podman/runroot" --storage-driver vfs \
     --cgroup-manager cgroupfs --events-backend file --tmpdir "$work/podman/tmp" "$@"
@@ -263,6 +263,14 @@ expect_equal "diff IDs of $ns/podman:v1" "$(jq -c .rootfs.diff_ids "$(layout_blo
 podman_pulled="$work/podman-pulled"
 skopeo copy --src-tls-verify=false "docker://$registry/$ns/podman:v1" "dir:$podman_pulled"
 echo "ok: $ns/podman:v1 copied back with skopeo (every blob digest checked by skopeo)"
+# Docker's own manifest format, as the docker CLI pushes it
+podman push --tls-verify=false --format v2s2 "$registry/$ns/podman:v1" "$registry/$ns/podman:docker"
+expect_equal "mediaType of $ns/podman:docker" "application/vnd.docker.distribution.manifest.v2+json" \
+  "$(skopeo inspect --raw --tls-verify=false "docker://$registry/$ns/podman:docker" | jq -r .mediaType)"
+podman rmi --all --force >/dev/null
+podman pull --tls-verify=false "$registry/$ns/podman:docker"
+expect_equal "image ID podman pulled from the Docker-format manifest" "${app_config#sha256:}" \
+  "$(podman image inspect --format '{{.Id}}' "$registry/$ns/podman:docker")"
 podman rmi --all --force >/dev/null
 
 # ---------------------------------------------------------------------------
