@@ -7,13 +7,11 @@ import { repositoryParam } from "../request.ts";
 
 /** distribution-spec § Pulling blobs (end-2) and § Deleting blobs (end-10). */
 export function blobRoutes(app: Hono, registry: Registry): void {
-  app.on("HEAD", "/v2/:name{.+}/blobs/:digest", async (c) => {
-    const info = await registry.blobs.stat(repositoryParam(c), c.req.param("digest"));
-    return new Response(null, { status: 200, headers: blobHeaders(info, info.size) });
-  });
-
+  // Hono answers HEAD with the GET route (dropping the body), so HEAD is told apart
+  // here: it must not open the blob, whose unread stream would hold a file or socket.
   app.get("/v2/:name{.+}/blobs/:digest", async (c) => {
     const info = await registry.blobs.stat(repositoryParam(c), c.req.param("digest"));
+    if (c.req.method === "HEAD") return new Response(null, { status: 200, headers: blobHeaders(info, info.size) });
     return readBlob(c, registry, info);
   });
 

@@ -5,13 +5,10 @@ import { queryAll, repositoryParam } from "../request.ts";
 
 /** distribution-spec § Pulling manifests (end-3), § Pushing Manifests (end-7a/7b), § Deleting (end-9). */
 export function manifestRoutes(app: Hono, registry: Registry): void {
-  app.on("HEAD", "/v2/:name{.+}/manifests/:reference", async (c) => {
-    const record = await registry.manifests.resolve(repositoryParam(c), c.req.param("reference"));
-    return new Response(null, { status: 200, headers: manifestHeaders(record) });
-  });
-
+  // HEAD reaches the GET route (Hono); it must not open the manifest's bytes.
   app.get("/v2/:name{.+}/manifests/:reference", async (c) => {
     const record = await registry.manifests.resolve(repositoryParam(c), c.req.param("reference"));
+    if (c.req.method === "HEAD") return new Response(null, { status: 200, headers: manifestHeaders(record) });
     const object = await registry.manifests.read(record);
     return new Response(object.body, { status: 200, headers: manifestHeaders(record) });
   });
