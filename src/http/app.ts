@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { RegistryError } from "../core/errors.ts";
 import { Registry, type RegistryOptions } from "../core/registry.ts";
 import { renderError } from "./errors.ts";
-import { blobRoutes } from "./routes/blobs.ts";
+import { blobRoutes, type BlobReadRedirects } from "./routes/blobs.ts";
 import { listingRoutes } from "./routes/listings.ts";
 import { manifestRoutes } from "./routes/manifests.ts";
 import { uploadRoutes } from "./routes/uploads.ts";
@@ -13,6 +13,12 @@ export interface AppOptions {
    * 6 MB); larger uploads get a 413 that explains how to push in chunks.
    */
   maxRequestBytes?: number;
+  /**
+   * Answer blob GETs with 307 to a URL from `signer`, valid for
+   * `expiresInSeconds`, instead of streaming the bytes (HEAD is still answered
+   * here). Off unless given; Lambda deployments need it.
+   */
+  blobReadRedirects?: BlobReadRedirects;
 }
 
 /** Builds the HTTP face of a registry over the given adapters. Holds no state of its own. */
@@ -33,7 +39,7 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
   // Order matters: upload routes before blob routes, since `<name>` may contain "/".
   listingRoutes(app, registry);
   uploadRoutes(app, registry, options.maxRequestBytes);
-  blobRoutes(app, registry);
+  blobRoutes(app, registry, options.blobReadRedirects);
   manifestRoutes(app, registry);
 
   app.notFound((c) =>

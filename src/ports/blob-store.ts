@@ -63,6 +63,18 @@ export interface BlobStore {
   abortMultipartUpload(key: string, uploadId: string): Promise<void>;
 }
 
+/**
+ * A capability some blob stores have besides `BlobStore` (S3, and R2 through
+ * its S3 API): a short-lived URL through which a client fetches one object
+ * directly, Range requests included. Blob GETs can then answer 307 to it, so
+ * the bytes never pass through the registry (Lambda cannot stream large
+ * responses). A separate interface rather than an optional method: the HTTP
+ * layer is handed one explicitly when redirects are wanted (AppOptions).
+ */
+export interface PresignedReads {
+  presignGet(key: string, expiresInSeconds: number): Promise<string>;
+}
+
 /** Thrown by `put` with `digest` when the content hashes to something else. */
 export class DigestMismatchError extends Error {
   readonly expected: string;
