@@ -2,7 +2,8 @@
  * The registries the spec suite runs against. Each target answers `request`
  * like `fetch` relative to the registry root. In-process targets build the
  * Hono app over an adapter pair; `REGISTRY_URL` adds a running server (the
- * Node server, wrangler dev, ...) so the same suite proves every runtime.
+ * Node server, wrangler dev, ...) so the same suite proves every runtime;
+ * REGISTRY_TARGETS=remote leaves out the in-process targets.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -41,7 +42,7 @@ function inProcess(name: string, build: () => Promise<{ app: ReturnType<typeof c
   };
 }
 
-export const targetFactories: TargetFactory[] = [
+const inProcessTargets: TargetFactory[] = [
   inProcess("memory", async () => ({
     app: createApp({ blobs: new MemoryBlobStore(), metadata: new MemoryMetadataStore(), hashing: hashWasm, partSize: MIN_PART_SIZE }),
     close: async () => {},
@@ -61,15 +62,24 @@ export const targetFactories: TargetFactory[] = [
 ];
 
 const remote = process.env.REGISTRY_URL;
-if (remote) {
-  targetFactories.push({
-    name: `remote ${remote}`,
-    async start() {
-      return {
-        name: remote,
-        request: (path, init) => fetch(new URL(path, remote), init?.body instanceof ReadableStream ? { ...init, duplex: "half" } as RequestInit : init),
-        close: async () => {},
-      };
-    },
-  });
-}
+const remoteTargets: TargetFactory[] = remote
+  ? [
+      {
+        name: `remote ${remote}`,
+        async start() {
+          return {
+            name: remote,
+            request: (path, init) => fetch(new URL(path, remote), init?.body instanceof ReadableStream ? { ...init, duplex: "half" } as RequestInit : init),
+            close: async () => {},
+          };
+        },
+      },
+    ]
+  : [];
+
+/** REGISTRY_TARGETS=remote runs only against REGISTRY_URL (e.g. a Worker under wrangler dev). */
+const only = process.env.REGISTRY_TARGETS;
+if (only !== undefined && only !== "remote") throw new Error(`REGISTRY_TARGETS must be "remote" or unset, not "${only}"`);
+if (only === "remote" && !remote) throw new Error("REGISTRY_TARGETS=remote needs REGISTRY_URL");
+
+export const targetFactories: TargetFactory[] = only === "remote" ? remoteTargets : [...inProcessTargets, ...remoteTargets];
