@@ -207,7 +207,10 @@ export class Uploads {
     } catch (error) {
       await reader.cancel().catch(() => {});
       await writer.finish().catch(() => {});
-      await this.saveMultipartIfNew(record, multipart);
+      // Parts written by a failed request are never recorded; a multipart upload it
+      // opened would be orphaned, so abort it rather than bump the record's version
+      // (which would make the client's immediate resume lose a race it need not).
+      if (multipart && !record.multipart) await this.deps.blobs.abortMultipartUpload(multipart.key, multipart.uploadId).catch(() => {});
       throw error;
     }
     const tailBytes = await writer.finish();
@@ -234,13 +237,6 @@ export class Uploads {
     }
     if (record.tail) await this.deps.blobs.delete(record.tail.key);
     return next;
-  }
-
-  /** A request that failed after opening the multipart upload must not lose track of it. */
-  private async saveMultipartIfNew(record: UploadRecord, multipart: UploadRecord["multipart"]): Promise<void> {
-    if (record.multipart || !multipart) return;
-    const saved = await this.deps.metadata.updateUpload({ ...record, version: record.version + 1, multipart }, record.version);
-    if (!saved) await this.deps.blobs.abortMultipartUpload(multipart.key, multipart.uploadId);
   }
 
   private async store(record: UploadRecord, digest: string): Promise<BlobInfo> {
