@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The spec suite (test/spec, from Node, over HTTP) and the OCI conformance suite
-# against the Worker served by `wrangler dev` on 127.0.0.1, with fresh local R2
+# against the Worker served as `wrangler dev` would on 127.0.0.1, with fresh local R2
 # and Durable Object state: the same suites the Node server passes.
 #
 #   bash test/workers/spec-against-worker.sh        (npm run test:workers:spec)
@@ -24,7 +24,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-start_worker "$state" --var PART_SIZE:5242880
+start_worker "$state" PART_SIZE=5242880
 
 echo "==> spec suite against the Worker ($REGISTRY_URL)"
 REGISTRY_TARGETS=remote npx --no-install vitest run test/spec
