@@ -82,6 +82,48 @@
  *   order) into that directory and renames it to `.segmented/<key>/`; reads
  *   of such a key stream across the parts. Joining the parts into one file
  *   would copy every byte of a chunked blob a second time.
+ *
+ * ### durable-object (SQLite-backed Durable Objects; adapters/durable-object)
+ *   Three classes; every object is its own SQLite database. Object names within each class:
+ *
+ *   RepositoryObject "<repository>"   all that one repository owns
+ *     links (digest PK, size, key)                          blob link
+ *     manifests (digest PK, subject, record, overflow_parts) ManifestRecord as JSON; the index
+ *                                                           on subject is the referrers index
+ *     manifest_overflow (digest, seq, text)                 the rest of a record's JSON past
+ *                                                           512 Ki UTF-16 units (a row holds at
+ *                                                           most 2 MB; only huge annotations)
+ *     tags (tag PK, digest)                                 indexed by digest for deleteManifest
+ *     uploads (id PK, version, created_at, record)          UploadRecord as JSON; updated
+ *                                                           `WHERE id = ? AND version = ?`
+ *                                                           (10,000 parts are about 0.8 MB)
+ *     registration (registered)                             one row once the catalog has it
+ *   IndexShardObject "shard-<n>"       n = FNV-1a(key) mod 16, a constant: changing it would
+ *                                      hide what was recorded under the old count
+ *     blobs (digest PK, size, key)                          blob index, key = digest;
+ *                                                           INSERT OR IGNORE: first writer wins
+ *     open_uploads (repository, id, created_at)             key = repository "\n" id; indexed
+ *                                                           by created_at for the expiry sweep
+ *   CatalogObject "catalog"
+ *     repositories (name PK)                                the catalog
+ *
+ *   One object per repository is the unit the port's consistency needs: putManifest and
+ *   deleteManifest are one transaction there, the upload update one conditional UPDATE, and
+ *   a Durable Object runs one call at a time on storage only it touches. Load spreads by
+ *   repository. The blob index is global and read by every push, so it is sharded by
+ *   digest; the catalog is written once per repository and listed in order, so one object
+ *   holds it. Tags and names list in SQLite's BINARY collation: UTF-8 byte order, which is
+ *   code-point order. Steps that cross objects are each idempotent, and ordered so that a
+ *   failure in between leaves nothing wrong:
+ *     linkBlob, putManifest: the repository object first (it answers whether the
+ *       repository is registered), then, only the first time, the catalog, then the
+ *       registration row; a failure in between leaves the name out of the catalog until
+ *       the next write registers it.
+ *     createUpload writes the open_uploads entry before the record, deleteUpload removes
+ *       the record before the entry: expiry never misses a record, and an entry whose
+ *       record is gone is dropped when the sweep finds it.
+ *   Manifest bytes are in the blob store, never in a row. The R2 blob store keeps the
+ *   blob-store keys above unchanged, in one bucket (binding BLOBS).
  */
 
 export function blobKey(digest: string): string {

@@ -1,0 +1,176 @@
+/**
+ * The token service and verifier in one object, built from configuration.
+ * Every runtime builds it the same way: `buildAuth(JSON.parse(secret))`, or
+ * `createAuth(config.auth)` from an already validated registry config.
+ */
+import { Caller } from "./caller.ts";
+import { type AuthConfig, validateAuthConfig } from "./config.ts";
+import { type Identity, Identities } from "./identities.ts";
+import { generateSigningJwk, importSigningKey, importVerificationKey, KeyRing, type SigningKey, type TrustedKey } from "./keys.ts";
+import { Policy } from "./policy.ts";
+import { formatScope, MAX_SCOPES, parseScopes } from "./scope.ts";
+import { TokenIssuer } from "./tokens.ts";
+import { TokenVerifier } from "./verifier.ts";
+
+export interface AuthOptions {
+  /** No signing key configured: make a throwaway ES256 key (Node, for trying things out) instead of failing. */
+  ephemeralKeyIfNone?: boolean;
+  /** Operator warnings; never given a secret. */
+  warn?: (message: string) => void;
+  now?: () => number;
+}
+
+export class AuthConfigError extends Error {
+  constructor(problems: string[]) {
+    super(`invalid auth configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "AuthConfigError";
+  }
+}
+
+/** What a client sends to the token endpoint (token.md GET, oauth.md POST), already parsed. */
+export interface TokenRequest {
+  /** Basic credentials or `grant_type=password`; absent: anonymous. */
+  credentials?: { username: string; password: string };
+  /** `grant_type=refresh_token`. */
+  refreshToken?: string;
+  /** Each value may hold several space-separated scopes. */
+  scopes: string[];
+  /** `offline_token=true` or `access_type=offline`: also return a refresh token. */
+  offline: boolean;
+  service?: string;
+}
+
+/** token.md's and oauth.md's response fields together: clients read one or the other. */
+export interface TokenResponse {
+  token: string;
+  access_token: string;
+  expires_in: number;
+  issued_at: string;
+  scope: string;
+  refresh_token?: string;
+}
+
+export type TokenOutcome = { ok: true; body: TokenResponse } | { ok: false; status: 400 | 401; message: string };
+
+export async function buildAuth(raw: unknown, options: AuthOptions = {}): Promise<Auth> {
+  const { config, problems } = validateAuthConfig(raw);
+  if (!config) throw new AuthConfigError(problems);
+  return createAuth(config, options);
+}
+
+export async function createAuth(config: AuthConfig, options: AuthOptions = {}): Promise<Auth> {
+  const problems: string[] = [];
+  const imported = async <T>(what: string, load: () => Promise<T>): Promise<T | null> =>
+    load().catch((error: unknown) => {
+      problems.push(`${what} could not be imported: ${(error as Error).message}`);
+      return null;
+    });
+  const signing = (await Promise.all(config.signingKeys.map((key, i) => imported(`signingKeys[${i}]`, () => importSigningKey(key))))).filter((k): k is SigningKey => k !== null);
+  const verification = (await Promise.all(config.verificationKeys.map((jwk, i) => imported(`verificationKeys[${i}]`, () => importVerificationKey(jwk))))).filter((k): k is TrustedKey => k !== null);
+  if (config.signingKeys.length === 0) {
+    if (options.ephemeralKeyIfNone) {
+      signing.push(await importSigningKey({ jwk: await generateSigningJwk() }));
+      options.warn?.("auth: no signingKeys configured; signing with a throwaway ES256 key. Tokens stop working when this process restarts. `npm run auth:keygen` makes a lasting key.");
+    } else {
+      problems.push("signingKeys is empty: add a private key (`npm run auth:keygen` prints one)");
+    }
+  }
+  let ring: KeyRing | undefined;
+  if (problems.length === 0) {
+    try {
+      ring = new KeyRing(signing, verification, config.signingKeyId);
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  if (!ring || problems.length > 0) throw new AuthConfigError(problems);
+  return new Auth(config, ring, options);
+}
+
+export class Auth {
+  readonly service: string;
+  /** The configured token endpoint URL; undefined: derive it from each request. */
+  readonly realm: string | undefined;
+  private readonly config: AuthConfig;
+  private readonly ring: KeyRing;
+  private readonly policy: Policy;
+  private readonly identities: Identities;
+  private readonly issuer: TokenIssuer;
+  private readonly verifier: TokenVerifier;
+
+  constructor(config: AuthConfig, ring: KeyRing, options: AuthOptions = {}) {
+    this.config = config;
+    this.service = config.service;
+    this.realm = config.realm;
+    this.ring = ring;
+    this.policy = new Policy(config.rules, config.public);
+    const clock = options.now ? { now: options.now } : {};
+    this.identities = new Identities(config, { clockToleranceSeconds: config.clockToleranceSeconds, ...clock, ...(options.warn ? { warn: options.warn } : {}) });
+    this.issuer = new TokenIssuer(ring, { ...config, ...clock });
+    this.verifier = new TokenVerifier(ring, { ...config, ...clock });
+  }
+
+  /** The JWKS document of every key a token of this registry may be signed with. */
+  jwks(): { keys: unknown[] } {
+    return this.ring.jwks();
+  }
+
+  /**
+   * The caller behind an `Authorization` header: anonymous without a Bearer
+   * token, null when the Bearer token is not valid here.
+   */
+  async caller(authorization: string | undefined): Promise<Caller | null> {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
+    if (!match) return new Caller(this.policy, null, null);
+    const verified = await this.verifier.access(match[1]!);
+    if (!verified) return null;
+    const identity = verified.subject === "" ? null : this.identities.byName(verified.subject);
+    return new Caller(this.policy, identity, verified.access);
+  }
+
+  /** The token endpoint's decision. Failing to authenticate is an error; asking for more than allowed is not (token.md). */
+  async exchange(request: TokenRequest): Promise<TokenOutcome> {
+    if (request.service !== undefined && request.service !== this.service) {
+      return { ok: false, status: 400, message: `this token service issues tokens for the service "${this.service}" only` };
+    }
+    const requested = parseScopes(request.scopes);
+    if (requested.length > MAX_SCOPES) return { ok: false, status: 400, message: `at most ${MAX_SCOPES} scopes per token` };
+
+    let identity: Identity | null = null;
+    let refreshToken: string | undefined;
+    if (request.refreshToken !== undefined) {
+      identity = await this.refreshIdentity(request.refreshToken);
+      if (!identity) return { ok: false, status: 401, message: "the refresh token is not valid" };
+      if (request.offline) refreshToken = request.refreshToken;
+    } else if (request.credentials) {
+      identity = await this.identities.authenticate(request.credentials.username, request.credentials.password);
+      if (!identity) return { ok: false, status: 401, message: "invalid credentials" };
+      if (request.offline) refreshToken = await this.newRefreshToken(identity);
+    }
+    const access = this.policy.grant(identity, requested);
+    const issued = await this.issuer.accessToken(identity?.name ?? "", access);
+    const body: TokenResponse = {
+      token: issued.token,
+      access_token: issued.token,
+      expires_in: issued.expiresIn,
+      issued_at: issued.issuedAt,
+      scope: access.map(formatScope).join(" "),
+    };
+    if (refreshToken) body.refresh_token = refreshToken;
+    return { ok: true, body };
+  }
+
+  private async newRefreshToken(identity: Identity): Promise<string | undefined> {
+    const stamp = await this.identities.credentialStamp(identity);
+    if (!stamp || this.config.refreshTokenTtlSeconds === 0) return undefined;
+    return this.issuer.refreshToken(identity.name, stamp);
+  }
+
+  /** A refresh token stands for its subject while the subject exists and keeps the credential it logged in with. */
+  private async refreshIdentity(token: string): Promise<Identity | null> {
+    const verified = await this.verifier.refresh(token);
+    const identity = verified ? this.identities.byName(verified.subject) : null;
+    if (!verified || !identity) return null;
+    return (await this.identities.credentialStamp(identity)) === verified.stamp ? identity : null;
+  }
+}
