@@ -96,7 +96,7 @@
  *     tags (tag PK, digest)                                 indexed by digest for deleteManifest
  *     uploads (id PK, version, created_at, record)          UploadRecord as JSON; updated
  *                                                           `WHERE id = ? AND version = ?`
- *                                                           (10,000 parts are about 0.8 MB)
+ *                                                           (10,000 parts: under 1 MB)
  *     registration (registered)                             one row once the catalog has it
  *   IndexShardObject "shard-<n>"       n = FNV-1a(key) mod 16, a constant: changing it would
  *                                      hide what was recorded under the old count
