@@ -124,6 +124,47 @@
  *       record is gone is dropped when the sweep finds it.
  *   Manifest bytes are in the blob store, never in a row. The R2 blob store keeps the
  *   blob-store keys above unchanged, in one bucket (binding BLOBS).
+ *
+ * ### dynamodb (one table, string keys pk/sk; adapters/dynamodb)
+ *   pk                 sk                              attributes
+ *   blob#<digest>      blob                            digest, size, key: blob index
+ *   catalog            <repository>                    (none): the catalog, one partition
+ *   repo#<repository>  link#<digest>                   digest, size, key: blob link
+ *                      manifest#<digest>               record (ManifestRecord JSON), deleting?
+ *                      tag#<tag>                       digest
+ *                      tagged#<digest>#<tag>           putId: <digest> was given <tag> (back-reference)
+ *                      referrer#<subject>#<digest>     putId
+ *                      upload#<upload-id>              record (JSON, parts aside), parts (deflated
+ *                                                      JSON, ~25 bytes a part, so 10,000 parts fit
+ *                                                      the 400 KB item limit), version, uploadIndex,
+ *                                                      createdAt
+ *   index uploads-by-age: uploadIndex ("upload", on upload items only) / createdAt, keys only,
+ *   for the expiry sweep; like every index it is eventually consistent, which expiry tolerates.
+ *
+ *   Reads are strongly consistent. One repository is one partition, and each item kind one
+ *   contiguous sort-key range ("#" < "$" bounds a prefix), so tags and the catalog list in
+ *   UTF-8 byte order, which is code-point order, by Query pages (Limit and the 1 MB cap,
+ *   followed through LastEvaluatedKey). Manifest bytes live in the blob store: an item holds
+ *   at most 400 KB.
+ *   Single-item rules are conditions: first writer wins the blob index
+ *   (attribute_not_exists), upload updates need `version = expected`.
+ *   putManifest and deleteManifest touch many items, without transactions (dynalite has
+ *   none; DynamoDB's are capped at 100 items). A put writes the manifest item whole (which
+ *   drops any `deleting` mark), then the referrer, the tagged# back-references, the tags,
+ *   then reads the manifest again: if it is gone or marked, a delete overlapped, and the put
+ *   removes the tags it wrote that still point at the digest (and its referrer, by putId).
+ *   A delete marks the manifest (`deleting` = a fresh token), removes every tag its tagged#
+ *   entries name that still points at the digest, the referrer, then the manifest on
+ *   condition that its token is still there; a put in between removed the mark, so the
+ *   delete starts again (up to 5 rounds). Back-references go last, each on condition of
+ *   its putId, so a retry still finds them all. Why no tag is left dangling: the delete
+ *   removes the manifest only if no put wrote it after the mark. A put whose re-read came
+ *   before the mark had written its back-references and tags before the delete queried
+ *   them, so the delete removes those tags; a put whose re-read came after it sees the mark
+ *   or the gap and removes its own. While both run, a tag may briefly name a missing
+ *   manifest; getTaggedManifest reads through to the manifest and answers null then.
+ *   The catalog entry is written once per repository per process (names are never removed).
+ *   The S3 blob store keeps the blob-store keys above unchanged, in one bucket.
  */
 
 export function blobKey(digest: string): string {

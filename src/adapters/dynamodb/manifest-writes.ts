@@ -1,0 +1,66 @@
+/**
+ * putManifest and deleteManifest without transactions (dynalite has none, and
+ * a TransactWriteItems call is capped at 100 items anyway). The invariant:
+ * a tag never points at a manifest that is gone once both calls have
+ * returned; while they run, a reader may meet such a tag only through a
+ * lookup that reads the manifest too and finds nothing (getTaggedManifest
+ * answers null). core/storage-layout.ts § dynamodb gives the argument.
+ */
+import { randomUUID } from "node:crypto";
+import type { ManifestRecord } from "../../ports/metadata-store.ts";
+import { keys, ranges } from "./keys.ts";
+import { text } from "./items.ts";
+import type { TableAccess } from "./table-access.ts";
+
+/** Rounds a delete retries when pushes of the same digest keep re-creating the manifest. */
+const DELETE_ROUNDS = 5;
+
+export async function putManifest(table: TableAccess, repository: string, record: ManifestRecord, tags: string[]): Promise<void> {
+  const putId = { S: randomUUID() };
+  const digest = { S: record.digest };
+  // 1. The manifest, replacing the item whole: a `deleting` mark from a delete in progress goes with it.
+  await table.put({ ...keys.manifest(repository, record.digest), record: { S: JSON.stringify(record) } });
+  // 2. What leads to it: the referrer entry, then for each tag its back-reference before the tag itself.
+  if (record.subject !== undefined) await table.put({ ...keys.referrer(repository, record.subject, record.digest), putId });
+  await Promise.all(tags.map((tag) => table.put({ ...keys.tagged(repository, record.digest, tag), putId })));
+  await Promise.all(tags.map((tag) => table.put({ ...keys.tag(repository, tag), digest })));
+  // 3. A delete that marked or removed the manifest after step 1 may have missed what steps 2 wrote:
+  //    this put then happened just before that delete, and takes back its own tags and referrer.
+  const now = await table.get(keys.manifest(repository, record.digest));
+  if (now && now.deleting === undefined) return;
+  const ifStillOurs = { expression: "digest = :digest", values: { ":digest": digest } };
+  await Promise.all(tags.map((tag) => table.delete(keys.tag(repository, tag), ifStillOurs)));
+  if (record.subject !== undefined) {
+    await table.delete(keys.referrer(repository, record.subject, record.digest), { expression: "putId = :putId", values: { ":putId": putId } });
+  }
+}
+
+export async function deleteManifest(table: TableAccess, repository: string, digest: string): Promise<boolean> {
+  const manifestKey = keys.manifest(repository, digest);
+  for (let round = 1; round <= DELETE_ROUNDS; round++) {
+    const token = { S: randomUUID() };
+    // 1. Mark the manifest; a put of the same digest from now on replaces the item and so removes the mark.
+    const marked = await table.update(manifestKey, { expression: "SET deleting = :token", values: { ":token": token } }, { expression: "attribute_exists(pk)" });
+    if (!marked) return round > 1;
+    const record = JSON.parse(text(marked, "record")) as ManifestRecord;
+    // 2. Every tag that was ever pointed here has a back-reference written before it: remove those still pointing here.
+    const tagged = await table.query({
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+      ExpressionAttributeValues: { ":pk": { S: ranges.repositoryPk(repository) }, ":prefix": { S: ranges.taggedPrefix(digest) } },
+      ConsistentRead: true,
+    });
+    const tags = tagged.map((item) => text(item, "sk").slice(ranges.taggedPrefix(digest).length));
+    const pointsHere = { expression: "digest = :digest", values: { ":digest": { S: digest } } };
+    await Promise.all(tags.map((tag) => table.delete(keys.tag(repository, tag), pointsHere)));
+    if (record.subject !== undefined) await table.delete(keys.referrer(repository, record.subject, digest));
+    // 3. Remove the manifest only if no put came in since the mark; otherwise start again, after that put.
+    const { deleted } = await table.delete(manifestKey, { expression: "deleting = :token", values: { ":token": token } });
+    if (!deleted) continue;
+    // 4. Back-references last, each only if no later put rewrote it (a retry must still find them all).
+    await Promise.all(
+      tagged.map((item) => table.delete({ pk: item.pk!, sk: item.sk! }, { expression: "putId = :putId", values: { ":putId": item.putId! } })),
+    );
+    return true;
+  }
+  throw new Error(`manifest ${digest} in ${repository} was pushed again during each of ${DELETE_ROUNDS} attempts to delete it`);
+}

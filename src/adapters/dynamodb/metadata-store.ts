@@ -1,0 +1,187 @@
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { BlobInfo, ManifestRecord, MetadataStore, Page, UploadRecord } from "../../ports/metadata-store.ts";
+import { byCodePoint } from "../paging.ts";
+import { blobAttributes, blobFromItem, manifestFromItem, text, uploadAttributes, uploadFromItem } from "./items.ts";
+import { CATALOG_PK, keys, ranges, UPLOAD_INDEX, type Key } from "./keys.ts";
+import { deleteManifest, putManifest } from "./manifest-writes.ts";
+import { TABLE_SCHEMA } from "./table.ts";
+import { TableAccess } from "./table-access.ts";
+
+export interface DynamoDbMetadataStoreOptions {
+  client: DynamoDBClient;
+  table: string;
+}
+
+/**
+ * Metadata in one DynamoDB table (layout: core/storage-layout.ts § dynamodb).
+ * Reads are strongly consistent; single-item changes are conditional writes;
+ * the multi-item changes (putManifest, deleteManifest) are ordered so that no
+ * transaction is needed (manifest-writes.ts).
+ */
+export class DynamoDbMetadataStore implements MetadataStore {
+  readonly #table: TableAccess;
+  /** Repositories known to be in the catalog: names are never removed, so a cached yes stays true. */
+  readonly #registered = new Set<string>();
+
+  constructor(options: DynamoDbMetadataStoreOptions) {
+    this.#table = new TableAccess(options.client, options.table);
+  }
+
+  async getBlob(digest: string): Promise<BlobInfo | null> {
+    const item = await this.#table.get(keys.blob(digest));
+    return item && blobFromItem(item);
+  }
+
+  async putBlobIfAbsent(info: BlobInfo): Promise<BlobInfo> {
+    const written = await this.#table.put({ ...keys.blob(info.digest), ...blobAttributes(info) }, { expression: "attribute_not_exists(pk)" });
+    if (written) return { ...info };
+    const stored = await this.getBlob(info.digest);
+    if (!stored) throw new Error(`blob index entry for ${info.digest} vanished between a failed conditional write and a read`);
+    return stored;
+  }
+
+  async linkBlob(repository: string, info: BlobInfo): Promise<void> {
+    await this.#table.put({ ...keys.link(repository, info.digest), ...blobAttributes(info) });
+    await this.#register(repository);
+  }
+
+  async getBlobLink(repository: string, digest: string): Promise<BlobInfo | null> {
+    const item = await this.#table.get(keys.link(repository, digest));
+    return item && blobFromItem(item);
+  }
+
+  async unlinkBlob(repository: string, digest: string): Promise<boolean> {
+    return (await this.#table.delete(keys.link(repository, digest))).old !== null;
+  }
+
+  async putManifest(repository: string, record: ManifestRecord, tags: string[]): Promise<void> {
+    await putManifest(this.#table, repository, record, tags);
+    await this.#register(repository);
+  }
+
+  async getManifest(repository: string, digest: string): Promise<ManifestRecord | null> {
+    const item = await this.#table.get(keys.manifest(repository, digest));
+    return item && manifestFromItem(item);
+  }
+
+  async getTaggedManifest(repository: string, tag: string): Promise<ManifestRecord | null> {
+    const item = await this.#table.get(keys.tag(repository, tag));
+    return item ? this.getManifest(repository, text(item, "digest")) : null;
+  }
+
+  async listTags(repository: string, page: Page): Promise<string[]> {
+    const { prefix, end } = ranges.tags;
+    const from = prefix + (page.after ?? "");
+    return this.#sortKeysAfter(ranges.repositoryPk(repository), from, end, page, prefix.length);
+  }
+
+  async deleteTag(repository: string, tag: string): Promise<boolean> {
+    return (await this.#table.delete(keys.tag(repository, tag))).old !== null;
+  }
+
+  async deleteManifest(repository: string, digest: string): Promise<boolean> {
+    return deleteManifest(this.#table, repository, digest);
+  }
+
+  async listReferrers(repository: string, subject: string): Promise<ManifestRecord[]> {
+    const entries = await this.#table.query({
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+      ExpressionAttributeValues: { ":pk": { S: ranges.repositoryPk(repository) }, ":prefix": { S: ranges.referrerPrefix(subject) } },
+      ProjectionExpression: "sk",
+      ConsistentRead: true,
+    });
+    const digests = entries.map((item) => text(item, "sk").slice(ranges.referrerPrefix(subject).length));
+    // An entry whose manifest is gone (a delete in progress) is not a referrer.
+    const manifests = await this.#table.getMany(digests.map((digest) => keys.manifest(repository, digest)));
+    return manifests
+      .map(manifestFromItem)
+      .filter((record) => record.subject === subject)
+      .sort((a, b) => byCodePoint(a.digest, b.digest));
+  }
+
+  async repositoryExists(repository: string): Promise<boolean> {
+    if (this.#registered.has(repository)) return true;
+    return (await this.#table.get(keys.catalogEntry(repository))) !== null;
+  }
+
+  async listRepositories(page: Page): Promise<string[]> {
+    return this.#sortKeysAfter(CATALOG_PK, page.after ?? "", undefined, page, 0);
+  }
+
+  async createUpload(record: UploadRecord): Promise<void> {
+    await this.#table.put(this.#uploadItem(record));
+  }
+
+  async getUpload(repository: string, id: string): Promise<UploadRecord | null> {
+    const item = await this.#table.get(keys.upload(repository, id));
+    return item && uploadFromItem(item);
+  }
+
+  async updateUpload(record: UploadRecord, expectedVersion: number): Promise<boolean> {
+    // The condition is what keeps two racing PATCHes from both winning.
+    return this.#table.put(this.#uploadItem(record), { expression: "version = :expected", values: { ":expected": { N: String(expectedVersion) } } });
+  }
+
+  async deleteUpload(repository: string, id: string): Promise<void> {
+    await this.#table.delete(keys.upload(repository, id));
+  }
+
+  /** Oldest first, through the sparse uploads-by-age index (eventually consistent, which expiry tolerates). */
+  async listStaleUploads(createdBefore: number, limit: number): Promise<UploadRecord[]> {
+    if (limit <= 0) return [];
+    const { indexName, partitionKey, sortKey } = TABLE_SCHEMA.uploadsByAge;
+    const found = await this.#table.query(
+      {
+        IndexName: indexName,
+        KeyConditionExpression: "#index = :upload AND #createdAt < :before",
+        ExpressionAttributeNames: { "#index": partitionKey, "#createdAt": sortKey },
+        ExpressionAttributeValues: { ":upload": { S: UPLOAD_INDEX }, ":before": { N: String(createdBefore) } },
+        Limit: limit,
+      },
+      limit,
+    );
+    const items = await this.#table.getMany(found.slice(0, limit).map((item): Key => ({ pk: item.pk!, sk: item.sk! })));
+    return items.map(uploadFromItem).sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  #uploadItem(record: UploadRecord) {
+    const { partitionKey, sortKey } = TABLE_SCHEMA.uploadsByAge;
+    return {
+      ...keys.upload(record.repository, record.id),
+      ...uploadAttributes(record),
+      [partitionKey]: { S: UPLOAD_INDEX },
+      [sortKey]: { N: String(record.createdAt) },
+    };
+  }
+
+  /** Catalog entries are written once per repository and process; the write is idempotent. */
+  async #register(repository: string): Promise<void> {
+    if (this.#registered.has(repository)) return;
+    await this.#table.put(keys.catalogEntry(repository));
+    this.#registered.add(repository);
+  }
+
+  /**
+   * Sort keys of partition `pk` from `from` (exclusive) up to `end`, stripped
+   * of `prefixLength` characters, at most `page.limit` of them. DynamoDB
+   * orders string keys by their UTF-8 bytes, which is code-point order, the
+   * order the spec's listings use.
+   */
+  async #sortKeysAfter(pk: string, from: string, end: string | undefined, page: Page, prefixLength: number): Promise<string[]> {
+    if (page.limit === 0) return [];
+    const items = await this.#table.query(
+      {
+        // Key condition values may not be empty strings: the first catalog page has no lower bound.
+        KeyConditionExpression: end !== undefined ? "pk = :pk AND sk BETWEEN :from AND :end" : from ? "pk = :pk AND sk > :from" : "pk = :pk",
+        ExpressionAttributeValues: { ":pk": { S: pk }, ...(from ? { ":from": { S: from } } : {}), ...(end === undefined ? {} : { ":end": { S: end } }) },
+        ProjectionExpression: "sk",
+        ConsistentRead: true,
+        ...(page.limit === undefined ? {} : { Limit: page.limit + 1 }),
+      },
+      page.limit === undefined ? Infinity : page.limit + 1,
+    );
+    // BETWEEN includes its lower bound, which is the exclusive `after` itself.
+    const names = items.map((item) => text(item, "sk")).filter((sk) => sk !== from).map((sk) => sk.slice(prefixLength));
+    return page.limit === undefined ? names : names.slice(0, page.limit);
+  }
+}
