@@ -4,7 +4,8 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     // These run inside workerd: npm run test:workers (vitest.workers.config.ts).
-    exclude: ["test/workers/**", "**/node_modules/**"],
+    // test/aws needs Ceph RGW and dynalite running: npm run test:aws (vitest.aws.config.ts).
+    exclude: ["test/workers/**", "test/aws/**", "**/node_modules/**"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

@@ -1,0 +1,82 @@
+/**
+ * What the DynamoDB adapter must do beyond the shared contract: records at
+ * DynamoDB's item-size limit, pages cut at 1 MB, and putManifest racing
+ * deleteManifest without transactions (core/storage-layout.ts § dynamodb).
+ */
+import { PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { randomBytes } from "node:crypto";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { DynamoDbMetadataStore } from "../../src/adapters/dynamodb/metadata-store.ts";
+import { createRegistryTable } from "../../src/adapters/dynamodb/table.ts";
+import type { ManifestRecord, UploadRecord } from "../../src/ports/metadata-store.ts";
+import { deleteTable, localDynamoDb, uniqueName } from "./support.ts";
+
+const digest = (n: number) => `sha256:${n.toString(16).padStart(64, "0")}`;
+const manifest = (n: number): ManifestRecord => ({ digest: digest(n), mediaType: "application/vnd.oci.image.manifest.v1+json", size: 100, key: `blobs/sha256/${n}` });
+
+describe("DynamoDbMetadataStore on dynalite", () => {
+  const client = localDynamoDb();
+  let table: string;
+  let store: DynamoDbMetadataStore;
+
+  beforeEach(async () => {
+    table = uniqueName("dynamodb");
+    await createRegistryTable(client, table);
+    store = new DynamoDbMetadataStore({ client, table });
+  });
+  afterEach(() => deleteTable(client, table));
+
+  it("keeps an upload record with 10,000 parts (a blob at the part limit) in one item under 400 KB", async () => {
+    const parts = Array.from({ length: 10_000 }, (_, i) => ({ partNumber: i + 1, etag: `"${randomBytes(16).toString("hex")}"`, size: 8 * 1024 * 1024 }));
+    const record: UploadRecord = {
+      id: "big",
+      repository: "team/app",
+      algorithm: "sha256",
+      createdAt: 1,
+      version: 1,
+      received: 10_000 * 8 * 1024 * 1024,
+      hashState: randomBytes(116).toString("base64"),
+      partSize: 8 * 1024 * 1024,
+      multipart: { key: "blobs/chunked/big", uploadId: randomBytes(40).toString("base64url") },
+      parts,
+      tail: null,
+    };
+    await store.createUpload(record);
+    expect(await store.getUpload("team/app", "big")).toEqual(record);
+  });
+
+  it("listTags follows LastEvaluatedKey when DynamoDB cuts a page at 1 MB", async () => {
+    await store.putManifest("team/app", manifest(1), ["a"]);
+    // Tag items padded to ~300 KB each: five of them cannot come back in one 1 MB page.
+    const padding = { S: "x".repeat(300_000) };
+    for (const tag of ["b", "c", "d", "e", "f"]) {
+      await client.send(new PutItemCommand({ TableName: table, Item: { pk: { S: "repo#team/app" }, sk: { S: `tag#${tag}` }, digest: { S: digest(1) }, padding } }));
+    }
+    expect(await store.listTags("team/app", {})).toEqual(["a", "b", "c", "d", "e", "f"]);
+    expect(await store.listTags("team/app", { after: "a", limit: 4 })).toEqual(["b", "c", "d", "e"]);
+  });
+
+  it("putManifest racing deleteManifest of the same digest never leaves a tag on a missing manifest", async () => {
+    for (let round = 0; round < 25; round++) {
+      await store.putManifest("team/app", manifest(1), [`old-${round}`]);
+      await Promise.all([
+        store.putManifest("team/app", manifest(1), [`new-${round}`, "latest"]),
+        store.deleteManifest("team/app", digest(1)),
+        store.putManifest("team/app", manifest(2), [`other-${round}`]),
+      ]);
+      for (const tag of await store.listTags("team/app", {})) {
+        expect(await store.getTaggedManifest("team/app", tag), `tag ${tag} after round ${round}`).not.toBeNull();
+      }
+    }
+  });
+
+  it("deleteManifest removes every tag that ever pointed at the digest and still does, however it was put", async () => {
+    await store.putManifest("team/app", manifest(1), ["a"]);
+    await store.putManifest("team/app", manifest(1), ["b"]);
+    await store.putManifest("team/app", manifest(2), ["a"]);
+    await store.putManifest("team/app", manifest(1), ["c"]);
+    expect(await store.deleteManifest("team/app", digest(1))).toBe(true);
+    expect(await store.listTags("team/app", {})).toEqual(["a"]);
+    expect((await store.getTaggedManifest("team/app", "a"))?.digest).toBe(digest(2));
+  });
+});
