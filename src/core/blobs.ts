@@ -2,6 +2,7 @@ import type { BlobStore, ByteRange, ObjectRead } from "../ports/blob-store.ts";
 import type { BlobInfo, MetadataStore } from "../ports/metadata-store.ts";
 import { RegistryError } from "./errors.ts";
 import { parseDigest } from "./digest.ts";
+import type { ReadAccess } from "./read-access.ts";
 
 export interface BlobDeps {
   blobs: BlobStore;
@@ -44,13 +45,15 @@ export class Blobs {
 
   /**
    * Cross-repository mount. Returns the mounted blob, or null when it cannot
-   * be mounted and the caller should open an ordinary upload instead.
+   * be mounted and the caller should open an ordinary upload instead. With
+   * `access`, `from` must be readable, and a mount without `from` (which could
+   * link any repository's blob) happens only for a caller who may read all.
    */
-  async mount(repository: string, digest: string, from: string | undefined): Promise<BlobInfo | null> {
+  async mount(repository: string, digest: string, from: string | undefined, access?: ReadAccess): Promise<BlobInfo | null> {
     const { digest: canonical } = parseDigest(digest);
     let info: BlobInfo | null = null;
-    if (from) info = await this.deps.metadata.getBlobLink(from, canonical);
-    else if (this.deps.automaticMount) info = await this.deps.metadata.getBlob(canonical);
+    if (from) info = access && !access.mayRead(from) ? null : await this.deps.metadata.getBlobLink(from, canonical);
+    else if (this.deps.automaticMount && (!access || access.mayReadAll)) info = await this.deps.metadata.getBlob(canonical);
     if (!info) return null;
     await this.deps.metadata.linkBlob(repository, info);
     return info;

@@ -2,6 +2,7 @@ import type { ManifestRecord, MetadataStore } from "../ports/metadata-store.ts";
 import { RegistryError } from "./errors.ts";
 import { parseDigest } from "./digest.ts";
 import { OCI_INDEX } from "./media-types.ts";
+import type { ReadAccess } from "./read-access.ts";
 
 export interface PageRequest {
   /** `n`: at most this many results; undefined means all. */
@@ -47,8 +48,27 @@ export async function listTags(metadata: MetadataStore, repository: string, page
   return paged(page, (limit) => metadata.listTags(repository, { ...(limit !== undefined ? { limit } : {}), ...(page.after ? { after: page.after } : {}) }));
 }
 
-export async function listRepositories(metadata: MetadataStore, page: PageRequest): Promise<PageResult> {
+/** With `access`, only repositories the caller may read; `n`, `last` and the next link count those alone. */
+export async function listRepositories(metadata: MetadataStore, page: PageRequest, access?: ReadAccess): Promise<PageResult> {
+  if (access && !access.mayReadAll) return paged(page, (limit) => readableRepositories(metadata, access, page.after, limit));
   return paged(page, (limit) => metadata.listRepositories({ ...(limit !== undefined ? { limit } : {}), ...(page.after ? { after: page.after } : {}) }));
+}
+
+/** Reads the catalog in batches until `limit` readable names are found (or it ends). */
+async function readableRepositories(metadata: MetadataStore, access: ReadAccess, after: string | undefined, limit: number | undefined): Promise<string[]> {
+  const batch = Math.max(limit ?? 0, 100);
+  const found: string[] = [];
+  let cursor = after;
+  for (;;) {
+    const names = await metadata.listRepositories({ limit: batch, ...(cursor ? { after: cursor } : {}) });
+    for (const name of names) {
+      if (!access.mayRead(name)) continue;
+      found.push(name);
+      if (found.length === limit) return found;
+    }
+    if (names.length < batch) return found;
+    cursor = names[names.length - 1];
+  }
 }
 
 export interface ReferrersIndex {
