@@ -1,10 +1,13 @@
 import { Hono } from "hono";
+import type { Auth } from "../auth/service.ts";
 import { RegistryError } from "../core/errors.ts";
 import { Registry, type RegistryOptions } from "../core/registry.ts";
+import { guardRoutes } from "./auth-middleware.ts";
 import { renderError } from "./errors.ts";
 import { blobRoutes, type BlobReadRedirects } from "./routes/blobs.ts";
 import { listingRoutes } from "./routes/listings.ts";
 import { manifestRoutes } from "./routes/manifests.ts";
+import { tokenRoutes } from "./routes/token.ts";
 import { uploadRoutes } from "./routes/uploads.ts";
 
 export interface AppOptions {
@@ -19,6 +22,11 @@ export interface AppOptions {
    * here). Off unless given; Lambda deployments need it.
    */
   blobReadRedirects?: BlobReadRedirects;
+  /**
+   * Docker token auth (docs/auth.md): `/token`, its JWKS, and a guard before
+   * every route. Without it the registry is open to every caller.
+   */
+  auth?: Auth;
 }
 
 /** Builds the HTTP face of a registry over the given adapters. Holds no state of its own. */
@@ -30,6 +38,11 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
     await next();
     c.res.headers.set("Docker-Distribution-API-Version", "registry/2.0");
   });
+
+  if (options.auth) {
+    tokenRoutes(app, options.auth);
+    guardRoutes(app, options.auth);
+  }
 
   // end-1: a 200 here tells clients this registry implements the spec.
   const base = () => new Response("{}", { status: 200, headers: { "Content-Type": "application/json" } });

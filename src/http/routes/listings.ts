@@ -2,13 +2,14 @@ import type { Hono } from "hono";
 import type { Registry } from "../../core/registry.ts";
 import { listReferrers, listRepositories, listTags, parsePage, type PageRequest, type PageResult } from "../../core/listings.ts";
 import { OCI_INDEX } from "../../core/media-types.ts";
+import { readAccessOf } from "../read-access.ts";
 import { repositoryParam } from "../request.ts";
 
 /** § Listing Tags (end-8a/8b), § Listing Referrers (end-12a/12b), and the `_catalog` extension. */
 export function listingRoutes(app: Hono, registry: Registry): void {
   app.get("/v2/_catalog", async (c) => {
     const page = parsePage(c.req.query("n"), c.req.query("last"));
-    const result = await listRepositories(registry.metadata, page);
+    const result = await listRepositories(registry.metadata, page, readAccessOf(c));
     return c.json({ repositories: result.names }, 200, linkHeader("/v2/_catalog", page, result));
   });
 

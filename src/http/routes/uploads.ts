@@ -5,6 +5,7 @@ import { isDigestAlgorithm, parseDigest } from "../../core/digest.ts";
 import { isRepositoryName } from "../../core/names.ts";
 import { rangeHeader, uploadLocation } from "../../core/uploads.ts";
 import type { BlobInfo, UploadRecord } from "../../ports/metadata-store.ts";
+import { readAccessOf } from "../read-access.ts";
 import { chunkFromRequest, repositoryParam } from "../request.ts";
 
 /** distribution-spec § Pushing Blobs: end-4a/4b/4c, end-5, end-6, end-11, end-13, end-14. */
@@ -14,7 +15,7 @@ export function uploadRoutes(app: Hono, registry: Registry, maxRequestBytes: num
     const mount = c.req.query("mount");
     if (mount !== undefined) {
       const from = c.req.query("from");
-      const mounted = await registry.blobs.mount(repository, mount, from && isRepositoryName(from) ? from : undefined);
+      const mounted = await registry.blobs.mount(repository, mount, from && isRepositoryName(from) ? from : undefined, readAccessOf(c));
       if (mounted) return blobCreated(repository, mounted);
     }
     const digest = c.req.query("digest");
