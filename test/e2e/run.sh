@@ -173,8 +173,9 @@ for blob in "$app_config" "${app_layers[@]}"; do
   expect_equal "Content-Length of HEAD /v2/$ns/other/blobs/${blob:0:19}..." "$size" \
     "$(curl -sfI "$REGISTRY_URL/v2/$ns/other/blobs/$blob" | tr -d '\r' | awk 'tolower($1)=="content-length:" {print $2}')"
 done
+# -L: a registry may answer blob GETs with a redirect (e.g. 307 to a presigned S3 URL)
 expect_equal "sha256 of the 50 MiB layer read from $ns/other" "${app_layers[1]}" \
-  "sha256:$(curl -sf "$REGISTRY_URL/v2/$ns/other/blobs/${app_layers[1]}" | sha256sum | cut -d' ' -f1)"
+  "sha256:$(curl -sfL "$REGISTRY_URL/v2/$ns/other/blobs/${app_layers[1]}" | sha256sum | cut -d' ' -f1)"
 
 # ---------------------------------------------------------------------------
 step "c. multi-arch index (amd64 + arm64): push with --all, pull back with --all, compare"
@@ -371,7 +372,7 @@ EOF
   case "$finish_url" in *\?*) finish_url="$finish_url&digest=$restart_digest" ;; *) finish_url="$finish_url?digest=$restart_digest" ;; esac
   curl -sf -X PUT -o /dev/null "$finish_url" || fail "PUT finishing the upload begun before the restart failed: $(curl -s -X PUT "$finish_url")"
   expect_equal "blob uploaded across the restart" "$restart_digest" \
-    "sha256:$(curl -sf "$REGISTRY_URL/v2/$ns/restart/blobs/$restart_digest" | sha256sum | cut -d' ' -f1)"
+    "sha256:$(curl -sfL "$REGISTRY_URL/v2/$ns/restart/blobs/$restart_digest" | sha256sum | cut -d' ' -f1)"
 fi
 
 end_step
