@@ -17,6 +17,22 @@ export interface RegistryConfig {
   automaticMount: boolean;
   /** Uploads untouched for this long are aborted and their storage freed. */
   uploadTtlSeconds: number;
+  /** Where blobs and metadata live: local disk (`dataDir`), or S3 and DynamoDB (docs/aws.md). */
+  backend: "filesystem" | "aws";
+  /** The S3 bucket holding blobs and manifests (backend aws). */
+  s3Bucket: string;
+  /** Another S3 implementation's URL (Ceph RGW, MinIO); empty on AWS. */
+  s3Endpoint: string;
+  /** Bucket in the path, not the host name: most S3 implementations other than AWS need it. */
+  s3ForcePathStyle: boolean;
+  /** The DynamoDB table holding metadata (backend aws). */
+  dynamodbTable: string;
+  /** Another DynamoDB endpoint's URL (dynalite, DynamoDB Local); empty on AWS. */
+  dynamodbEndpoint: string;
+  /** Answer blob GETs with 307 to a presigned S3 URL, so the bytes bypass the registry (backend aws). */
+  blobRedirects: boolean;
+  /** How long those URLs stay valid. */
+  blobRedirectTtlSeconds: number;
 }
 
 export const defaultConfig: RegistryConfig = {
@@ -27,6 +43,14 @@ export const defaultConfig: RegistryConfig = {
   maxManifestBytes: 4 * 1024 * 1024,
   automaticMount: true,
   uploadTtlSeconds: 24 * 60 * 60,
+  backend: "filesystem",
+  s3Bucket: "",
+  s3Endpoint: "",
+  s3ForcePathStyle: false,
+  dynamodbTable: "",
+  dynamodbEndpoint: "",
+  blobRedirects: false,
+  blobRedirectTtlSeconds: 300,
 };
 
 /** Environment variable for each setting. */
@@ -38,6 +62,14 @@ export const environmentNames: Record<keyof RegistryConfig, string> = {
   maxManifestBytes: "MAX_MANIFEST_BYTES",
   automaticMount: "AUTOMATIC_MOUNT",
   uploadTtlSeconds: "UPLOAD_TTL_SECONDS",
+  backend: "BACKEND",
+  s3Bucket: "S3_BUCKET",
+  s3Endpoint: "S3_ENDPOINT",
+  s3ForcePathStyle: "S3_FORCE_PATH_STYLE",
+  dynamodbTable: "DYNAMODB_TABLE",
+  dynamodbEndpoint: "DYNAMODB_ENDPOINT",
+  blobRedirects: "BLOB_REDIRECTS",
+  blobRedirectTtlSeconds: "BLOB_REDIRECT_TTL_SECONDS",
 };
 
 export class ConfigError extends Error {
@@ -64,14 +96,19 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
     if (typeof value !== "string" || value === "") problems.push(`${where(key)} must be a non-empty string`);
     else config[key] = value;
   };
-  const integer = (key: "port" | "partSize" | "maxManifestBytes" | "uploadTtlSeconds", min: number, max: number) => {
+  const optionalText = (key: "s3Bucket" | "s3Endpoint" | "dynamodbTable" | "dynamodbEndpoint") => {
+    const value = read(key);
+    if (typeof value !== "string") problems.push(`${where(key)} must be a string`);
+    else config[key] = value;
+  };
+  const integer = (key: "port" | "partSize" | "maxManifestBytes" | "uploadTtlSeconds" | "blobRedirectTtlSeconds", min: number, max: number) => {
     const raw = read(key);
     const value = typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : raw;
     if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
       problems.push(`${where(key)} must be an integer from ${min} to ${max}, not ${JSON.stringify(raw)}`);
     } else config[key] = value;
   };
-  const flag = (key: "automaticMount") => {
+  const flag = (key: "automaticMount" | "s3ForcePathStyle" | "blobRedirects") => {
     const raw = read(key);
     const value = raw === "true" || raw === "1" ? true : raw === "false" || raw === "0" ? false : raw;
     if (typeof value !== "boolean") problems.push(`${where(key)} must be true or false, not ${JSON.stringify(raw)}`);
@@ -85,6 +122,26 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   integer("maxManifestBytes", 4 * 1024 * 1024, 64 * 1024 * 1024);
   integer("uploadTtlSeconds", 60, 30 * 24 * 60 * 60);
   flag("automaticMount");
+  awsSettings();
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+
+  function awsSettings(): void {
+    const backend = read("backend");
+    if (backend === "filesystem" || backend === "aws") config.backend = backend;
+    else problems.push(`${where("backend")} must be "filesystem" or "aws", not ${JSON.stringify(backend)}`);
+    for (const key of ["s3Bucket", "s3Endpoint", "dynamodbTable", "dynamodbEndpoint"] as const) optionalText(key);
+    flag("s3ForcePathStyle");
+    flag("blobRedirects");
+    // SigV4 presigned URLs live at most 7 days.
+    integer("blobRedirectTtlSeconds", 1, 7 * 24 * 60 * 60);
+    for (const key of ["s3Endpoint", "dynamodbEndpoint"] as const) {
+      if (config[key] !== "" && !/^https?:\/\/[^/]/.test(config[key])) problems.push(`${where(key)} must be an http(s) URL`);
+    }
+    if (config.backend === "aws") {
+      for (const key of ["s3Bucket", "dynamodbTable"] as const) if (config[key] === "") problems.push(`${where(key)} is required with backend "aws"`);
+    } else if (config.blobRedirects) {
+      problems.push(`${where("blobRedirects")} needs backend "aws": the filesystem has no presigned URLs`);
+    }
+  }
 }

@@ -1,6 +1,7 @@
 /**
- * Node entry point: the embedded registry on local disk. Reads configuration,
- * builds the filesystem adapters, serves the app. No registry rules here.
+ * Node entry point: the embedded registry on local disk, or on S3 and
+ * DynamoDB (BACKEND=aws, for container hosts). Reads configuration, builds
+ * the adapters, serves the app. No registry rules here.
  */
 import { serve } from "@hono/node-server";
 import { readFileSync } from "node:fs";
@@ -8,6 +9,7 @@ import { join, resolve } from "node:path";
 import { FilesystemBlobStore } from "../adapters/filesystem/blob-store.ts";
 import { FilesystemMetadataStore } from "../adapters/filesystem/metadata-store.ts";
 import { hashWasm } from "../adapters/hash-wasm.ts";
+import { awsStores, describeAwsStores } from "./aws-stores.ts";
 import { ConfigError, resolveConfig, type RegistryConfig } from "../config/schema.ts";
 import { createApp } from "../http/app.ts";
 import { Registry } from "../core/registry.ts";
@@ -34,18 +36,20 @@ function main(): void {
     process.exit(2);
   }
   const dataDir = resolve(config.dataDir);
+  const aws = config.backend === "aws" ? awsStores(config) : null;
   const options = {
-    blobs: new FilesystemBlobStore(join(dataDir, "blobs")),
-    metadata: new FilesystemMetadataStore(join(dataDir, "metadata")),
+    blobs: aws?.blobs ?? new FilesystemBlobStore(join(dataDir, "blobs")),
+    metadata: aws?.metadata ?? new FilesystemMetadataStore(join(dataDir, "metadata")),
     hashing: hashWasm,
     partSize: config.partSize,
     maxManifestBytes: config.maxManifestBytes,
     automaticMount: config.automaticMount,
   };
   const registry = new Registry(options);
-  const app = createApp(registry);
+  const redirects = aws && config.blobRedirects ? { blobReadRedirects: { signer: aws.blobs, expiresInSeconds: config.blobRedirectTtlSeconds } } : {};
+  const app = createApp(registry, redirects);
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
-    console.log(`registry listening on http://${info.address}:${info.port} with data in ${dataDir}`);
+    console.log(`registry listening on http://${info.address}:${info.port} with ${aws ? describeAwsStores(config) : `data in ${dataDir}`}`);
   });
   // Large layers stream for minutes; Node's default 5-minute request timeout would cut them off.
   if ("requestTimeout" in server) server.requestTimeout = 0;
