@@ -130,7 +130,12 @@
  *   blob#<digest>      blob                            digest, size, key: blob index
  *   catalog            <repository>                    (none): the catalog, one partition
  *   repo#<repository>  link#<digest>                   digest, size, key: blob link
- *                      manifest#<digest>               record (ManifestRecord JSON), deleting?
+ *                      manifest#<digest>               putId, subject?, deleting?, and record (ManifestRecord
+ *                                                      JSON) or, over 300 KB (annotations), chunkCount:
+ *                      manifest#<digest>#<putId>#<n>   chunk: the deflated record in 300 KB pieces,
+ *                                                      written before the item naming them; keyed by
+ *                                                      the put, so a re-put never overwrites chunks a
+ *                                                      reader follows (it deletes the ones it replaced)
  *                      tag#<tag>                       digest
  *                      tagged#<digest>#<tag>           putId: <digest> was given <tag> (back-reference)
  *                      referrer#<subject>#<digest>     putId
@@ -144,8 +149,8 @@
  *   Reads are strongly consistent. One repository is one partition, and each item kind one
  *   contiguous sort-key range ("#" < "$" bounds a prefix), so tags and the catalog list in
  *   UTF-8 byte order, which is code-point order, by Query pages (Limit and the 1 MB cap,
- *   followed through LastEvaluatedKey). Manifest bytes live in the blob store: an item holds
- *   at most 400 KB.
+ *   followed through LastEvaluatedKey). Manifest bytes live in the blob store (an item holds
+ *   at most 400 KB); only a record with huge annotations needs chunks.
  *   Single-item rules are conditions: first writer wins the blob index
  *   (attribute_not_exists), upload updates need `version = expected`.
  *   putManifest and deleteManifest touch many items, without transactions (dynalite has

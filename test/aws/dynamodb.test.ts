@@ -3,7 +3,7 @@
  * DynamoDB's item-size limit, pages cut at 1 MB, and putManifest racing
  * deleteManifest without transactions (core/storage-layout.ts § dynamodb).
  */
-import { PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { PutItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DynamoDbMetadataStore } from "../../src/adapters/dynamodb/metadata-store.ts";
@@ -43,6 +43,37 @@ describe("DynamoDbMetadataStore on dynalite", () => {
     };
     await store.createUpload(record);
     expect(await store.getUpload("team/app", "big")).toEqual(record);
+  });
+
+  it("keeps a manifest record far over 400 KB (annotations) in chunks, replaces them on a re-put and removes them on delete", async () => {
+    // Random text does not deflate below the item limit, so this takes several chunk items.
+    const annotations: Record<string, string> = {};
+    for (let i = 0; i < 12; i++) annotations[`org.example.${i}`] = randomBytes(75_000).toString("base64");
+    const record: ManifestRecord = { ...manifest(2), subject: digest(1), annotations };
+    const manifestItems = async () =>
+      (
+        await client.send(
+          new QueryCommand({
+            TableName: table,
+            KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues: { ":pk": { S: "repo#team/app" }, ":prefix": { S: `manifest#${digest(2)}` } },
+            ProjectionExpression: "sk",
+          }),
+        )
+      ).Items ?? [];
+    await store.putManifest("team/app", record, ["big"]);
+    const written = await manifestItems();
+    expect(written.length).toBeGreaterThan(2);
+    expect(await store.getManifest("team/app", digest(2))).toEqual(record);
+    expect(await store.getTaggedManifest("team/app", "big")).toEqual(record);
+    expect(await store.listReferrers("team/app", digest(1))).toEqual([record]);
+    await store.putManifest("team/app", record, ["again"]);
+    const rewritten = await manifestItems();
+    expect(rewritten).toHaveLength(written.length);
+    expect(rewritten).not.toEqual(written);
+    expect(await store.getManifest("team/app", digest(2))).toEqual(record);
+    expect(await store.deleteManifest("team/app", digest(2))).toBe(true);
+    expect(await manifestItems()).toEqual([]);
   });
 
   it("listTags follows LastEvaluatedKey when DynamoDB cuts a page at 1 MB", async () => {

@@ -4,7 +4,7 @@
  */
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
-import type { BlobInfo, ManifestRecord, UploadPartRecord, UploadRecord } from "../../ports/metadata-store.ts";
+import type { BlobInfo, UploadPartRecord, UploadRecord } from "../../ports/metadata-store.ts";
 
 export type Item = Record<string, AttributeValue>;
 
@@ -14,10 +14,6 @@ export function blobAttributes(info: BlobInfo): Item {
 
 export function blobFromItem(item: Item): BlobInfo {
   return { digest: text(item, "digest"), size: Number(item.size?.N), key: text(item, "key") };
-}
-
-export function manifestFromItem(item: Item): ManifestRecord {
-  return JSON.parse(text(item, "record")) as ManifestRecord;
 }
 
 /**

@@ -18,11 +18,18 @@ export const keys = {
   catalogEntry: (repository: string) => key(CATALOG_PK, repository),
   link: (repository: string, digest: string) => key(repositoryPk(repository), `link#${digest}`),
   manifest: (repository: string, digest: string) => key(repositoryPk(repository), `manifest#${digest}`),
+  manifestChunk: (repository: string, digest: string, putId: string, index: number) =>
+    key(repositoryPk(repository), manifestChunkSk(`manifest#${digest}`, putId, index)),
   tag: (repository: string, tag: string) => key(repositoryPk(repository), `tag#${tag}`),
   tagged: (repository: string, digest: string, tag: string) => key(repositoryPk(repository), `tagged#${digest}#${tag}`),
   referrer: (repository: string, subject: string, digest: string) => key(repositoryPk(repository), `referrer#${subject}#${digest}`),
   upload: (repository: string, id: string) => key(repositoryPk(repository), `upload#${id}`),
 };
+
+/** A chunk's sort key, zero-padded so chunks sort in order; with a null index, their common prefix. */
+export function manifestChunkSk(manifestSk: string, putId: string, index: number | null): string {
+  return `${manifestSk}#${putId}#${index === null ? "" : String(index).padStart(4, "0")}`;
+}
 
 /** Sort-key ranges for Query. "$" follows "#", so `<kind>#` … `<kind>$` holds exactly one kind. */
 export const ranges = {
@@ -30,4 +37,6 @@ export const ranges = {
   tags: { prefix: "tag#", end: "tag$" },
   taggedPrefix: (digest: string) => `tagged#${digest}#`,
   referrerPrefix: (subject: string) => `referrer#${subject}#`,
+  /** The chunks of the manifest item with sort key `manifestSk` written by put `putId`. */
+  manifestChunkPrefix: (manifestSk: string, putId: string) => manifestChunkSk(manifestSk, putId, null),
 };

@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import type { ManifestRecord } from "../../ports/metadata-store.ts";
 import { keys, ranges } from "./keys.ts";
 import { text } from "./items.ts";
+import { deleteChunks, encodeManifest } from "./manifest-items.ts";
 import type { TableAccess } from "./table-access.ts";
 
 /** Rounds a delete retries when pushes of the same digest keep re-creating the manifest. */
@@ -18,8 +19,12 @@ const DELETE_ROUNDS = 5;
 export async function putManifest(table: TableAccess, repository: string, record: ManifestRecord, tags: string[]): Promise<void> {
   const putId = { S: randomUUID() };
   const digest = { S: record.digest };
-  // 1. The manifest, replacing the item whole: a `deleting` mark from a delete in progress goes with it.
-  await table.put({ ...keys.manifest(repository, record.digest), record: { S: JSON.stringify(record) } });
+  // 1. The manifest (a large record's chunks first), replacing the item whole: a `deleting`
+  //    mark from a delete in progress goes with it, and so do the chunks of the record replaced.
+  const encoded = encodeManifest(repository, record, putId.S);
+  await Promise.all(encoded.chunks.map((chunk) => table.put(chunk)));
+  const replaced = await table.replace({ ...keys.manifest(repository, record.digest), ...encoded.attributes });
+  await deleteChunks(table, replaced);
   // 2. What leads to it: the referrer entry, then for each tag its back-reference before the tag itself.
   if (record.subject !== undefined) await table.put({ ...keys.referrer(repository, record.subject, record.digest), putId });
   await Promise.all(tags.map((tag) => table.put({ ...keys.tagged(repository, record.digest, tag), putId })));
@@ -42,7 +47,7 @@ export async function deleteManifest(table: TableAccess, repository: string, dig
     // 1. Mark the manifest; a put of the same digest from now on replaces the item and so removes the mark.
     const marked = await table.update(manifestKey, { expression: "SET deleting = :token", values: { ":token": token } }, { expression: "attribute_exists(pk)" });
     if (!marked) return round > 1;
-    const record = JSON.parse(text(marked, "record")) as ManifestRecord;
+    const subject = marked.subject?.S;
     // 2. Every tag that was ever pointed here has a back-reference written before it: remove those still pointing here.
     const tagged = await table.query({
       KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
@@ -52,10 +57,11 @@ export async function deleteManifest(table: TableAccess, repository: string, dig
     const tags = tagged.map((item) => text(item, "sk").slice(ranges.taggedPrefix(digest).length));
     const pointsHere = { expression: "digest = :digest", values: { ":digest": { S: digest } } };
     await Promise.all(tags.map((tag) => table.delete(keys.tag(repository, tag), pointsHere)));
-    if (record.subject !== undefined) await table.delete(keys.referrer(repository, record.subject, digest));
+    if (subject !== undefined) await table.delete(keys.referrer(repository, subject, digest));
     // 3. Remove the manifest only if no put came in since the mark; otherwise start again, after that put.
-    const { deleted } = await table.delete(manifestKey, { expression: "deleting = :token", values: { ":token": token } });
+    const { deleted, old } = await table.delete(manifestKey, { expression: "deleting = :token", values: { ":token": token } });
     if (!deleted) continue;
+    await deleteChunks(table, old);
     // 4. Back-references last, each only if no later put rewrote it (a retry must still find them all).
     await Promise.all(
       tagged.map((item) => table.delete({ pk: item.pk!, sk: item.sk! }, { expression: "putId = :putId", values: { ":putId": item.putId! } })),

@@ -1,7 +1,8 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { BlobInfo, ManifestRecord, MetadataStore, Page, UploadRecord } from "../../ports/metadata-store.ts";
 import { byCodePoint } from "../paging.ts";
-import { blobAttributes, blobFromItem, manifestFromItem, text, uploadAttributes, uploadFromItem } from "./items.ts";
+import { blobAttributes, blobFromItem, text, uploadAttributes, uploadFromItem } from "./items.ts";
+import { decodeManifest } from "./manifest-items.ts";
 import { CATALOG_PK, keys, ranges, UPLOAD_INDEX, type Key } from "./keys.ts";
 import { deleteManifest, putManifest } from "./manifest-writes.ts";
 import { TABLE_SCHEMA } from "./table.ts";
@@ -60,8 +61,14 @@ export class DynamoDbMetadataStore implements MetadataStore {
   }
 
   async getManifest(repository: string, digest: string): Promise<ManifestRecord | null> {
-    const item = await this.#table.get(keys.manifest(repository, digest));
-    return item && manifestFromItem(item);
+    // A large record's chunks can be replaced by a put of the same digest between two reads: read again.
+    for (let attempt = 1; ; attempt++) {
+      const item = await this.#table.get(keys.manifest(repository, digest));
+      if (!item) return null;
+      const record = await decodeManifest(this.#table, item);
+      if (record) return record;
+      if (attempt === 3) throw new Error(`manifest ${digest} in ${repository}: its record chunks kept changing while being read`);
+    }
   }
 
   async getTaggedManifest(repository: string, tag: string): Promise<ManifestRecord | null> {
@@ -92,10 +99,9 @@ export class DynamoDbMetadataStore implements MetadataStore {
     });
     const digests = entries.map((item) => text(item, "sk").slice(ranges.referrerPrefix(subject).length));
     // An entry whose manifest is gone (a delete in progress) is not a referrer.
-    const manifests = await this.#table.getMany(digests.map((digest) => keys.manifest(repository, digest)));
-    return manifests
-      .map(manifestFromItem)
-      .filter((record) => record.subject === subject)
+    const records = await Promise.all(digests.map((digest) => this.getManifest(repository, digest)));
+    return records
+      .filter((record): record is ManifestRecord => record?.subject === subject)
       .sort((a, b) => byCodePoint(a.digest, b.digest));
   }
 

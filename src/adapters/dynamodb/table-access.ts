@@ -64,6 +64,12 @@ export class TableAccess {
     );
   }
 
+  /** Writes the item unconditionally and returns the one it replaced, if any. */
+  async replace(item: Item): Promise<Item | null> {
+    const output = await this.client.send(new PutItemCommand({ TableName: this.name, Item: item, ReturnValues: "ALL_OLD" }));
+    return output.Attributes ?? null;
+  }
+
   /** Deletes the item; false when `condition` did not hold. The old item is returned when there was one. */
   async delete(key: Key, condition?: Condition): Promise<{ deleted: boolean; old: Item | null }> {
     let old: Item | null = null;
