@@ -3,6 +3,8 @@
  * A JSON file and environment variables both map onto it; the environment
  * wins, so a container can override one setting of a shared file.
  */
+import { type AuthConfig, validateAuthConfig } from "../auth/config.ts";
+
 export interface RegistryConfig {
   /** Interface the Node server listens on. */
   host: string;
@@ -33,6 +35,8 @@ export interface RegistryConfig {
   blobRedirects: boolean;
   /** How long those URLs stay valid. */
   blobRedirectTtlSeconds: number;
+  /** Token authentication (docs/auth.md); absent: the registry is open to every caller. */
+  auth?: AuthConfig;
 }
 
 export const defaultConfig: RegistryConfig = {
@@ -51,6 +55,7 @@ export const defaultConfig: RegistryConfig = {
   dynamodbEndpoint: "",
   blobRedirects: false,
   blobRedirectTtlSeconds: 300,
+  auth: undefined,
 };
 
 /** Environment variable for each setting. */
@@ -70,6 +75,7 @@ export const environmentNames: Record<keyof RegistryConfig, string> = {
   dynamodbEndpoint: "DYNAMODB_ENDPOINT",
   blobRedirects: "BLOB_REDIRECTS",
   blobRedirectTtlSeconds: "BLOB_REDIRECT_TTL_SECONDS",
+  auth: "AUTH_CONFIG",
 };
 
 export class ConfigError extends Error {
@@ -123,6 +129,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   integer("uploadTtlSeconds", 60, 30 * 24 * 60 * 60);
   flag("automaticMount");
   awsSettings();
+  config.auth = authSection(file.auth, env[environmentNames.auth], problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 
@@ -144,4 +151,21 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
       problems.push(`${where("blobRedirects")} needs backend "aws": the filesystem has no presigned URLs`);
     }
   }
+}
+
+/** `auth` from the file, or AUTH_CONFIG as JSON text (a secret on Workers and Lambda). Its values are never echoed. */
+function authSection(fromFile: unknown, fromEnv: string | undefined, problems: string[]): AuthConfig | undefined {
+  let raw = fromFile;
+  if (fromEnv !== undefined) {
+    try {
+      raw = JSON.parse(fromEnv);
+    } catch {
+      problems.push(`auth (env ${environmentNames.auth}) is not valid JSON`);
+      return undefined;
+    }
+  }
+  if (raw === undefined) return undefined;
+  const { config, problems: found } = validateAuthConfig(raw);
+  problems.push(...found.map((problem) => `auth: ${problem}`));
+  return config;
 }

@@ -10,6 +10,7 @@ import { FilesystemBlobStore } from "../adapters/filesystem/blob-store.ts";
 import { FilesystemMetadataStore } from "../adapters/filesystem/metadata-store.ts";
 import { hashWasm } from "../adapters/hash-wasm.ts";
 import { awsStores, describeAwsStores } from "./aws-stores.ts";
+import { type Auth, AuthConfigError, createAuth } from "../auth/service.ts";
 import { ConfigError, resolveConfig, type RegistryConfig } from "../config/schema.ts";
 import { createApp } from "../http/app.ts";
 import { Registry } from "../core/registry.ts";
@@ -21,18 +22,34 @@ function loadConfig(): RegistryConfig {
     try {
       file = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
     } catch (error) {
-      throw new ConfigError([`REGISTRY_CONFIG=${path} could not be read as JSON: ${(error as Error).message}`]);
+      // Where, not what: V8 quotes the text around a syntax error, and the file may hold secrets (auth).
+      const where = /at position \d+( \(line \d+ column \d+\))?/.exec((error as Error).message)?.[0] ?? (error as NodeJS.ErrnoException).code ?? "";
+      throw new ConfigError([`REGISTRY_CONFIG=${path} could not be read as JSON ${where}`.trim()]);
     }
   }
-  return resolveConfig(file, process.env);
+  return resolveConfig(file, { ...process.env, AUTH_CONFIG: process.env.AUTH_CONFIG ?? readAuthConfigFile() });
 }
 
-function main(): void {
+/** AUTH_CONFIG_FILE: the auth section in a file of its own (e.g. a mounted secret). */
+function readAuthConfigFile(): string | undefined {
+  const path = process.env.AUTH_CONFIG_FILE;
+  if (!path) return undefined;
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError([`AUTH_CONFIG_FILE=${path} could not be read: ${(error as NodeJS.ErrnoException).code ?? "error"}`]);
+  }
+}
+
+async function main(): Promise<void> {
   let config: RegistryConfig;
+  let auth: Auth | undefined;
   try {
     config = loadConfig();
+    // No signing key configured: a throwaway one, with a warning (fine for one process, trying things out).
+    if (config.auth) auth = await createAuth(config.auth, { ephemeralKeyIfNone: true, warn: (message) => console.warn(message) });
   } catch (error) {
-    console.error(error instanceof ConfigError ? error.message : error);
+    console.error(error instanceof ConfigError || error instanceof AuthConfigError ? error.message : error);
     process.exit(2);
   }
   const dataDir = resolve(config.dataDir);
@@ -47,9 +64,10 @@ function main(): void {
   };
   const registry = new Registry(options);
   const redirects = aws && config.blobRedirects ? { blobReadRedirects: { signer: aws.blobs, expiresInSeconds: config.blobRedirectTtlSeconds } } : {};
-  const app = createApp(registry, redirects);
+  const app = createApp(registry, { ...redirects, ...(auth ? { auth } : {}) });
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
     console.log(`registry listening on http://${info.address}:${info.port} with ${aws ? describeAwsStores(config) : `data in ${dataDir}`}`);
+    console.log(auth ? `token auth on: service "${auth.service}", token endpoint ${auth.realm ?? `http://${info.address}:${info.port}/token`}` : "no auth configured: every caller may pull, push and delete");
   });
   // Large layers stream for minutes; Node's default 5-minute request timeout would cut them off.
   if ("requestTimeout" in server) server.requestTimeout = 0;
@@ -64,4 +82,4 @@ function main(): void {
   process.on("SIGTERM", stop);
 }
 
-main();
+void main();
