@@ -12,6 +12,8 @@
 # OCI_CONFORMANCE_DIR: another copy of the suite (default test/conformance/suite).
 # OCI_AUTOMATIC_CROSSMOUNT defaults to 1: the registry mounts a blob by itself
 #   when `mount` comes without `from`. Other OCI_* variables pass through to the suite.
+# CONFORMANCE_USERNAME and CONFORMANCE_PASSWORD: credentials the suite logs in with,
+#   for a registry with token auth (npm run conformance:auth).
 # Exits non-zero when any test failed; the suite's summary line
 # "conformance v1.1.1: N passed, N failed, N skipped" is printed last.
 set -euo pipefail
@@ -56,10 +58,12 @@ if [ -z "${REGISTRY_URL:-}" ]; then
 fi
 
 export OCI_AUTOMATIC_CROSSMOUNT=${OCI_AUTOMATIC_CROSSMOUNT:-1}
-echo "==> conformance suite ($suite) against ${REGISTRY_URL%/}, OCI_AUTOMATIC_CROSSMOUNT=$OCI_AUTOMATIC_CROSSMOUNT, report in $out"
+echo "==> conformance suite ($suite) against ${REGISTRY_URL%/}, OCI_AUTOMATIC_CROSSMOUNT=$OCI_AUTOMATIC_CROSSMOUNT${CONFORMANCE_USERNAME:+, as $CONFORMANCE_USERNAME}, report in $out"
 started=$SECONDS
 rc=0
-bash "$suite/run.sh" "${REGISTRY_URL%/}" "$out" >"$out/run.log" 2>&1 || rc=$?
+credentials=()
+[ -z "${CONFORMANCE_USERNAME:-}" ] || credentials=("$CONFORMANCE_USERNAME" "${CONFORMANCE_PASSWORD:-}")
+bash "$suite/run.sh" "${REGISTRY_URL%/}" "$out" "${credentials[@]}" >"$out/run.log" 2>&1 || rc=$?
 summary=$(tail -n 1 "$out/run.log")
 suite_ran=1
 
