@@ -1,0 +1,119 @@
+/**
+ * AWS Lambda entry point behind a Function URL (payload format 2.0): blobs in
+ * S3, metadata in DynamoDB, the same app as everywhere else. Reads the
+ * environment (and the auth secret), builds the adapters, hands them to the
+ * app. No registry rules here.
+ *
+ * Lambda's limits shape two choices (docs/aws.md):
+ *   - Blob GETs always answer 307 to a presigned S3 URL: a buffered response
+ *     holds at most 6 MB, and the bytes need not pass through the function.
+ *   - Request bodies above LAMBDA_MAX_REQUEST_BYTES get the registry's 413,
+ *     which tells the client to push in chunks; chunks of any smaller size
+ *     are re-chunked into S3 parts through the upload's tail object.
+ * An EventBridge schedule invokes the same function to expire abandoned uploads.
+ */
+import { handle, type APIGatewayProxyResult, type LambdaContext, type LambdaEvent } from "hono/aws-lambda";
+import { hashWasm } from "../adapters/hash-wasm.ts";
+import { buildAuth, type Auth } from "../auth/service.ts";
+import { resolveConfig, type RegistryConfig } from "../config/schema.ts";
+import { Registry } from "../core/registry.ts";
+import { createApp } from "../http/app.ts";
+import { awsStores } from "./aws-stores.ts";
+import { readSecretString } from "./lambda-secrets.ts";
+
+/**
+ * Lambda takes at most 6,291,456 bytes per invocation, and a binary body
+ * arrives base64-encoded (4/3 larger) inside a JSON event with the headers:
+ * 4.5 MB of body leaves about 290 KB for them.
+ */
+export const LAMBDA_MAX_REQUEST_BYTES = 4_500_000;
+
+/** Uploads expired per scheduled run: batches of 100, so a run stays well within its timeout. */
+const EXPIRY_BATCHES = 20;
+
+type Environment = Record<string, string | undefined>;
+
+interface ScheduledEvent {
+  source: "aws.events";
+  "detail-type": string;
+}
+
+interface Deployment {
+  config: RegistryConfig;
+  registry: Registry;
+  serve: ReturnType<typeof handle>;
+}
+
+/** A handler over `env`; the deployment is built on the first invocation and kept while the instance lives. */
+export function createLambdaHandler(env: Environment) {
+  let deployment: Promise<Deployment> | undefined;
+  return async (event: LambdaEvent | ScheduledEvent, context?: LambdaContext): Promise<APIGatewayProxyResult | { expired: number }> => {
+    deployment ??= deploy(env);
+    let current: Deployment;
+    try {
+      current = await deployment;
+    } catch (error) {
+      // Configuration problems name settings, never their values (which may be secrets).
+      console.error("registry configuration failed:", error instanceof Error ? error.message : error);
+      deployment = undefined;
+      if (isScheduled(event)) throw error;
+      return misconfigured();
+    }
+    if (isScheduled(event)) return expireUploads(current);
+    return current.serve(event, context);
+  };
+}
+
+export const handler = createLambdaHandler(process.env);
+
+async function deploy(env: Environment): Promise<Deployment> {
+  const config = resolveConfig({}, { ...env, BACKEND: "aws" });
+  const stores = awsStores(config);
+  const registry = new Registry({
+    ...stores,
+    hashing: hashWasm,
+    partSize: config.partSize,
+    maxManifestBytes: config.maxManifestBytes,
+    automaticMount: config.automaticMount,
+  });
+  const auth = await loadAuth(env);
+  const app = createApp(registry, {
+    maxRequestBytes: LAMBDA_MAX_REQUEST_BYTES,
+    blobReadRedirects: { signer: stores.blobs, expiresInSeconds: config.blobRedirectTtlSeconds },
+    ...(auth ? { auth } : {}),
+  });
+  return { config, registry, serve: handle(app) };
+}
+
+/** AUTH_CONFIG (JSON), or the secret AUTH_CONFIG_SECRET_ARN names; neither: no auth. */
+async function loadAuth(env: Environment): Promise<Auth | undefined> {
+  const text = env.AUTH_CONFIG ?? (env.AUTH_CONFIG_SECRET_ARN ? await readSecretString(env.AUTH_CONFIG_SECRET_ARN, env) : undefined);
+  if (text === undefined) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new Error("the auth configuration is not valid JSON");
+  }
+  return buildAuth(raw, { warn: (message) => console.warn(message) });
+}
+
+async function expireUploads({ config, registry }: Deployment): Promise<{ expired: number }> {
+  let expired = 0;
+  for (let batch = 0; batch < EXPIRY_BATCHES; batch++) {
+    const count = await registry.uploads.expire(config.uploadTtlSeconds * 1000);
+    expired += count;
+    if (count === 0) break;
+  }
+  console.log(`upload expiry: ${expired} abandoned upload(s) aborted`);
+  return { expired };
+}
+
+function isScheduled(event: LambdaEvent | ScheduledEvent): event is ScheduledEvent {
+  return (event as Partial<ScheduledEvent>).source === "aws.events";
+}
+
+function misconfigured(): APIGatewayProxyResult {
+  const body = { errors: [{ code: "UNKNOWN", message: "the registry is misconfigured; its operator will find why in the function's log", detail: null }] };
+  return { statusCode: 500, headers: { "content-type": "application/json" }, body: JSON.stringify(body), isBase64Encoded: false };
+}

@@ -1,0 +1,185 @@
+/**
+ * The Lambda entry point (src/runtime/lambda.ts) invoked in-process with
+ * Function URL events (payload format 2.0), over S3 on Ceph RGW and
+ * DynamoDB on dynalite. Pulls follow the 307 to RGW with fetch, as clients do.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { APIGatewayProxyResult } from "hono/aws-lambda";
+import { createRegistryTable } from "../../src/adapters/dynamodb/table.ts";
+import { generateSigningJwk } from "../../src/auth/keys.ts";
+import { createLambdaHandler, LAMBDA_MAX_REQUEST_BYTES } from "../../src/runtime/lambda.ts";
+import { bodyOf, functionUrlEvent, headersOf, type InvokeOptions } from "./function-url.ts";
+import { createBucket, deleteBucket, deleteTable, localAws, localDynamoDb, localS3, uniqueName } from "./support.ts";
+
+const sha256 = (data: Uint8Array) => `sha256:${createHash("sha256").update(data).digest("hex")}`;
+
+describe("Lambda handler (Function URL, payload 2.0) on S3 and DynamoDB", () => {
+  const s3 = localS3();
+  const dynamodb = localDynamoDb();
+  const bucket = uniqueName("lambda");
+  const table = uniqueName("lambda");
+  let env: Record<string, string | undefined>;
+  let handler: ReturnType<typeof createLambdaHandler>;
+
+  beforeAll(async () => {
+    const { s3Endpoint, dynamodbEndpoint } = localAws();
+    await createBucket(s3, bucket);
+    await createRegistryTable(dynamodb, table);
+    env = {
+      ...process.env,
+      S3_BUCKET: bucket,
+      S3_ENDPOINT: s3Endpoint,
+      S3_FORCE_PATH_STYLE: "true",
+      DYNAMODB_TABLE: table,
+      DYNAMODB_ENDPOINT: dynamodbEndpoint,
+    };
+    handler = createLambdaHandler(env);
+  });
+  afterAll(async () => {
+    await deleteBucket(s3, bucket);
+    await deleteTable(dynamodb, table);
+  });
+
+  async function invoke(method: string, target: string, options?: InvokeOptions): Promise<APIGatewayProxyResult> {
+    return (await handler(functionUrlEvent(method, target, options))) as APIGatewayProxyResult;
+  }
+
+  async function pushInChunks(repository: string, data: Uint8Array, chunkSize: number): Promise<string> {
+    const started = await invoke("POST", `/v2/${repository}/blobs/uploads/`);
+    expect(started.statusCode).toBe(202);
+    let location = headersOf(started).location!;
+    for (let offset = 0; offset < data.byteLength; offset += chunkSize) {
+      const chunk = data.subarray(offset, Math.min(offset + chunkSize, data.byteLength));
+      const patched = await invoke("PATCH", location, {
+        headers: { "content-type": "application/octet-stream", "content-range": `${offset}-${offset + chunk.byteLength - 1}` },
+        body: chunk,
+      });
+      expect(patched.statusCode, patched.body).toBe(202);
+      expect(headersOf(patched).range).toBe(`0-${offset + chunk.byteLength - 1}`);
+      location = headersOf(patched).location!;
+    }
+    const digest = sha256(data);
+    const finished = await invoke("PUT", `${location}${location.includes("?") ? "&" : "?"}digest=${digest}`);
+    expect(finished.statusCode, finished.body).toBe(201);
+    return digest;
+  }
+
+  it("answers /v2/ with 200 and the API version header", async () => {
+    const result = await invoke("GET", "/v2/");
+    expect(result.statusCode).toBe(200);
+    expect(headersOf(result)["docker-distribution-api-version"]).toBe("registry/2.0");
+  });
+
+  it("takes a 16 MB blob as 4 MB binary PATCHes (base64 in the events), re-chunked into S3 parts, and reports it on HEAD", async () => {
+    const data = new Uint8Array(randomBytes(16_000_000));
+    const digest = await pushInChunks("team/app", data, 4_000_000);
+    const head = await invoke("HEAD", `/v2/team/app/blobs/${digest}`);
+    expect(head.statusCode).toBe(200);
+    expect(headersOf(head)["content-length"]).toBe(String(data.byteLength));
+    expect(headersOf(head)["docker-content-digest"]).toBe(digest);
+  });
+
+  it("keeps every byte value intact through base64 in a monolithic POST ?digest=", async () => {
+    const data = new Uint8Array(Array.from({ length: 4096 }, (_, i) => i % 256));
+    const digest = sha256(data);
+    const posted = await invoke("POST", `/v2/team/bytes/blobs/uploads/?digest=${digest}`, { headers: { "content-type": "application/octet-stream" }, body: data });
+    expect(posted.statusCode, posted.body).toBe(201);
+    const get = await invoke("GET", `/v2/team/bytes/blobs/${digest}`);
+    expect(get.statusCode).toBe(307);
+    expect(new Uint8Array(await (await fetch(headersOf(get).location!)).arrayBuffer())).toEqual(data);
+  });
+
+  it("pushes a manifest (a text body) and pulls the blob it names through a 307 to a presigned S3 URL", async () => {
+    const layer = new Uint8Array(randomBytes(6_000_000));
+    const config = new TextEncoder().encode(JSON.stringify({ architecture: "arm64", os: "linux", rootfs: { type: "layers", diff_ids: [] } }));
+    const layerDigest = await pushInChunks("team/pull", layer, 3_000_000);
+    const configDigest = await pushInChunks("team/pull", config, 1_000);
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: configDigest, size: config.byteLength },
+      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: layerDigest, size: layer.byteLength }],
+    });
+    const put = await invoke("PUT", "/v2/team/pull/manifests/v1", { headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" }, body: manifest });
+    expect(put.statusCode, put.body).toBe(201);
+
+    const pulled = await invoke("GET", "/v2/team/pull/manifests/v1", { headers: { accept: "application/vnd.oci.image.manifest.v1+json" } });
+    expect(pulled.statusCode).toBe(200);
+    expect(pulled.isBase64Encoded).toBe(false);
+    expect(new TextDecoder().decode(bodyOf(pulled))).toBe(manifest);
+
+    const blob = await invoke("GET", `/v2/team/pull/blobs/${layerDigest}`);
+    expect(blob.statusCode).toBe(307);
+    expect(blob.body).toBe("");
+    expect(headersOf(blob)["docker-content-digest"]).toBe(layerDigest);
+    const location = headersOf(blob).location!;
+    expect(location.startsWith(`${localAws().s3Endpoint}/${bucket}/`)).toBe(true);
+    const fromS3 = await fetch(location);
+    expect(fromS3.status).toBe(200);
+    expect(sha256(new Uint8Array(await fromS3.arrayBuffer()))).toBe(layerDigest);
+    const ranged = await fetch(location, { headers: { range: "bytes=1000-1999" } });
+    expect(ranged.status).toBe(206);
+    expect(new Uint8Array(await ranged.arrayBuffer())).toEqual(layer.subarray(1000, 2000));
+  });
+
+  it("answers a PATCH larger than Lambda accepts with 413 naming the limit and how to push in chunks, and the upload stays usable", async () => {
+    const started = await invoke("POST", "/v2/team/big/blobs/uploads/");
+    const location = headersOf(started).location!;
+    const tooBig = new Uint8Array(LAMBDA_MAX_REQUEST_BYTES + 1);
+    const refused = await invoke("PATCH", location, { headers: { "content-type": "application/octet-stream", "content-range": `0-${tooBig.byteLength - 1}` }, body: tooBig });
+    expect(refused.statusCode).toBe(413);
+    const error = (JSON.parse(refused.body) as { errors: { code: string; message: string }[] }).errors[0]!;
+    expect(error.code).toBe("SIZE_INVALID");
+    expect(error.message).toContain(String(LAMBDA_MAX_REQUEST_BYTES));
+    expect(error.message).toContain("PATCH");
+    const small = new Uint8Array(randomBytes(1000));
+    const patched = await invoke("PATCH", location, { headers: { "content-type": "application/octet-stream", "content-range": "0-999" }, body: small });
+    expect(patched.statusCode).toBe(202);
+  });
+
+  it("runs upload expiry on a scheduled EventBridge event and leaves fresh uploads alone", async () => {
+    const started = await invoke("POST", "/v2/team/fresh/blobs/uploads/");
+    expect(await handler({ source: "aws.events", "detail-type": "Scheduled Event" })).toEqual({ expired: 0 });
+    expect((await invoke("GET", headersOf(started).location!)).statusCode).toBe(204);
+  });
+
+  it("answers 500 with an OCI error body while a setting is missing, and reads the settings again on the next invocation", async () => {
+    const settings = { ...env, S3_BUCKET: undefined as string | undefined };
+    const fixable = createLambdaHandler(settings);
+    const result = (await fixable(functionUrlEvent("GET", "/v2/"))) as APIGatewayProxyResult;
+    expect(result.statusCode).toBe(500);
+    expect((JSON.parse(result.body) as { errors: { code: string }[] }).errors[0]!.code).toBe("UNKNOWN");
+    settings.S3_BUCKET = bucket;
+    expect(((await fixable(functionUrlEvent("GET", "/v2/"))) as APIGatewayProxyResult).statusCode).toBe(200);
+  });
+
+  describe("auth configuration from Secrets Manager (the Parameters and Secrets extension)", () => {
+    let extension: Server;
+    let port: number;
+    const requests: { secretId: string | null; token: string | undefined }[] = [];
+
+    beforeAll(async () => {
+      const secret = JSON.stringify({ service: "registry.example", issuer: "registry.example", signingKeys: [{ jwk: await generateSigningJwk() }] });
+      extension = createServer((request, response) => {
+        const url = new URL(request.url ?? "/", "http://localhost");
+        requests.push({ secretId: url.searchParams.get("secretId"), token: request.headers["x-aws-parameters-secrets-token"] as string | undefined });
+        response.setHeader("content-type", "application/json");
+        response.end(JSON.stringify({ ARN: url.searchParams.get("secretId"), SecretString: secret }));
+      });
+      await new Promise<void>((resolve) => extension.listen(0, "127.0.0.1", resolve));
+      port = (extension.address() as { port: number }).port;
+    });
+    afterAll(() => new Promise<void>((resolve) => extension.close(() => resolve())));
+
+    it("reads the secret AUTH_CONFIG_SECRET_ARN names with the session token, and then demands a token on /v2/", async () => {
+      const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:registry-auth-AbCdEf";
+      const withAuth = createLambdaHandler({ ...env, AUTH_CONFIG_SECRET_ARN: arn, PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: String(port), AWS_SESSION_TOKEN: "session-token" });
+      const result = (await withAuth(functionUrlEvent("GET", "/v2/"))) as APIGatewayProxyResult;
+      expect(requests).toEqual([{ secretId: arn, token: "session-token" }]);
+      expect(result.statusCode).toBe(401);
+      expect(headersOf(result)["www-authenticate"]).toMatch(/^Bearer realm="[^"]+",service="registry\.example"/);
+    });
+  });
+});
