@@ -71,7 +71,8 @@ export class Problems {
     const out: Record<string, T> = {};
     for (const [key, value] of Object.entries(v)) {
       const parsed = item(value, `${at}.${key}`);
-      if (parsed !== undefined) out[key] = parsed;
+      // defineProperty: a key "__proto__" (JSON.parse makes it an own key) must stay a key, and then fail the name check.
+      if (parsed !== undefined) Object.defineProperty(out, key, { value: parsed, enumerable: true, writable: true, configurable: true });
     }
     return out;
   }

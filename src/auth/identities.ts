@@ -8,7 +8,7 @@ import { decodeJwt } from "jose";
 import { sha256Hex } from "./bytes.ts";
 import { type AuthConfig, OIDC_USERNAME } from "./config.ts";
 import { TrustedIssuer, type OidcOptions } from "./oidc.ts";
-import { hashPassword, parsePasswordHash, verifyPassword, type PasswordHash } from "./passwords.ts";
+import { DEFAULT_ITERATIONS, hashPassword, parsePasswordHash, verifyPassword, type PasswordHash } from "./passwords.ts";
 import { robotTokenMatches } from "./robot-tokens.ts";
 
 export interface Identity {
@@ -29,8 +29,9 @@ export class Identities {
   private readonly accounts = new Map<string, Account>();
   private readonly oidcIdentities = new Map<string, Identity>();
   private readonly issuers: TrustedIssuer[];
-  /** Unknown usernames still pay for one PBKDF2 run, so timing does not tell which users exist. */
+  /** Unknown usernames still pay for one PBKDF2 run (as costly as the costliest user's), so timing does not tell which users exist. */
   private decoy: Promise<PasswordHash> | undefined;
+  private readonly decoyIterations: number;
 
   constructor(config: Pick<AuthConfig, "users" | "robots" | "oidc">, oidc: OidcOptions) {
     for (const [name, user] of Object.entries(config.users)) {
@@ -44,6 +45,7 @@ export class Identities {
       for (const identity of issuer.identities) this.oidcIdentities.set(identity.name, { kind: "oidc", name: identity.name, teams: identity.teams });
     }
     this.issuers = config.oidc.map((issuer) => new TrustedIssuer(issuer, oidc));
+    this.decoyIterations = Math.max(DEFAULT_ITERATIONS, ...[...this.accounts.values()].map((account) => account.password?.iterations ?? 0));
   }
 
   /** The identity the credentials prove, or null. Never says which part was wrong. */
@@ -53,7 +55,7 @@ export class Identities {
     const account = this.accounts.get(username);
     if (account?.password) return (await verifyPassword(secret, account.password)) ? account.identity : null;
     if (account) return (await robotTokenMatches(secret, account.credential)) ? account.identity : null;
-    this.decoy ??= hashPassword("decoy").then((hash) => parsePasswordHash(hash)!);
+    this.decoy ??= hashPassword("decoy", this.decoyIterations).then((hash) => parsePasswordHash(hash)!);
     await verifyPassword(secret, await this.decoy);
     return null;
   }

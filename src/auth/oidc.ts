@@ -69,8 +69,9 @@ export class TrustedIssuer {
   private async jwksUri(): Promise<string> {
     if (this.config.jwksUri) return this.config.jwksUri;
     const url = `${this.config.issuer.replace(/\/$/, "")}/.well-known/openid-configuration`;
-    const response = await fetch(url, { signal: AbortSignal.timeout(5000), redirect: "error" });
-    if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+    // "manual": a redirect is refused like any other non-200 (Workers' fetch has no "error" mode).
+    const response = await fetch(url, { signal: AbortSignal.timeout(5000), redirect: "manual" });
+    if (response.status !== 200) throw new Error(`${url} answered ${response.status}`);
     const discovery = (await response.json()) as { jwks_uri?: unknown };
     if (typeof discovery.jwks_uri !== "string") throw new Error(`${url} has no jwks_uri`);
     return discovery.jwks_uri;

@@ -114,3 +114,10 @@ describe("auth in the registry configuration", () => {
     expect(broken).not.toContain("hunter2");
   });
 });
+
+describe("names that are not names", () => {
+  it("refuses a user called __proto__ instead of silently dropping it", async () => {
+    const { problems } = validateAuthConfig(JSON.parse(`{"users": {"__proto__": {"password": ${JSON.stringify(await hashPassword("pw"))}}}}`));
+    expect(problems.join("\n")).toContain('"__proto__" is not a valid name');
+  });
+});
