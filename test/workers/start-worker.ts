@@ -6,8 +6,9 @@
  *
  *   usage: node test/workers/start-worker.ts PORT STATE_DIR [NAME=VALUE ...]
  *
- * NAME=VALUE pairs override [vars]. Prints `ready <url>` once it answers;
- * stops on SIGTERM or SIGINT.
+ * NAME=VALUE pairs override [vars]. WORKER_INSPECTOR_PORT, when set, opens the
+ * DevTools inspector there (scripts/worker-heap.ts reads the isolate's heap
+ * through it). Prints `ready <url>` once it answers; stops on SIGTERM or SIGINT.
  */
 import { unstable_startWorker } from "wrangler";
 
@@ -24,10 +25,12 @@ const bindings = Object.fromEntries(
   }),
 );
 
+const inspectorPort = process.env.WORKER_INSPECTOR_PORT;
+const inspector = inspectorPort ? { hostname: "127.0.0.1", port: Number(inspectorPort) } : (false as const);
 const worker = await unstable_startWorker({
   config: "wrangler.toml",
   bindings,
-  dev: { server: { hostname: "127.0.0.1", port: Number(portArg) }, inspector: false, watch: false, persist },
+  dev: { server: { hostname: "127.0.0.1", port: Number(portArg) }, inspector, watch: false, persist },
 });
 await worker.ready;
 console.log(`ready ${(await worker.url).href}`);
