@@ -3,7 +3,7 @@
  * UPLOAD_TTL_SECONDS (one day in wrangler.toml) are aborted, their R2
  * multipart uploads and tails freed; younger ones are left alone.
  */
-import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { createScheduledController, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { DurableObjectMetadataStore } from "../../src/adapters/durable-object/metadata-store.ts";
 import { R2BlobStore } from "../../src/adapters/r2/blob-store.ts";
@@ -44,9 +44,7 @@ describe("scheduled upload expiry", () => {
     const stale = await openUpload("stale-upload", Date.now() - 2 * DAY);
     const fresh = await openUpload("fresh-upload", Date.now() - 60_000);
 
-    const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController({ cron: "17 * * * *" }), env, ctx);
-    await waitOnExecutionContext(ctx);
+    await worker.scheduled(createScheduledController({ cron: "17 * * * *" }), env);
 
     expect(await metadata.getUpload("team/app", stale.id)).toBeNull();
     expect(await blobs.head(stale.tail!.key)).toBeNull();
