@@ -107,13 +107,14 @@ export class DurableObjectMetadataStore implements MetadataStore {
     if (limit <= 0) return [];
     const shards = Array.from({ length: INDEX_SHARD_COUNT }, (_, shard) => this.#shardNumber(shard).listStaleUploads(createdBefore, limit));
     const oldest = (await Promise.all(shards)).flat().sort(byAge).slice(0, limit);
-    const records: UploadRecord[] = [];
-    for (const upload of oldest) {
-      const record = await this.getUpload(upload.repository, upload.id);
-      if (record) records.push(record);
-      else await this.#uploadShard(upload.repository, upload.id).removeUpload(upload.repository, upload.id);
-    }
-    return records;
+    const found = await Promise.all(
+      oldest.map(async (upload) => {
+        const record = await this.getUpload(upload.repository, upload.id);
+        if (!record) await this.#uploadShard(upload.repository, upload.id).removeUpload(upload.repository, upload.id);
+        return record;
+      }),
+    );
+    return found.filter((record) => record !== null);
   }
 
   /** The catalog first, then the flag that spares later calls the catalog; both are idempotent. */

@@ -1,0 +1,79 @@
+/**
+ * What the Durable Object metadata store does beyond the port contract: a
+ * manifest record larger than a SQLite row (2 MB in a Durable Object) is
+ * split across rows and read back whole, and an index entry whose upload
+ * record is gone is dropped by the expiry listing.
+ */
+import { env, reset, runInDurableObject } from "cloudflare:test";
+import { afterEach, describe, expect, it } from "vitest";
+import { DurableObjectMetadataStore } from "../../src/adapters/durable-object/metadata-store.ts";
+import type { RepositoryObject } from "../../src/adapters/durable-object/repository-object.ts";
+import type { ManifestRecord } from "../../src/ports/metadata-store.ts";
+
+const store = new DurableObjectMetadataStore({ repositories: env.REPOSITORIES, indexShards: env.INDEX_SHARDS, catalog: env.CATALOG });
+const digest = (n: number) => `sha256:${n.toString(16).padStart(64, "0")}`;
+
+/** Rows in a table of the repository's object. */
+async function rows(repository: string, table: "manifests" | "manifest_overflow" | "tags"): Promise<number> {
+  const stub = env.REPOSITORIES.getByName(repository);
+  return runInDurableObject(stub, (_instance: RepositoryObject, state) => state.storage.sql.exec(`SELECT count(*) AS n FROM ${table}`).one().n as number);
+}
+
+afterEach(() => reset());
+
+describe("DurableObjectMetadataStore beyond the contract", () => {
+  it("keeps a manifest record of several MB (huge annotations, multi-byte text) whole across rows, and deletes every row", async () => {
+    // 3 MB of JSON with 4-byte characters (surrogate pairs) wherever a piece might be cut.
+    const annotations: Record<string, string> = {};
+    for (let i = 0; i < 12; i++) annotations[`org.example.note-${i}`] = `${"x".repeat(i)}${"😀ä€".repeat(70_000)}`;
+    const record: ManifestRecord = {
+      digest: digest(1),
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      size: 4_000_000,
+      key: `blobs/sha256/${digest(1).slice(7)}`,
+      subject: digest(2),
+      artifactType: "application/vnd.example+json",
+      annotations,
+    };
+    expect(JSON.stringify(record).length).toBeGreaterThan(2 * 1024 * 1024);
+
+    await store.putManifest("team/app", record, ["big"]);
+    expect(await store.getManifest("team/app", digest(1))).toEqual(record);
+    expect(await store.getTaggedManifest("team/app", "big")).toEqual(record);
+    expect(await store.listReferrers("team/app", digest(2))).toEqual([record]);
+    expect(await rows("team/app", "manifest_overflow")).toBeGreaterThan(0);
+
+    const smaller = { ...record, annotations: { note: "small now" } };
+    await store.putManifest("team/app", smaller, []);
+    expect(await store.getManifest("team/app", digest(1))).toEqual(smaller);
+    expect(await rows("team/app", "manifest_overflow")).toBe(0);
+
+    await store.putManifest("team/app", record, []);
+    expect(await store.deleteManifest("team/app", digest(1))).toBe(true);
+    expect(await rows("team/app", "manifests")).toBe(0);
+    expect(await rows("team/app", "manifest_overflow")).toBe(0);
+    expect(await rows("team/app", "tags")).toBe(0);
+  });
+
+  it("drops an open-upload index entry whose record is gone when expiry lists it", async () => {
+    const record = {
+      id: "u-1",
+      repository: "team/app",
+      algorithm: "sha256" as const,
+      createdAt: 1000,
+      version: 1,
+      received: 0,
+      hashState: null,
+      partSize: 5 * 1024 * 1024,
+      multipart: null,
+      parts: [],
+      tail: null,
+    };
+    await store.createUpload(record);
+    // As if a deleteUpload failed between removing the record and the index entry.
+    await env.REPOSITORIES.getByName("team/app").deleteUpload("u-1");
+    expect(await store.listStaleUploads(2000, 10)).toEqual([]);
+    await store.createUpload({ ...record, id: "u-2" });
+    expect((await store.listStaleUploads(2000, 10)).map((upload) => upload.id)).toEqual(["u-2"]);
+  });
+});
