@@ -1,0 +1,28 @@
+/** The part of autocannon 9's programmatic API the bench uses (it ships no types). */
+declare module "autocannon" {
+  import type { EventEmitter } from "node:events";
+
+  interface Options {
+    url: string;
+    method?: string;
+    headers?: Record<string, string>;
+    connections?: number;
+    duration?: number;
+    setupClient?: (client: { parser: Record<number, unknown> }) => void;
+  }
+
+  interface Result {
+    errors: number;
+    timeouts: number;
+    non2xx: number;
+    "2xx": number;
+    requests: { average: number; total: number };
+    latency: { p50: number; p99: number };
+    duration: number;
+  }
+
+  type Instance = EventEmitter & PromiseLike<Result>;
+
+  function autocannon(options: Options): Instance;
+  export default autocannon;
+}
