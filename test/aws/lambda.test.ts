@@ -159,9 +159,9 @@ describe("Lambda handler (Function URL, payload 2.0) on S3 and DynamoDB", () => 
     let extension: Server;
     let port: number;
     const requests: { secretId: string | null; token: string | undefined }[] = [];
+    let secret: string;
 
     beforeAll(async () => {
-      const secret = JSON.stringify({ service: "registry.example", issuer: "registry.example", signingKeys: [{ jwk: await generateSigningJwk() }] });
       extension = createServer((request, response) => {
         const url = new URL(request.url ?? "/", "http://localhost");
         requests.push({ secretId: url.searchParams.get("secretId"), token: request.headers["x-aws-parameters-secrets-token"] as string | undefined });
@@ -174,12 +174,20 @@ describe("Lambda handler (Function URL, payload 2.0) on S3 and DynamoDB", () => 
     afterAll(() => new Promise<void>((resolve) => extension.close(() => resolve())));
 
     it("reads the secret AUTH_CONFIG_SECRET_ARN names with the session token, and then demands a token on /v2/", async () => {
+      secret = JSON.stringify({ service: "registry.example", issuer: "registry.example", signingKeys: [{ jwk: await generateSigningJwk() }] });
       const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:registry-auth-AbCdEf";
       const withAuth = createLambdaHandler({ ...env, AUTH_CONFIG_SECRET_ARN: arn, PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: String(port), AWS_SESSION_TOKEN: "session-token" });
       const result = (await withAuth(functionUrlEvent("GET", "/v2/"))) as APIGatewayProxyResult;
       expect(requests).toEqual([{ secretId: arn, token: "session-token" }]);
       expect(result.statusCode).toBe(401);
       expect(headersOf(result)["www-authenticate"]).toMatch(/^Bearer realm="[^"]+",service="registry\.example"/);
+    });
+
+    it("refuses to serve (500), rather than serve openly, while the secret still holds the CDK stack's placeholder", async () => {
+      secret = JSON.stringify({ replaceMe: "put the registry's auth configuration here (docs/aws.md)" });
+      const placeholder = createLambdaHandler({ ...env, AUTH_CONFIG_SECRET_ARN: "arn:placeholder", PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: String(port) });
+      const result = (await placeholder(functionUrlEvent("GET", "/v2/"))) as APIGatewayProxyResult;
+      expect(result.statusCode).toBe(500);
     });
   });
 });
