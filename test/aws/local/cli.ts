@@ -2,15 +2,19 @@
  * Local S3 (Ceph RGW) and DynamoDB (dynalite) for tests, CI and trying the
  * AWS backend by hand:
  *
- *   npm run aws:local -- start [DIR]   starts both, prints `export ...` lines (also in DIR/env)
+ *   npm run aws:local -- start [DIR]   starts both, creates a bucket and a table named
+ *                                      "registry", prints `export ...` lines (also in DIR/env)
  *   npm run aws:local -- stop DIR      stops them and removes DIR
  *
- *   dir=$(mktemp -d); eval "$(npm run -s aws:local -- start "$dir")"; ...; npm run -s aws:local -- stop "$dir"
+ *   eval "$(npm run -s aws:local -- start)"    # exports BACKEND=aws, S3_*, DYNAMODB_*, AWS_*, LOCAL_AWS_DIR
+ *   npm start                                  # the registry on the local S3 and DynamoDB
+ *   npm run -s aws:local -- stop "$LOCAL_AWS_DIR"
  */
-import { mkdtemp, readFile } from "node:fs/promises";
+import { appendFile, mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { missingCephCommands } from "./ceph-rgw.ts";
+import { provisionRegistry } from "./provision.ts";
 import { startLocalAws, stopLocalAws } from "./servers.ts";
 
 async function main(): Promise<void> {
@@ -20,9 +24,16 @@ async function main(): Promise<void> {
     if (missing.length > 0) throw new Error(`missing ${missing.join(", ")}: apt-get install --no-install-recommends ceph-mon ceph-osd radosgw`);
     const dir = dirArg ?? (await mkdtemp(join(tmpdir(), "registry-aws-")));
     const started = Date.now();
-    await startLocalAws(dir);
+    const aws = await startLocalAws(dir);
+    try {
+      Object.assign(process.env, aws.env);
+      const settings = { ...(await provisionRegistry("registry")), LOCAL_AWS_DIR: dir };
+      await appendFile(join(dir, "env"), Object.entries(settings).map(([name, value]) => `export ${name}=${value}\n`).join(""));
+    } catch (error) {
+      await stopLocalAws(dir);
+      throw error;
+    }
     process.stdout.write(await readFile(join(dir, "env"), "utf8"));
-    process.stdout.write(`export LOCAL_AWS_DIR=${dir}\n`);
     console.error(`local S3 (Ceph RGW) and DynamoDB (dynalite) up in ${((Date.now() - started) / 1000).toFixed(1)} s; state in ${dir}`);
   } else if (command === "stop" && dirArg) {
     await stopLocalAws(dirArg);
