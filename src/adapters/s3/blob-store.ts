@@ -43,6 +43,11 @@ const SMALL_BODY = 1024 * 1024;
  * S3 is also given the sha256 to verify what it received. S3 accepts unequal
  * multipart parts, so the port's stricter rules are checked against
  * ListParts before completing.
+ *
+ * No write is conditional (`If-None-Match: *`): the port's `put` replaces
+ * (tails), content-addressed keys only ever receive verified identical
+ * bytes, and multipart keys are unique per upload, so a condition would
+ * guard nothing. The races that matter are settled in the metadata store.
  */
 export class S3BlobStore implements BlobStore, PresignedReads {
   readonly #client: S3Client;

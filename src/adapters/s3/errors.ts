@@ -1,17 +1,19 @@
-/** How the SDK reports S3's errors: `name` is S3's error code, `$metadata` carries the status. */
+/** How the SDK reports S3's errors: `name` is S3's error code. */
 interface S3ServiceError {
   name: string;
-  $metadata?: { httpStatusCode?: number };
 }
 
 function asServiceError(error: unknown): S3ServiceError | null {
   return typeof error === "object" && error !== null && typeof (error as { name?: unknown }).name === "string" ? (error as S3ServiceError) : null;
 }
 
-/** GetObject answers NoSuchKey; HeadObject has no body, so only "NotFound" and its 404. */
+/**
+ * GetObject answers NoSuchKey; HeadObject has no body, so the SDK names its 404
+ * "NotFound". Any other 404 (NoSuchBucket) is a misconfiguration, not a missing blob.
+ */
 export function isMissingObject(error: unknown): boolean {
   const e = asServiceError(error);
-  return e !== null && (e.name === "NoSuchKey" || e.name === "NotFound" || e.$metadata?.httpStatusCode === 404);
+  return e !== null && (e.name === "NoSuchKey" || e.name === "NotFound");
 }
 
 /**
