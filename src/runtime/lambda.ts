@@ -14,7 +14,7 @@
  */
 import { handle, type APIGatewayProxyResult, type LambdaContext, type LambdaEvent } from "hono/aws-lambda";
 import { hashWasm } from "../adapters/hash-wasm.ts";
-import { buildAuth, type Auth } from "../auth/service.ts";
+import { createAuth } from "../auth/service.ts";
 import { resolveConfig, type RegistryConfig } from "../config/schema.ts";
 import { Registry } from "../core/registry.ts";
 import { createApp } from "../http/app.ts";
@@ -67,7 +67,9 @@ export function createLambdaHandler(env: Environment) {
 export const handler = createLambdaHandler(process.env);
 
 async function deploy(env: Environment): Promise<Deployment> {
-  const config = resolveConfig({}, { ...env, BACKEND: "aws" });
+  // The auth section: AUTH_CONFIG, or the Secrets Manager secret AUTH_CONFIG_SECRET_ARN names.
+  const authText = env.AUTH_CONFIG ?? (env.AUTH_CONFIG_SECRET_ARN ? await readSecretString(env.AUTH_CONFIG_SECRET_ARN, env) : undefined);
+  const config = resolveConfig({}, { ...env, BACKEND: "aws", AUTH_CONFIG: authText });
   const stores = awsStores(config);
   const registry = new Registry({
     ...stores,
@@ -76,26 +78,13 @@ async function deploy(env: Environment): Promise<Deployment> {
     maxManifestBytes: config.maxManifestBytes,
     automaticMount: config.automaticMount,
   });
-  const auth = await loadAuth(env);
+  const auth = config.auth ? await createAuth(config.auth, { warn: (message) => console.warn(message) }) : undefined;
   const app = createApp(registry, {
     maxRequestBytes: LAMBDA_MAX_REQUEST_BYTES,
     blobReadRedirects: { signer: stores.blobs, expiresInSeconds: config.blobRedirectTtlSeconds },
     ...(auth ? { auth } : {}),
   });
   return { config, registry, serve: handle(app) };
-}
-
-/** AUTH_CONFIG (JSON), or the secret AUTH_CONFIG_SECRET_ARN names; neither: no auth. */
-async function loadAuth(env: Environment): Promise<Auth | undefined> {
-  const text = env.AUTH_CONFIG ?? (env.AUTH_CONFIG_SECRET_ARN ? await readSecretString(env.AUTH_CONFIG_SECRET_ARN, env) : undefined);
-  if (text === undefined) return undefined;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new Error("the auth configuration is not valid JSON");
-  }
-  return buildAuth(raw, { warn: (message) => console.warn(message) });
 }
 
 async function expireUploads({ config, registry }: Deployment): Promise<{ expired: number }> {
