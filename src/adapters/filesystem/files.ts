@@ -4,7 +4,8 @@
  * filesystem), is flushed, then renamed into place: a reader or a crash sees
  * the old file or the new one, never a partial one.
  */
-import { mkdir, open, readdir, readFile, rename, rm, rmdir, type FileHandle } from "node:fs/promises";
+import { readFile } from "node:fs";
+import { mkdir, open, readdir, rename, rm, rmdir, type FileHandle } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
 import { newOpaqueId } from "../blob-rules.ts";
 
@@ -62,14 +63,22 @@ export async function writeJson(root: string, path: string, value: unknown): Pro
   }
 }
 
-/** The parsed file, or null when there is none. */
-export async function readJson<T>(path: string): Promise<T | null> {
-  try {
-    return JSON.parse(await readFile(path, "utf8")) as T;
-  } catch (error) {
-    if (isCode(error, "ENOENT")) return null;
-    throw error;
-  }
+/**
+ * The parsed file, or null when there is none. A blob HEAD or a manifest GET
+ * is mostly such reads; the callback `readFile` makes the same open, fstat,
+ * read and close as the promise API's, with less overhead per call.
+ */
+export function readJson<T>(path: string): Promise<T | null> {
+  return new Promise((resolve, reject) => {
+    readFile(path, "utf8", (error, text) => {
+      if (error) return isCode(error, "ENOENT") ? resolve(null) : reject(error);
+      try {
+        resolve(JSON.parse(text) as T);
+      } catch (parseError) {
+        reject(parseError);
+      }
+    });
+  });
 }
 
 /** True when a file was removed. */
