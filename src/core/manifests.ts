@@ -4,6 +4,7 @@ import { RegistryError } from "./errors.ts";
 import { digestBytes, looksLikeDigest, parseDigest } from "./digest.ts";
 import { isTag } from "./names.ts";
 import { parseManifest } from "./manifest-document.ts";
+import { ContentCache } from "./content-cache.ts";
 import { blobKey } from "./storage-layout.ts";
 import { readLimited } from "./streams.ts";
 
@@ -23,8 +24,18 @@ export interface PushManifestRequest {
   body: ReadableStream<Uint8Array> | null;
 }
 
+/**
+ * Manifest bytes kept in memory (per process, per isolate on Workers): every
+ * pull of an image reads its manifest, so the same few KiB are read over and
+ * over. Storage still holds the truth, and the metadata lookup before each
+ * read still decides whether the repository has the manifest at all.
+ */
+const MANIFEST_CACHE_BYTES = 4 * 1024 * 1024;
+const MANIFEST_CACHE_ENTRY_BYTES = 256 * 1024;
+
 export class Manifests {
   private readonly deps: ManifestDeps;
+  private readonly cache = new ContentCache(MANIFEST_CACHE_BYTES, MANIFEST_CACHE_ENTRY_BYTES);
 
   constructor(deps: ManifestDeps) {
     this.deps = deps;
@@ -43,9 +54,14 @@ export class Manifests {
   }
 
   async read(record: ManifestRecord): Promise<ObjectRead> {
+    const cached = this.cache.get(record.key);
+    if (cached) return { body: streamOf(cached), size: cached.byteLength };
     const object = await this.deps.blobs.get(record.key);
     if (!object) throw new Error(`manifest ${record.digest} is indexed but its bytes are missing at ${record.key}`);
-    return object;
+    if (!this.cache.fits(object.size)) return object;
+    const bytes = await readLimited(object.body, object.size, () => new Error(`manifest ${record.digest} at ${record.key} is larger than its ${object.size} bytes`));
+    this.cache.set(record.key, bytes);
+    return { body: streamOf(bytes), size: bytes.byteLength };
   }
 
   async push(request: PushManifestRequest): Promise<ManifestRecord & { tags: string[] }> {
@@ -78,6 +94,7 @@ export class Manifests {
     if (doc.annotations) record.annotations = doc.annotations;
     const tags = byDigest ? [...new Set(request.tags)] : [reference];
     await this.deps.metadata.putManifest(repository, record, tags);
+    this.cache.set(key, bytes);
     return { ...record, tags };
   }
 
@@ -108,4 +125,13 @@ export class Manifests {
       });
     }
   }
+}
+
+function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
 }
