@@ -1,6 +1,6 @@
 import type { BlobStore } from "../ports/blob-store.ts";
+import type { ResumableHash } from "../ports/hashing.ts";
 import type { UploadPartRecord } from "../ports/metadata-store.ts";
-import { concatBytes } from "./streams.ts";
 
 /**
  * Re-chunks a byte stream into equal parts of `partSize` (R2 demands equal
@@ -8,10 +8,17 @@ import { concatBytes } from "./streams.ts";
  * keeping at most `maxInFlight` part uploads running so network reads and
  * storage writes overlap while memory stays at a few parts.
  * Whatever is left (< partSize) is returned as the tail.
+ *
+ * Bytes are copied once, into the part they belong to, as they arrive. With
+ * `hash`, each part is hashed once its upload has started, so the hash runs
+ * while storage writes the part rather than before (see `hashSince`).
  */
 export class PartWriter {
-  private pending: Uint8Array[] = [];
-  private pendingSize = 0;
+  /** The part being filled, and how much of it is. */
+  private part: Uint8Array | null = null;
+  private filled = 0;
+  /** Bytes of `part` already hashed (a carried tail was hashed by the request that received it). */
+  private hashed = 0;
   private inFlight: Promise<void>[] = [];
   private failure: unknown = null;
   private nextPartNumber: number;
@@ -21,17 +28,20 @@ export class PartWriter {
   private readonly partSize: number;
   private readonly openUpload: () => Promise<{ key: string; uploadId: string }>;
   private readonly maxInFlight: number;
+  private readonly hash: ResumableHash | null;
 
   constructor(options: {
     blobs: BlobStore;
     partSize: number;
     /** Parts already written by earlier requests. */
     parts: UploadPartRecord[];
-    /** Bytes carried over from the previous request, to go first. */
+    /** Bytes carried over from the previous request, to go first (already hashed). */
     carriedTail: Uint8Array | null;
     /** Creates the multipart upload on first use (small blobs never need one). */
     openUpload: () => Promise<{ key: string; uploadId: string }>;
     maxInFlight?: number;
+    /** Hashes every byte written after the carried tail, in order. */
+    hash?: ResumableHash;
   }) {
     this.blobs = options.blobs;
     this.partSize = options.partSize;
@@ -39,71 +49,68 @@ export class PartWriter {
     this.nextPartNumber = this.parts.length + 1;
     this.openUpload = options.openUpload;
     this.maxInFlight = options.maxInFlight ?? 2;
-    if (options.carriedTail && options.carriedTail.byteLength > 0) this.push(options.carriedTail);
+    this.hash = options.hash ?? null;
+    const carried = options.carriedTail;
+    if (carried && carried.byteLength > 0) {
+      this.part = takePartBuffer(this.partSize);
+      this.part.set(carried);
+      this.filled = this.hashed = carried.byteLength;
+    }
   }
 
   get bufferedSize(): number {
-    return this.pendingSize;
+    return this.filled;
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    this.push(chunk);
-    while (this.pendingSize >= this.partSize) {
-      await this.flushPart(this.take(this.partSize));
+    let offset = 0;
+    while (offset < chunk.byteLength) {
+      if (this.filled === 0 && chunk.byteLength - offset >= this.partSize) {
+        // A whole part inside one chunk (a body given in memory): upload it as it is.
+        await this.flushPart(chunk.subarray(offset, offset + this.partSize), false);
+        offset += this.partSize;
+        continue;
+      }
+      this.part ??= takePartBuffer(this.partSize);
+      const length = Math.min(this.partSize - this.filled, chunk.byteLength - offset);
+      this.part.set(chunk.subarray(offset, offset + length), this.filled);
+      this.filled += length;
+      offset += length;
+      if (this.filled === this.partSize) {
+        const full = this.part;
+        this.part = null;
+        this.filled = 0;
+        await this.flushPart(full, true);
+      }
     }
   }
 
-  /** Waits for every part upload; returns the bytes left over (the tail). */
+  /** Waits for every part upload; returns the bytes left over (the tail), hashed. */
   async finish(): Promise<Uint8Array> {
+    const rest = this.part ? this.part.subarray(0, this.filled) : new Uint8Array(0);
+    if (this.hash) await hashSince(this.hash, rest, this.hashed);
+    this.hashed = this.filled;
     await Promise.all(this.inFlight);
     if (this.failure) throw this.failure;
     this.parts.sort((a, b) => a.partNumber - b.partNumber);
-    return this.take(this.pendingSize);
+    // The tail's buffer is the caller's now; it does not go back to the pool.
+    this.part = null;
+    this.filled = this.hashed = 0;
+    return rest;
   }
 
-  /** Uploads the remaining bytes as the final part (may be shorter than partSize). */
-  async finishWithFinalPart(): Promise<UploadPartRecord[]> {
-    const rest = await this.finish();
-    if (rest.byteLength > 0) await this.flushPart(rest);
-    await Promise.all(this.inFlight);
-    if (this.failure) throw this.failure;
-    return this.parts.sort((a, b) => a.partNumber - b.partNumber);
-  }
-
-  private push(chunk: Uint8Array): void {
-    if (chunk.byteLength === 0) return;
-    this.pending.push(chunk);
-    this.pendingSize += chunk.byteLength;
-  }
-
-  private take(size: number): Uint8Array {
-    const taken: Uint8Array[] = [];
-    let need = size;
-    while (need > 0) {
-      const head = this.pending[0]!;
-      if (head.byteLength <= need) {
-        taken.push(head);
-        this.pending.shift();
-        need -= head.byteLength;
-      } else {
-        taken.push(head.subarray(0, need));
-        this.pending[0] = head.subarray(need);
-        need = 0;
-      }
-    }
-    this.pendingSize -= size;
-    return concatBytes(taken, size);
-  }
-
-  private async flushPart(bytes: Uint8Array): Promise<void> {
+  private async flushPart(bytes: Uint8Array, pooled: boolean): Promise<void> {
     if (this.failure) throw this.failure;
     const partNumber = this.nextPartNumber++;
+    const alreadyHashed = this.hashed;
+    this.hashed = 0;
     this.target ??= this.openUpload();
     const { key, uploadId } = await this.target;
     const task = this.blobs
       .uploadPart(key, uploadId, partNumber, bytes)
       .then((uploaded) => {
         this.parts.push({ partNumber, etag: uploaded.etag, size: bytes.byteLength });
+        if (pooled) returnPartBuffer(bytes);
       })
       .catch((error: unknown) => {
         this.failure ??= error;
@@ -112,7 +119,46 @@ export class PartWriter {
         this.inFlight = this.inFlight.filter((p) => p !== task);
       });
     this.inFlight.push(task);
+    if (this.hash) await hashSince(this.hash, bytes, alreadyHashed);
     if (this.inFlight.length >= this.maxInFlight) await Promise.race(this.inFlight);
     if (this.failure) throw this.failure;
   }
+}
+
+const HASH_SLICE = 1024 * 1024;
+
+/**
+ * Hashes `bytes` from `start`, a slice at a time, letting the event loop run
+ * between slices: the part upload just started needs a few turns (open,
+ * write) before storage works on it in the background, and other requests
+ * are not held up by a part's worth of hashing.
+ */
+async function hashSince(hash: ResumableHash, bytes: Uint8Array, start: number): Promise<void> {
+  for (let offset = start; offset < bytes.byteLength; offset += HASH_SLICE) {
+    hash.update(bytes.subarray(offset, Math.min(offset + HASH_SLICE, bytes.byteLength)));
+    if (offset + HASH_SLICE < bytes.byteLength) await yieldToEventLoop();
+  }
+}
+
+const yieldToEventLoop: () => Promise<void> =
+  typeof setImmediate === "function" ? () => new Promise((resolve) => setImmediate(resolve)) : () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/**
+ * Part buffers of the last size used, kept for the next part: allocating
+ * (and zeroing) a fresh part for every few MiB received costs more than the
+ * copy into it. Only buffers whose upload has finished come back, and adapters
+ * do not keep a part's bytes after `uploadPart` resolves (they write or copy them).
+ */
+const spareParts: Uint8Array[] = [];
+const MAX_SPARE_PARTS = 3;
+
+function takePartBuffer(size: number): Uint8Array {
+  const spare = spareParts.pop();
+  if (spare && spare.byteLength === size) return spare;
+  spareParts.length = 0;
+  return new Uint8Array(size);
+}
+
+function returnPartBuffer(bytes: Uint8Array): void {
+  if (spareParts.length < MAX_SPARE_PARTS && (spareParts.length === 0 || spareParts[0]!.byteLength === bytes.byteLength)) spareParts.push(bytes);
 }

@@ -36,18 +36,21 @@ export function concatBytes(chunks: Uint8Array[], size = chunks.reduce((n, c) =>
  */
 export function exactLength(body: ReadableStream<Uint8Array>, expected: number): ReadableStream<Uint8Array> {
   let seen = 0;
-  const mismatch = () =>
-    new RegistryError("SIZE_INVALID", `the request declared ${expected} bytes but carried ${seen === expected ? "more" : seen}`);
   return body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
         seen += chunk.byteLength;
-        if (seen > expected) throw mismatch();
+        if (seen > expected) throw lengthMismatch(expected, seen);
         controller.enqueue(chunk);
       },
       flush() {
-        if (seen !== expected) throw mismatch();
+        if (seen !== expected) throw lengthMismatch(expected, seen);
       },
     }),
   );
+}
+
+/** SIZE_INVALID for a body that carried `seen` bytes (so far) against a declared `expected`. */
+export function lengthMismatch(expected: number, seen: number): RegistryError {
+  return new RegistryError("SIZE_INVALID", `the request declared ${expected} bytes but carried ${seen}`);
 }

@@ -6,7 +6,7 @@ import { RegistryError } from "./errors.ts";
 import { parseDigest, type ParsedDigest } from "./digest.ts";
 import { PartWriter } from "./part-writer.ts";
 import { blobKey, chunkedBlobKey, uploadTailKey } from "./storage-layout.ts";
-import { exactLength, readLimited } from "./streams.ts";
+import { exactLength, lengthMismatch, readLimited } from "./streams.ts";
 
 export interface UploadDeps {
   blobs: BlobStore;
@@ -191,19 +191,19 @@ export class Uploads {
         }
         return multipart;
       },
+      hash,
     });
-    let body = chunk.body ?? emptyStream();
-    if (length !== undefined) body = exactLength(body, length);
     let received = record.received;
-    const reader = body.getReader();
+    const reader = (chunk.body ?? emptyStream()).getReader();
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        hash.update(value);
         received += value.byteLength;
+        if (length !== undefined && received - record.received > length) throw lengthMismatch(length, received - record.received);
         await writer.write(value);
       }
+      if (length !== undefined && received - record.received !== length) throw lengthMismatch(length, received - record.received);
     } catch (error) {
       await reader.cancel().catch(() => {});
       await writer.finish().catch(() => {});

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { PartWriter } from "../../src/core/part-writer.ts";
 import type { BlobStore, UploadedPart } from "../../src/ports/blob-store.ts";
+import type { ResumableHash } from "../../src/ports/hashing.ts";
 
 /** Records what the writer asks of the store; the multipart rules themselves are proven by the contract suites. */
 function recordingStore(): { store: BlobStore; parts: Map<number, Uint8Array> } {
@@ -70,5 +71,36 @@ describe("PartWriter re-chunks a stream into equal parts", () => {
       await writer.write(bytes(4, 1));
       await writer.finish();
     }).rejects.toThrow("disk full");
+  });
+
+  it("hashes every byte after the carried tail exactly once, in order", async () => {
+    const { store } = recordingStore();
+    const seen: number[] = [];
+    const hash: ResumableHash = { update: (chunk) => void seen.push(...chunk), save: () => new Uint8Array(0), digestHex: () => "" };
+    const carried = bytes(3, 9);
+    const writer = new PartWriter({ blobs: store, partSize: 4, parts: [], carriedTail: carried, openUpload: async () => ({ key: "k", uploadId: "u" }), hash });
+    const input = [bytes(2, 1), bytes(9, 2), bytes(1, 3)];
+    for (const chunk of input) await writer.write(chunk);
+    await writer.finish();
+    expect(Buffer.from(seen)).toEqual(Buffer.concat(input));
+  });
+
+  it("gives every part its own bytes even though part buffers are reused", async () => {
+    // A store that reads the part only after a delay, as a disk or network write would.
+    const parts = new Map<number, Uint8Array>();
+    const store = {
+      async uploadPart(_key: string, _id: string, partNumber: number, body: Uint8Array): Promise<UploadedPart> {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        parts.set(partNumber, body.slice());
+        return { partNumber, etag: `etag-${partNumber}` };
+      },
+    } as unknown as BlobStore;
+    const writer = new PartWriter({ blobs: store, partSize: 8, parts: [], carriedTail: null, openUpload: async () => ({ key: "k", uploadId: "u" }) });
+    const input = Array.from({ length: 10 }, (_, i) => bytes(5, i));
+    for (const chunk of input) await writer.write(chunk);
+    const tail = await writer.finish();
+    const all = Buffer.concat(input);
+    for (const [n, part] of parts) expect(Buffer.from(part)).toEqual(all.subarray((n - 1) * 8, n * 8));
+    expect(Buffer.from(tail)).toEqual(all.subarray(48));
   });
 });
