@@ -70,6 +70,7 @@ function versionOf(command: string, args: string[]): string {
 
 function machine(): Record<string, unknown> {
   return {
+    os: /^PRETTY_NAME="?([^"\n]*)/m.exec(readFileSync("/etc/os-release", "utf8"))?.[1] ?? "unknown",
     cpu: cpus()[0]?.model ?? "unknown",
     cores: cpus().length,
     memoryGiB: Math.round(totalmem() / 1024 ** 3),
