@@ -153,11 +153,20 @@ export class Uploads {
     await this.discard(await this.get(repository, id));
   }
 
-  /** Expires abandoned uploads: aborts their multipart uploads and deletes their tails. */
-  async expire(olderThanMs: number, limit = 100): Promise<number> {
-    const stale = await this.deps.metadata.listStaleUploads(this.deps.now() - olderThanMs, limit);
-    for (const record of stale) await this.discard(record);
-    return stale.length;
+  /**
+   * Expires abandoned uploads: aborts their multipart uploads and deletes their
+   * tails, in batches of `batchSize`, stopping after `maxBatches` so one run stays
+   * within a platform's time or subrequest limits (the next run takes the rest).
+   */
+  async expire(olderThanMs: number, { batchSize = 100, maxBatches = 1 } = {}): Promise<number> {
+    let expired = 0;
+    for (let batch = 0; batch < maxBatches; batch++) {
+      const stale = await this.deps.metadata.listStaleUploads(this.deps.now() - olderThanMs, batchSize);
+      for (const record of stale) await this.discard(record);
+      expired += stale.length;
+      if (stale.length < batchSize) break;
+    }
+    return expired;
   }
 
   private async appendTo(record: UploadRecord, chunk: Chunk): Promise<UploadRecord> {

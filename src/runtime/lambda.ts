@@ -88,12 +88,7 @@ async function deploy(env: Environment): Promise<Deployment> {
 }
 
 async function expireUploads({ config, registry }: Deployment): Promise<{ expired: number }> {
-  let expired = 0;
-  for (let batch = 0; batch < EXPIRY_BATCHES; batch++) {
-    const count = await registry.uploads.expire(config.uploadTtlSeconds * 1000);
-    expired += count;
-    if (count === 0) break;
-  }
+  const expired = await registry.uploads.expire(config.uploadTtlSeconds * 1000, { maxBatches: EXPIRY_BATCHES });
   console.log(`upload expiry: ${expired} abandoned upload(s) aborted`);
   return { expired };
 }

@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   if ("requestTimeout" in server) server.requestTimeout = 0;
 
   const sweep = setInterval(() => {
-    registry.uploads.expire(config.uploadTtlSeconds * 1000).catch((error: unknown) => console.error("upload expiry failed:", error));
+    registry.uploads.expire(config.uploadTtlSeconds * 1000, { maxBatches: 100 }).catch((error: unknown) => console.error("upload expiry failed:", error));
   }, 60 * 60 * 1000);
   sweep.unref();
 

@@ -68,6 +68,16 @@ describe("upload engine (design: conditional record updates, multipart, saved ha
     await expect(blobs.uploadPart(after.multipart!.key, after.multipart!.uploadId, 2, filled(10, 1))).rejects.toThrow();
   });
 
+  it("expires in batches and stops after maxBatches, leaving the rest for the next run", async () => {
+    let clock = 0;
+    const { registry } = setup(() => clock);
+    for (let i = 0; i < 5; i++) await registry.uploads.start("batch/repo");
+    clock = 1_000_000;
+    expect(await registry.uploads.expire(1000, { batchSize: 2, maxBatches: 1 })).toBe(2);
+    expect(await registry.uploads.expire(1000, { batchSize: 2, maxBatches: 10 })).toBe(3);
+    expect(await registry.uploads.expire(1000, { batchSize: 2, maxBatches: 10 })).toBe(0);
+  });
+
   it("writes a chunked blob once: parts are never re-read, and the blob's key is its multipart key", async () => {
     const { registry, blobs } = setup();
     let gets = 0;
