@@ -9,7 +9,13 @@ export interface WorkersVars {
   UPLOAD_TTL_SECONDS?: string;
 }
 
-export interface WorkersConfig extends Pick<RegistryConfig, "partSize" | "maxManifestBytes" | "automaticMount" | "uploadTtlSeconds"> {
+/** Secrets of the Workers deployment: `wrangler secret put NAME` (`.dev.vars` for wrangler dev). */
+export interface WorkersSecrets {
+  /** The auth section as JSON (docs/auth.md); absent: the registry is open to every caller. */
+  AUTH_CONFIG?: string;
+}
+
+export interface WorkersConfig extends Pick<RegistryConfig, "partSize" | "maxManifestBytes" | "automaticMount" | "uploadTtlSeconds" | "auth"> {
   /** Largest request body Cloudflare lets through on the zone's plan; larger uploads get a 413 that says how to chunk. */
   maxRequestBytes: number;
 }
@@ -23,13 +29,17 @@ export const DEFAULT_MAX_REQUEST_BYTES = 100 * 1000 * 1000;
  */
 export const MAX_WORKERS_PART_SIZE = 32 * 1024 * 1024;
 
-/** Validates the vars, reporting every mistake at once (the shared schema, plus what only Workers have). */
-export function resolveWorkersConfig(vars: WorkersVars): WorkersConfig {
+/**
+ * Validates the vars and the AUTH_CONFIG secret, reporting every mistake at
+ * once (the shared schema, plus what only Workers have). Messages name
+ * settings, never the secret's text.
+ */
+export function resolveWorkersConfig(vars: WorkersVars, secrets: WorkersSecrets = {}): WorkersConfig {
   const problems: string[] = [];
   let shared: RegistryConfig | undefined;
   try {
     const { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS } = vars;
-    shared = resolveConfig({}, { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS });
+    shared = resolveConfig({}, { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, AUTH_CONFIG: secrets.AUTH_CONFIG });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...error.message.split("\n  - ").slice(1));
@@ -42,7 +52,11 @@ export function resolveWorkersConfig(vars: WorkersVars): WorkersConfig {
   if (!Number.isSafeInteger(maxRequestBytes) || maxRequestBytes < 1024 * 1024) {
     problems.push(`MAX_REQUEST_BYTES must be an integer of at least 1048576 (Cloudflare's limit for the zone's plan: 100000000 on Free and Pro), not ${JSON.stringify(raw)}`);
   }
+  // Never a throwaway key here: each isolate would sign with its own, and tokens would fail at random.
+  if (shared?.auth && shared.auth.signingKeys.length === 0) {
+    problems.push("auth.signingKeys (secret AUTH_CONFIG) is empty: a Worker needs a lasting key every isolate shares (`npm run auth:keygen` prints one)");
+  }
   if (problems.length > 0 || !shared) throw new ConfigError(problems);
-  const { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds } = shared;
-  return { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, maxRequestBytes };
+  const { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, auth } = shared;
+  return { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, maxRequestBytes, ...(auth ? { auth } : {}) };
 }

@@ -1,7 +1,8 @@
 /**
  * Cloudflare Workers entry point: blobs in R2, metadata in Durable Objects,
- * SHA-2 from precompiled WASM. Reads bindings and vars (wrangler.toml),
- * builds the adapters, hands them to the app. No registry rules here.
+ * SHA-2 from precompiled WASM. Reads bindings and vars (wrangler.toml) and
+ * the AUTH_CONFIG secret (token auth, docs/auth.md), builds the adapters,
+ * hands them to the app. No registry rules here.
  */
 import type { Hono } from "hono";
 import { DurableObjectMetadataStore } from "../adapters/durable-object/metadata-store.ts";
@@ -9,6 +10,7 @@ import { R2BlobStore } from "../adapters/r2/blob-store.ts";
 import { wasmSha2Hashing } from "../adapters/wasm-sha2/hashing.ts";
 import sha256 from "../adapters/wasm-sha2/sha256.wasm";
 import sha512 from "../adapters/wasm-sha2/sha512.wasm";
+import { AuthConfigError, createAuth } from "../auth/service.ts";
 import { ConfigError } from "../config/schema.ts";
 import { Registry } from "../core/registry.ts";
 import { createApp } from "../http/app.ts";
@@ -27,12 +29,24 @@ interface Deployment {
 
 const EXPIRY_BATCHES = 5;
 
-/** Built once per isolate: bindings and vars do not change while it lives. */
-let deployment: Deployment | undefined;
+/**
+ * Built once per isolate (bindings, vars and secrets do not change while it
+ * lives); a build that failed is forgotten, so the next request tries again.
+ */
+let deployment: Promise<Deployment> | undefined;
 
-function deploymentFor(env: WorkersEnv): Deployment {
+function deploymentFor(env: WorkersEnv): Promise<Deployment> {
   if (deployment) return deployment;
-  const config = resolveWorkersConfig(env);
+  const building = deploy(env);
+  deployment = building;
+  building.catch(() => {
+    if (deployment === building) deployment = undefined;
+  });
+  return building;
+}
+
+async function deploy(env: WorkersEnv): Promise<Deployment> {
+  const config = resolveWorkersConfig(env, { AUTH_CONFIG: env.AUTH_CONFIG });
   const registry = new Registry({
     blobs: new R2BlobStore(env.BLOBS),
     metadata: new DurableObjectMetadataStore({ repositories: env.REPOSITORIES, indexShards: env.INDEX_SHARDS, catalog: env.CATALOG }),
@@ -41,17 +55,30 @@ function deploymentFor(env: WorkersEnv): Deployment {
     maxManifestBytes: config.maxManifestBytes,
     automaticMount: config.automaticMount,
   });
-  deployment = { config, registry, app: createApp(registry, { maxRequestBytes: config.maxRequestBytes }) };
-  return deployment;
+  // No ephemeralKeyIfNone: resolveWorkersConfig already requires signingKeys, which every isolate shares.
+  const auth = config.auth ? await createAuth(config.auth, { warn: (message) => console.warn(message) }) : undefined;
+  if (!auth) {
+    console.warn(
+      "registry: AUTH_CONFIG is not set, so anyone who can reach this Worker can pull, push and delete. " +
+        "Set it with `npx wrangler secret put AUTH_CONFIG` (docs/workers.md, docs/auth.md).",
+    );
+  }
+  const app = createApp(registry, { maxRequestBytes: config.maxRequestBytes, ...(auth ? { auth } : {}) });
+  return { config, registry, app };
+}
+
+/** Configuration mistakes whose messages name settings, never their values: safe to show. */
+function isConfigurationError(error: unknown): error is ConfigError | AuthConfigError {
+  return error instanceof ConfigError || error instanceof AuthConfigError;
 }
 
 export default {
   async fetch(request, env, ctx) {
     let app: Hono;
     try {
-      app = deploymentFor(env).app;
+      app = (await deploymentFor(env)).app;
     } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
+      if (!isConfigurationError(error)) throw error;
       console.error(error.message);
       return new Response(`${error.message}\n`, { status: 500, headers: { "Content-Type": "text/plain" } });
     }
@@ -64,7 +91,7 @@ export default {
    * one run stays within a Worker's subrequest limit; the next run takes the rest.
    */
   async scheduled(_controller, env) {
-    const { config, registry } = deploymentFor(env);
+    const { config, registry } = await deploymentFor(env);
     let expired = 0;
     for (let batch = 0; batch < EXPIRY_BATCHES; batch++) {
       const count = await registry.uploads.expire(config.uploadTtlSeconds * 1000);

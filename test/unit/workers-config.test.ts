@@ -45,4 +45,29 @@ describe("Workers configuration", () => {
     expect(message).toMatch(/PART_SIZE\) must be at most 33554432 on Workers/);
     expect(message).toMatch(/automaticMount \(env AUTOMATIC_MOUNT\) must be true or false/);
   });
+
+  it("reads the AUTH_CONFIG secret through the shared schema, requiring signingKeys (no throwaway key per isolate)", async () => {
+    const { generateSigningJwk } = await import("../../src/auth/keys.ts");
+    const section = { users: {}, rules: [], public: ["public/*"] };
+    const config = resolveWorkersConfig({}, { AUTH_CONFIG: JSON.stringify({ ...section, signingKeys: [{ jwk: await generateSigningJwk() }] }) });
+    expect(config.auth?.public).toEqual(["public/*"]);
+    expect(config.auth?.signingKeys).toHaveLength(1);
+    expect(resolveWorkersConfig({}).auth).toBeUndefined();
+
+    expect(() => resolveWorkersConfig({}, { AUTH_CONFIG: JSON.stringify(section) })).toThrow(/auth\.signingKeys \(secret AUTH_CONFIG\) is empty/);
+  });
+
+  it("names a malformed AUTH_CONFIG without echoing it, alongside the other mistakes", () => {
+    let error: unknown;
+    try {
+      resolveWorkersConfig({ AUTOMATIC_MOUNT: "maybe" }, { AUTH_CONFIG: '{"signingKeys":[{"jwk":{"d":"PRIVATE-KEY-TEXT"' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toMatch(/auth \(env AUTH_CONFIG\) is not valid JSON/);
+    expect(message).toMatch(/AUTOMATIC_MOUNT/);
+    expect(message).not.toContain("PRIVATE-KEY-TEXT");
+  });
 });
