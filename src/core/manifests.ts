@@ -33,6 +33,11 @@ export interface PushManifestRequest {
 const MANIFEST_CACHE_BYTES = 4 * 1024 * 1024;
 const MANIFEST_CACHE_ENTRY_BYTES = 256 * 1024;
 
+export interface ManifestContent {
+  body: ObjectRead["body"] | Uint8Array;
+  size: number;
+}
+
 export class Manifests {
   private readonly deps: ManifestDeps;
   private readonly cache = new ContentCache(MANIFEST_CACHE_BYTES, MANIFEST_CACHE_ENTRY_BYTES);
@@ -53,15 +58,20 @@ export class Manifests {
     return record;
   }
 
-  async read(record: ManifestRecord): Promise<ObjectRead> {
+  /**
+   * The manifest's bytes: in memory when cached or small enough to cache (a
+   * byte body also lets every runtime send Content-Length; workerd drops it
+   * for a stream of unknown length), otherwise streamed from the store.
+   */
+  async read(record: ManifestRecord): Promise<ManifestContent> {
     const cached = this.cache.get(record.key);
-    if (cached) return { body: streamOf(cached), size: cached.byteLength };
+    if (cached) return { body: cached, size: cached.byteLength };
     const object = await this.deps.blobs.get(record.key);
     if (!object) throw new Error(`manifest ${record.digest} is indexed but its bytes are missing at ${record.key}`);
     if (!this.cache.fits(object.size)) return object;
     const bytes = await readLimited(object.body, object.size, () => new Error(`manifest ${record.digest} at ${record.key} is larger than its ${object.size} bytes`));
     this.cache.set(record.key, bytes);
-    return { body: streamOf(bytes), size: bytes.byteLength };
+    return { body: bytes, size: bytes.byteLength };
   }
 
   async push(request: PushManifestRequest): Promise<ManifestRecord & { tags: string[] }> {
@@ -125,13 +135,4 @@ export class Manifests {
       });
     }
   }
-}
-
-function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
-  return new ReadableStream({
-    start(controller) {
-      controller.enqueue(bytes);
-      controller.close();
-    },
-  });
 }

@@ -10,7 +10,8 @@ export function manifestRoutes(app: Hono, registry: Registry): void {
     const record = await registry.manifests.resolve(repositoryParam(c), c.req.param("reference"));
     if (c.req.method === "HEAD") return new Response(null, { status: 200, headers: manifestHeaders(record) });
     const object = await registry.manifests.read(record);
-    return new Response(object.body, { status: 200, headers: manifestHeaders(record) });
+    // The DOM lib types a Uint8Array body as ArrayBuffer-backed only; ours always is.
+    return new Response(object.body as BodyInit, { status: 200, headers: manifestHeaders(record) });
   });
 
   app.put("/v2/:name{.+}/manifests/:reference", async (c) => {
