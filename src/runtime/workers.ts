@@ -92,12 +92,7 @@ export default {
    */
   async scheduled(_controller, env) {
     const { config, registry } = await deploymentFor(env);
-    let expired = 0;
-    for (let batch = 0; batch < EXPIRY_BATCHES; batch++) {
-      const count = await registry.uploads.expire(config.uploadTtlSeconds * 1000);
-      expired += count;
-      if (count === 0) break;
-    }
+    const expired = await registry.uploads.expire(config.uploadTtlSeconds * 1000, { maxBatches: EXPIRY_BATCHES });
     console.log(`upload expiry: ${expired} abandoned upload(s) aborted`);
   },
 } satisfies ExportedHandler<WorkersEnv>;
