@@ -56,7 +56,10 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
 
   createMultipartUpload(key: string): Promise<string>;
-  /** Parts have a known length, so they are passed whole (one part, never a whole blob). */
+  /**
+   * Parts have a known length, so they are passed whole (one part, never a whole blob).
+   * The caller reuses `body`'s buffer once this resolves: an adapter must not keep it.
+   */
   uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array): Promise<UploadedPart>;
   completeMultipartUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<ObjectInfo>;
   /** Aborting an unknown or finished upload is not an error. */
