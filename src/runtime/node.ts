@@ -5,6 +5,7 @@
  */
 import { serve } from "@hono/node-server";
 import { readFileSync } from "node:fs";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { FilesystemBlobStore } from "../adapters/filesystem/blob-store.ts";
 import { FilesystemMetadataStore } from "../adapters/filesystem/metadata-store.ts";
@@ -19,12 +20,18 @@ function loadConfig(): RegistryConfig {
   const path = process.env.REGISTRY_CONFIG;
   let file: Record<string, unknown> = {};
   if (path) {
+    let text: string;
     try {
-      file = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+      text = readFileSync(path, "utf8");
+    } catch (error) {
+      throw new ConfigError([`REGISTRY_CONFIG=${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"}): is the path right?`]);
+    }
+    try {
+      file = JSON.parse(text) as Record<string, unknown>;
     } catch (error) {
       // Where, not what: V8 quotes the text around a syntax error, and the file may hold secrets (auth).
-      const where = /at position \d+( \(line \d+ column \d+\))?/.exec((error as Error).message)?.[0] ?? (error as NodeJS.ErrnoException).code ?? "";
-      throw new ConfigError([`REGISTRY_CONFIG=${path} could not be read as JSON ${where}`.trim()]);
+      const where = /at position \d+( \(line \d+ column \d+\))?/.exec((error as Error).message)?.[0] ?? "";
+      throw new ConfigError([`REGISTRY_CONFIG=${path} is not valid JSON: syntax error ${where}`.trim()]);
     }
   }
   return resolveConfig(file, { ...process.env, AUTH_CONFIG: process.env.AUTH_CONFIG ?? readAuthConfigFile() });
@@ -53,6 +60,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const dataDir = resolve(config.dataDir);
+  if (config.backend !== "aws") await assertWritableDirectory(dataDir);
   // Imported only for BACKEND=aws: the AWS SDK adds ~11 MiB to the memory of every process that loads it.
   const awsModule = config.backend === "aws" ? await import("./aws-stores.ts") : null;
   const aws: AwsStores | null = awsModule ? awsModule.awsStores(config) : null;
@@ -71,6 +79,11 @@ async function main(): Promise<void> {
     console.log(`registry listening on http://${info.address}:${info.port} with ${awsModule ? awsModule.describeAwsStores(config) : `data in ${dataDir}`}`);
     console.log(auth ? `token auth on: service "${auth.service}", token endpoint ${auth.realm ?? `http://${info.address}:${info.port}/token`}` : "no auth configured: every caller may pull, push and delete");
   });
+  server.on("error", (error: NodeJS.ErrnoException) => {
+    const reason = error.code === "EADDRINUSE" ? "the address is already in use (set PORT or HOST)" : error.message;
+    console.error(`cannot listen on ${config.host}:${config.port}: ${reason}`);
+    process.exit(2);
+  });
   // Large layers stream for minutes; Node's default 5-minute request timeout would cut them off.
   if ("requestTimeout" in server) server.requestTimeout = 0;
 
@@ -82,6 +95,19 @@ async function main(): Promise<void> {
   const stop = () => server.close(() => process.exit(0));
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+}
+
+/** Fails at start-up, not on the first push, when DATA_DIR cannot hold data. */
+async function assertWritableDirectory(dir: string): Promise<void> {
+  const probe = join(dir, `.write-probe-${process.pid}`);
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFile(probe, "");
+    await rm(probe);
+  } catch (error) {
+    console.error(`DATA_DIR ${dir} is not a writable directory (${(error as NodeJS.ErrnoException).code ?? "error"}); set DATA_DIR or dataDir to one that is`);
+    process.exit(2);
+  }
 }
 
 void main();
