@@ -95,9 +95,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   }
   const config = { ...defaultConfig };
   const read = <K extends keyof RegistryConfig>(key: K): unknown => env[environmentNames[key]] ?? file[key] ?? defaultConfig[key];
-  // Name the source the value came from, so a mistake is fixed where it was made.
-  const where = (key: keyof RegistryConfig) =>
-    env[environmentNames[key]] !== undefined ? `${key} (env ${environmentNames[key]})` : Object.hasOwn(file, key) ? `${key} (config file)` : key;
+  const where = (key: keyof RegistryConfig) => `${key} (env ${environmentNames[key]})`;
 
   const text = (key: "host" | "dataDir") => {
     const value = read(key);

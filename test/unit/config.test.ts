@@ -27,6 +27,6 @@ describe("configuration", () => {
     const message = (error as Error).message;
     expect(message).toContain('unknown setting "prot"');
     expect(message).toContain("port (env PORT)");
-    expect(message).toContain("partSize (config file)");
+    expect(message).toContain("partSize (env PART_SIZE)");
   });
 });
