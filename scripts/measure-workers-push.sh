@@ -33,7 +33,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-inspector=$(worker_free_port)
+inspector=$(free_port)
 WORKER_INSPECTOR_PORT=$inspector start_worker "$work/state" MAX_REQUEST_BYTES=$((size_mib * 1048576 + 1048576))
 mapfile -t pids < <(pgrep -g "$worker_pid" workerd)
 echo "workerd processes: ${pids[*]} (${WORKER_PID} serves $REGISTRY_URL)"

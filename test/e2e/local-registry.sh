@@ -13,13 +13,8 @@
 local_registry_pid=""
 local_registry_log=""
 
-# The kernel picks a free port; it is closed again before npm binds it, a race
-# only another process grabbing the same port in that instant can lose.
-free_port() {
-  npx --no-install node -e '
-    const server = require("node:net").createServer();
-    server.listen(0, "127.0.0.1", () => { console.log(server.address().port); server.close(); });'
-}
+# shellcheck source=test/support/processes.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/processes.sh"
 
 start_local_registry() {
   local workdir=$1 port=${2:-} deadline
@@ -51,18 +46,10 @@ stop_local_registry() {
   [ -n "$local_registry_pid" ] || return 0
   local pid=$local_registry_pid
   local_registry_pid=""
-  kill -TERM -- "-$pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do
-    kill -0 -- "-$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  echo "npm start (pid $pid) ignored SIGTERM for 5 s; killing it" >&2
-  kill -KILL -- "-$pid" 2>/dev/null || true
+  stop_process_group "$pid" "npm start"
 }
 
 # On failure the server's own account is usually the quickest clue.
 print_local_registry_log() {
-  [ -n "$local_registry_log" ] && [ -s "$local_registry_log" ] || return 0
-  echo "---- last 60 lines of the registry log ($local_registry_log) ----" >&2
-  tail -n 60 "$local_registry_log" >&2
+  print_log_tail "$local_registry_log" "the registry log"
 }

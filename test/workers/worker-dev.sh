@@ -11,16 +11,13 @@
 worker_pid=""
 worker_log=""
 
-worker_free_port() {
-  npx --no-install node -e '
-    const server = require("node:net").createServer();
-    server.listen(0, "127.0.0.1", () => { console.log(server.address().port); server.close(); });'
-}
+# shellcheck source=test/support/processes.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/processes.sh"
 
 start_worker() {
   local state=$1 port deadline
   shift
-  port=$(worker_free_port)
+  port=$(free_port)
   mkdir -p "$state"
   worker_log="$state/worker.log"
   # setsid: npx, node and workerd share one new process group, so one kill stops them all.
@@ -52,17 +49,9 @@ stop_worker() {
   [ -n "$worker_pid" ] || return 0
   local pid=$worker_pid
   worker_pid=""
-  kill -TERM -- "-$pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do
-    kill -0 -- "-$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  echo "the Worker (pid $pid) ignored SIGTERM for 5 s; killing it" >&2
-  kill -KILL -- "-$pid" 2>/dev/null || true
+  stop_process_group "$pid" "the Worker"
 }
 
 print_worker_log() {
-  [ -n "$worker_log" ] && [ -s "$worker_log" ] || return 0
-  echo "---- last 60 lines of the Worker's log ($worker_log) ----" >&2
-  tail -n 60 "$worker_log" >&2
+  print_log_tail "$worker_log" "the Worker's log"
 }
