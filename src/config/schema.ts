@@ -9,6 +9,8 @@ export interface RegistryConfig {
   /** Interface the Node server listens on. */
   host: string;
   port: number;
+  /** Node processes serving the port (node:cluster); 1: one process. Default: one per CPU core. */
+  processes: number;
   /** Where the filesystem backend keeps blobs and metadata. */
   dataDir: string;
   /** Multipart part size for chunked uploads, bytes (>= 5 MiB). */
@@ -42,6 +44,7 @@ export interface RegistryConfig {
 export const defaultConfig: RegistryConfig = {
   host: "127.0.0.1",
   port: 5000,
+  processes: 0,
   dataDir: "./data",
   partSize: 8 * 1024 * 1024,
   maxManifestBytes: 4 * 1024 * 1024,
@@ -62,6 +65,7 @@ export const defaultConfig: RegistryConfig = {
 export const environmentNames: Record<keyof RegistryConfig, string> = {
   host: "HOST",
   port: "PORT",
+  processes: "PROCESSES",
   dataDir: "DATA_DIR",
   partSize: "PART_SIZE",
   maxManifestBytes: "MAX_MANIFEST_BYTES",
@@ -107,7 +111,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
     if (typeof value !== "string") problems.push(`${where(key)} must be a string`);
     else config[key] = value;
   };
-  const integer = (key: "port" | "partSize" | "maxManifestBytes" | "uploadTtlSeconds" | "blobRedirectTtlSeconds", min: number, max: number) => {
+  const integer = (key: "port" | "processes" | "partSize" | "maxManifestBytes" | "uploadTtlSeconds" | "blobRedirectTtlSeconds", min: number, max: number) => {
     const raw = read(key);
     const value = typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : raw;
     if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
@@ -124,6 +128,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   text("host");
   text("dataDir");
   integer("port", 0, 65535);
+  integer("processes", 0, 256);
   integer("partSize", 5 * 1024 * 1024, 5 * 1024 * 1024 * 1024);
   integer("maxManifestBytes", 4 * 1024 * 1024, 64 * 1024 * 1024);
   integer("uploadTtlSeconds", 60, 30 * 24 * 60 * 60);

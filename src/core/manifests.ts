@@ -1,5 +1,5 @@
 import type { BlobStore, ObjectRead } from "../ports/blob-store.ts";
-import type { ManifestRecord, MetadataStore } from "../ports/metadata-store.ts";
+import type { ManifestRecord, ManifestReferences, MetadataStore } from "../ports/metadata-store.ts";
 import { RegistryError } from "./errors.ts";
 import { digestBytes, looksLikeDigest, parseDigest } from "./digest.ts";
 import { isTag } from "./names.ts";
@@ -94,7 +94,9 @@ export class Manifests {
       throw new RegistryError("DIGEST_INVALID", `the manifest body has digest ${digest}, not ${byDigest.digest}`);
     }
     const doc = parseManifest(bytes, request.contentType);
-    await this.assertReferencesPresent(repository, doc.blobs.map((d) => d.digest), doc.manifests.map((d) => d.digest));
+    const references = { blobs: doc.blobs.map((d) => d.digest), manifests: doc.manifests.map((d) => d.digest) };
+    // Fails early without writing bytes; the store checks again inside its write (atomically).
+    await this.assertReferencesPresent(repository, references);
 
     const key = blobKey(digest);
     await this.deps.blobs.put(key, bytes, { digest, length: bytes.byteLength });
@@ -103,7 +105,8 @@ export class Manifests {
     if (doc.artifactType) record.artifactType = doc.artifactType;
     if (doc.annotations) record.annotations = doc.annotations;
     const tags = byDigest ? [...new Set(request.tags)] : [reference];
-    await this.deps.metadata.putManifest(repository, record, tags);
+    const missing = await this.deps.metadata.putManifest(repository, record, tags, references);
+    if (missing.length > 0) throw missingReferences(repository, missing);
     this.cache.set(key, bytes);
     return { ...record, tags };
   }
@@ -121,18 +124,27 @@ export class Manifests {
     }
   }
 
-  /** distribution-spec § Pushing Manifests: referenced blobs and manifests must exist; `subject` need not. */
-  private async assertReferencesPresent(repository: string, blobs: string[], manifests: string[]): Promise<void> {
-    const missing: string[] = [];
+  /**
+   * distribution-spec § Pushing Manifests: referenced blobs and manifests must exist; `subject` need not.
+   * Each distinct digest is checked once, a few at a time: a manifest may repeat one layer thousands of times.
+   */
+  private async assertReferencesPresent(repository: string, references: ManifestReferences): Promise<void> {
     const checks = [
-      ...blobs.map(async (d) => (await this.deps.metadata.getBlobLink(repository, d)) ?? missing.push(d)),
-      ...manifests.map(async (d) => (await this.deps.metadata.getManifest(repository, d)) ?? missing.push(d)),
+      ...[...new Set(references.blobs)].map((d) => async () => ((await this.deps.metadata.getBlobLink(repository, d)) ? null : d)),
+      ...[...new Set(references.manifests)].map((d) => async () => ((await this.deps.metadata.getManifest(repository, d)) ? null : d)),
     ];
-    await Promise.all(checks);
-    if (missing.length > 0) {
-      throw new RegistryError("MANIFEST_BLOB_UNKNOWN", `push these to ${repository} before the manifest: ${missing.join(", ")}`, {
-        detail: { missing },
-      });
+    const missing: string[] = [];
+    for (let i = 0; i < checks.length; i += REFERENCE_CHECKS_AT_ONCE) {
+      for (const d of await Promise.all(checks.slice(i, i + REFERENCE_CHECKS_AT_ONCE).map((check) => check()))) if (d) missing.push(d);
     }
+    if (missing.length > 0) throw missingReferences(repository, missing);
   }
+}
+
+const REFERENCE_CHECKS_AT_ONCE = 16;
+
+function missingReferences(repository: string, missing: string[]): RegistryError {
+  return new RegistryError("MANIFEST_BLOB_UNKNOWN", `push these to ${repository} before the manifest: ${missing.join(", ")}`, {
+    detail: { missing },
+  });
 }

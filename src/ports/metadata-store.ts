@@ -5,7 +5,9 @@
  *
  * Methods that change several records (`putManifest`, `deleteManifest`) are
  * atomic: a reader sees either the old state or the new one, never a tag
- * that points at a manifest that is not there.
+ * that points at a manifest that is not there, and a crash leaves all of the
+ * change or none of it (the DynamoDB adapter, which has no transactions,
+ * documents how close it comes in core/storage-layout.ts).
  */
 
 /** A blob's place in the blob store. Immutable once written. */
@@ -58,6 +60,12 @@ export interface UploadRecord {
   tail: { key: string; size: number } | null;
 }
 
+/** What a manifest refers to, which its repository must hold first (distribution-spec § Pushing Manifests). */
+export interface ManifestReferences {
+  blobs: string[];
+  manifests: string[];
+}
+
 export interface Page {
   limit?: number;
   /** Return names strictly after this one. */
@@ -75,8 +83,14 @@ export interface MetadataStore {
   getBlobLink(repository: string, digest: string): Promise<BlobInfo | null>;
   unlinkBlob(repository: string, digest: string): Promise<boolean>;
 
-  /** Stores the record, points each tag at it and indexes its subject; registers the repository. */
-  putManifest(repository: string, record: ManifestRecord, tags: string[]): Promise<void>;
+  /**
+   * Stores the record, points each tag at it and indexes its subject; registers the repository.
+   * First checks, in the same transaction, that the repository links every blob and holds every
+   * manifest in `references`: when any is missing nothing is written and the missing digests are
+   * answered (an empty list means stored). So a blob unlinked at the same moment either fails the
+   * put or is unlinked after it, never between the check and the write.
+   */
+  putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences): Promise<string[]>;
   getManifest(repository: string, digest: string): Promise<ManifestRecord | null>;
   getTaggedManifest(repository: string, tag: string): Promise<ManifestRecord | null>;
   /** Tags in ASCII (code point) order. */

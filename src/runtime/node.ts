@@ -1,100 +1,70 @@
 /**
  * Node entry point: the embedded registry on local disk, or on S3 and
- * DynamoDB (BACKEND=aws, for container hosts). Reads configuration, builds
- * the adapters, serves the app. No registry rules here.
+ * DynamoDB (BACKEND=aws, for container hosts). Reads configuration, prepares
+ * DATA_DIR, then serves from one process (PROCESSES=1) or from one worker per
+ * core (node-cluster.ts). No registry rules here.
  */
-import { serve } from "@hono/node-server";
-import { readFileSync } from "node:fs";
+import cluster from "node:cluster";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { FilesystemBlobStore } from "../adapters/filesystem/blob-store.ts";
-import { FilesystemMetadataStore } from "../adapters/filesystem/metadata-store.ts";
-import { hashWasm } from "../adapters/hash-wasm.ts";
-import type { AwsStores } from "./aws-stores.ts";
+import { generateSigningJwk } from "../auth/keys.ts";
 import { type Auth, AuthConfigError, createAuth } from "../auth/service.ts";
-import { ConfigError, resolveConfig, type RegistryConfig } from "../config/schema.ts";
-import { createApp } from "../http/app.ts";
-import { Registry } from "../core/registry.ts";
+import { prepareLocalMetadata } from "../adapters/sqlite/open.ts";
+import { ConfigError, type RegistryConfig } from "../config/schema.ts";
+import { awaitSetup, report, runPrimary } from "./node-cluster.ts";
+import { loadConfig, processCount } from "./node-config.ts";
+import { serveRegistry } from "./node-server.ts";
 
-function loadConfig(): RegistryConfig {
-  const path = process.env.REGISTRY_CONFIG;
-  let file: Record<string, unknown> = {};
-  if (path) {
-    let text: string;
-    try {
-      text = readFileSync(path, "utf8");
-    } catch (error) {
-      throw new ConfigError([`REGISTRY_CONFIG=${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"}): is the path right?`]);
-    }
-    try {
-      file = JSON.parse(text) as Record<string, unknown>;
-    } catch (error) {
-      // Where, not what: V8 quotes the text around a syntax error, and the file may hold secrets (auth).
-      const where = /at position \d+( \(line \d+ column \d+\))?/.exec((error as Error).message)?.[0] ?? "";
-      throw new ConfigError([`REGISTRY_CONFIG=${path} is not valid JSON: syntax error ${where}`.trim()]);
-    }
-  }
-  return resolveConfig(file, { ...process.env, AUTH_CONFIG: process.env.AUTH_CONFIG ?? readAuthConfigFile() });
-}
+const EPHEMERAL_KEY_WARNING =
+  "auth: no signingKeys configured; signing with a throwaway ES256 key. Tokens stop working when the registry restarts. `npm run auth:keygen` makes a lasting key.";
 
-/** AUTH_CONFIG_FILE: the auth section in a file of its own (e.g. a mounted secret). */
-function readAuthConfigFile(): string | undefined {
-  const path = process.env.AUTH_CONFIG_FILE;
-  if (!path) return undefined;
+function configOrExit(): RegistryConfig {
   try {
-    return readFileSync(path, "utf8");
+    return loadConfig();
   } catch (error) {
-    throw new ConfigError([`AUTH_CONFIG_FILE=${path} could not be read: ${(error as NodeJS.ErrnoException).code ?? "error"}`]);
-  }
-}
-
-async function main(): Promise<void> {
-  let config: RegistryConfig;
-  let auth: Auth | undefined;
-  try {
-    config = loadConfig();
-    // No signing key configured: a throwaway one, with a warning (fine for one process, trying things out).
-    if (config.auth) auth = await createAuth(config.auth, { ephemeralKeyIfNone: true, warn: (message) => console.warn(message) });
-  } catch (error) {
-    console.error(error instanceof ConfigError || error instanceof AuthConfigError ? error.message : error);
+    console.error(error instanceof ConfigError ? error.message : error);
     process.exit(2);
   }
-  const dataDir = resolve(config.dataDir);
-  if (config.backend !== "aws") await assertWritableDirectory(dataDir);
-  // Imported only for BACKEND=aws: the AWS SDK adds ~11 MiB to the memory of every process that loads it.
-  const awsModule = config.backend === "aws" ? await import("./aws-stores.ts") : null;
-  const aws: AwsStores | null = awsModule ? awsModule.awsStores(config) : null;
-  const options = {
-    blobs: aws?.blobs ?? new FilesystemBlobStore(join(dataDir, "blobs")),
-    metadata: aws?.metadata ?? new FilesystemMetadataStore(join(dataDir, "metadata")),
-    hashing: hashWasm,
-    partSize: config.partSize,
-    maxManifestBytes: config.maxManifestBytes,
-    automaticMount: config.automaticMount,
+}
+
+async function authOrExit(config: RegistryConfig): Promise<Auth | undefined> {
+  if (!config.auth) return undefined;
+  try {
+    return await createAuth(config.auth);
+  } catch (error) {
+    console.error(error instanceof AuthConfigError ? error.message : error);
+    process.exit(2);
+  }
+}
+
+function announce(config: RegistryConfig, auth: boolean) {
+  return (address: string, port: number, description: string) => {
+    console.log(`registry listening on http://${address}:${port} with ${description}`);
+    console.log(
+      auth
+        ? `token auth on: service "${config.auth!.service}", token endpoint ${config.auth!.realm ?? `http://${address}:${port}/token`}`
+        : "no auth configured: every caller may pull, push and delete",
+    );
   };
-  const registry = new Registry(options);
-  const redirects = aws && config.blobRedirects ? { blobReadRedirects: { signer: aws.blobs, expiresInSeconds: config.blobRedirectTtlSeconds } } : {};
-  const app = createApp(registry, { ...redirects, ...(auth ? { auth } : {}) });
-  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
-    console.log(`registry listening on http://${info.address}:${info.port} with ${awsModule ? awsModule.describeAwsStores(config) : `data in ${dataDir}`}`);
-    console.log(auth ? `token auth on: service "${auth.service}", token endpoint ${auth.realm ?? `http://${info.address}:${info.port}/token`}` : "no auth configured: every caller may pull, push and delete");
-  });
-  server.on("error", (error: NodeJS.ErrnoException) => {
-    const reason = error.code === "EADDRINUSE" ? "the address is already in use (set PORT or HOST)" : error.message;
-    console.error(`cannot listen on ${config.host}:${config.port}: ${reason}`);
+}
+
+/** Runs once per start, before any process serves: DATA_DIR writable, database created, old metadata imported. */
+async function prepare(config: RegistryConfig): Promise<void> {
+  if (config.backend === "aws") return;
+  const dataDir = resolve(config.dataDir);
+  await assertWritableDirectory(dataDir);
+  try {
+    const imported = prepareLocalMetadata(dataDir);
+    if (imported) {
+      console.log(
+        `imported the JSON metadata of an earlier version into SQLite: ${imported.repositories} repositories, ${imported.manifests} manifests, ` +
+          `${imported.tags} tags, ${imported.links} blob links, ${imported.blobs} blobs, ${imported.uploads} uploads; the old files are kept at ${imported.keptAt} (safe to delete)`,
+      );
+    }
+  } catch (error) {
+    console.error(`cannot prepare the metadata database in ${dataDir}: ${(error as Error).message}`);
     process.exit(2);
-  });
-  // Large layers stream for minutes; Node's default 5-minute request timeout would cut them off.
-  if ("requestTimeout" in server) server.requestTimeout = 0;
-
-  const sweep = setInterval(() => {
-    registry.uploads.expire(config.uploadTtlSeconds * 1000, { maxBatches: 100 }).catch((error: unknown) => console.error("upload expiry failed:", error));
-  }, 60 * 60 * 1000);
-  sweep.unref();
-
-  const stop = () => server.close(() => process.exit(0));
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  }
 }
 
 /** Fails at start-up, not on the first push, when DATA_DIR cannot hold data. */
@@ -108,6 +78,57 @@ async function assertWritableDirectory(dir: string): Promise<void> {
     console.error(`DATA_DIR ${dir} is not a writable directory (${(error as NodeJS.ErrnoException).code ?? "error"}); set DATA_DIR or dataDir to one that is`);
     process.exit(2);
   }
+}
+
+async function main(): Promise<void> {
+  const config = configOrExit();
+
+  if (cluster.isWorker) {
+    const setup = await awaitSetup();
+    if (setup.ephemeralJwk && config.auth) config.auth = { ...config.auth, signingKeys: [{ jwk: setup.ephemeralJwk }] };
+    const auth = await authOrExit(config);
+    const server = await serveRegistry(config, {
+      ...(auth ? { auth } : {}),
+      sweeps: setup.sweeps,
+      onListening: (address, port, description) => report({ type: "listening", address, port, description }),
+      onListenError: (message) => {
+        report({ type: "listen-error", message });
+        process.exit(2);
+      },
+    });
+    const stop = () => void server.close().then(() => process.exit(0));
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+    // The primary is gone (killed): no one would restart or stop this process.
+    process.on("disconnect", () => process.exit(1));
+    return;
+  }
+
+  const count = processCount(config);
+  // No signing key configured: one throwaway key for every process, so any of them verifies any token.
+  const ephemeralJwk = config.auth && config.auth.signingKeys.length === 0 ? await generateSigningJwk() : undefined;
+  if (ephemeralJwk) config.auth = { ...config.auth!, signingKeys: [{ jwk: ephemeralJwk }] };
+  // Built here even with workers: a bad key is reported once, before anything starts.
+  const auth = await authOrExit(config);
+  await prepare(config);
+  if (ephemeralJwk) console.warn(EPHEMERAL_KEY_WARNING);
+
+  if (count > 1) {
+    runPrimary(count, { ...(ephemeralJwk ? { ephemeralJwk } : {}), announce: announce(config, auth !== undefined) });
+    return;
+  }
+  const server = await serveRegistry(config, {
+    ...(auth ? { auth } : {}),
+    sweeps: true,
+    onListening: (address, port, description) => announce(config, auth !== undefined)(address, port, `${description}, 1 process`),
+    onListenError: (message) => {
+      console.error(message);
+      process.exit(2);
+    },
+  });
+  const stop = () => void server.close().then(() => process.exit(0));
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
 }
 
 void main();

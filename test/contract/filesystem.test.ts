@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { FilesystemBlobStore } from "../../src/adapters/filesystem/blob-store.ts";
-import { FilesystemMetadataStore } from "../../src/adapters/filesystem/metadata-store.ts";
+import { openLocalMetadata } from "../../src/adapters/sqlite/open.ts";
 import { blobStoreContract } from "./blob-store.contract.ts";
 import { metadataStoreContract } from "./metadata-store.contract.ts";
 
@@ -17,9 +17,16 @@ blobStoreContract("filesystem", async () => {
   return { store: new FilesystemBlobStore(join(root, "blobs")), cleanup };
 });
 
-metadataStoreContract("filesystem", async () => {
+metadataStoreContract("sqlite (node:sqlite)", async () => {
   const { root, cleanup } = await tempRoot();
-  return { store: new FilesystemMetadataStore(join(root, "metadata")), cleanup };
+  const metadata = openLocalMetadata(root);
+  return {
+    store: metadata.store,
+    cleanup: async () => {
+      metadata.close();
+      await cleanup();
+    },
+  };
 });
 
 /** Files under `dir`, relative, or none when it does not exist. */
@@ -77,29 +84,3 @@ describe("FilesystemBlobStore on disk", () => {
   });
 });
 
-describe("FilesystemMetadataStore on disk", () => {
-  it("keeps its records for the next store opened on the same directory", async () => {
-    const { root, cleanup } = await tempRoot();
-    const first = new FilesystemMetadataStore(root);
-    await first.putManifest("library/alpine", { digest: `sha256:${"a".repeat(64)}`, mediaType: "m", size: 1, key: "k" }, ["latest"]);
-    const second = new FilesystemMetadataStore(root);
-    expect(await second.listRepositories({})).toEqual(["library/alpine"]);
-    expect((await second.getTaggedManifest("library/alpine", "latest"))?.digest).toBe(`sha256:${"a".repeat(64)}`);
-    await cleanup();
-  });
-
-  it("refuses to write names that cannot be stored safely, and reads them as absent", async () => {
-    const { root, cleanup } = await tempRoot();
-    const store = new FilesystemMetadataStore(root);
-    const record = { digest: `sha256:${"a".repeat(64)}`, mediaType: "m", size: 1, key: "k" };
-    for (const repository of ["../x", "a/../b", "A", "a/_tags", "/a", "a/"]) {
-      await expect(store.putManifest(repository, record, []), repository).rejects.toThrow(/invalid repository name/);
-      expect(await store.getManifest(repository, record.digest)).toBeNull();
-    }
-    await expect(store.putManifest("a", record, ["../x"])).rejects.toThrow(/invalid tag/);
-    await expect(store.putManifest("a", { ...record, digest: "sha256:../../x" }, [])).rejects.toThrow(/invalid digest/);
-    expect(await store.getUpload("a", "../x")).toBeNull();
-    expect(await filesUnder(root)).toEqual([]);
-    await cleanup();
-  });
-});

@@ -12,7 +12,7 @@ import { createApp } from "../../src/http/app.ts";
 import { MemoryBlobStore } from "../../src/adapters/memory/blob-store.ts";
 import { MemoryMetadataStore } from "../../src/adapters/memory/metadata-store.ts";
 import { FilesystemBlobStore } from "../../src/adapters/filesystem/blob-store.ts";
-import { FilesystemMetadataStore } from "../../src/adapters/filesystem/metadata-store.ts";
+import { openLocalMetadata } from "../../src/adapters/sqlite/open.ts";
 import { hashWasm } from "../../src/adapters/hash-wasm.ts";
 import { MIN_PART_SIZE } from "../../src/ports/blob-store.ts";
 
@@ -47,16 +47,20 @@ const inProcessTargets: TargetFactory[] = [
     app: createApp({ blobs: new MemoryBlobStore(), metadata: new MemoryMetadataStore(), hashing: hashWasm, partSize: MIN_PART_SIZE }),
     close: async () => {},
   })),
-  inProcess("filesystem", async () => {
+  inProcess("local disk (files + SQLite)", async () => {
     const root = await mkdtemp(join(tmpdir(), "registry-spec-"));
+    const metadata = openLocalMetadata(root);
     return {
       app: createApp({
         blobs: new FilesystemBlobStore(join(root, "blobs")),
-        metadata: new FilesystemMetadataStore(join(root, "metadata")),
+        metadata: metadata.store,
         hashing: hashWasm,
         partSize: MIN_PART_SIZE,
       }),
-      close: () => rm(root, { recursive: true, force: true }),
+      close: async () => {
+        metadata.close();
+        await rm(root, { recursive: true, force: true });
+      },
     };
   }),
 ];

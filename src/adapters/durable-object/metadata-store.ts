@@ -1,4 +1,4 @@
-import type { BlobInfo, ManifestRecord, MetadataStore, Page, UploadRecord } from "../../ports/metadata-store.ts";
+import type { BlobInfo, ManifestRecord, ManifestReferences, MetadataStore, Page, UploadRecord } from "../../ports/metadata-store.ts";
 import type { CatalogObject } from "./catalog-object.ts";
 import type { IndexShardObject, OpenUpload } from "./index-shard-object.ts";
 import type { RepositoryObject } from "./repository-object.ts";
@@ -34,45 +34,47 @@ export class DurableObjectMetadataStore implements MetadataStore {
   }
 
   async linkBlob(repository: string, info: BlobInfo): Promise<void> {
-    const registered = await this.#repository(repository).linkBlob(info);
+    const registered = await this.#repository(repository).linkBlob(repository, info);
     if (!registered) await this.#register(repository);
   }
 
   async getBlobLink(repository: string, digest: string): Promise<BlobInfo | null> {
-    return this.#repository(repository).getBlobLink(digest);
+    return this.#repository(repository).getBlobLink(repository, digest);
   }
 
   async unlinkBlob(repository: string, digest: string): Promise<boolean> {
-    return this.#repository(repository).unlinkBlob(digest);
+    return this.#repository(repository).unlinkBlob(repository, digest);
   }
 
-  async putManifest(repository: string, record: ManifestRecord, tags: string[]): Promise<void> {
-    const registered = await this.#repository(repository).putManifest(record, tags);
-    if (!registered) await this.#register(repository);
+  /** The references are checked in the repository object's transaction: links and manifests live there. */
+  async putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences): Promise<string[]> {
+    const { missing, registered } = await this.#repository(repository).putManifest(repository, record, tags, references);
+    if (missing.length === 0 && !registered) await this.#register(repository);
+    return missing;
   }
 
   async getManifest(repository: string, digest: string): Promise<ManifestRecord | null> {
-    return this.#repository(repository).getManifest(digest);
+    return this.#repository(repository).getManifest(repository, digest);
   }
 
   async getTaggedManifest(repository: string, tag: string): Promise<ManifestRecord | null> {
-    return this.#repository(repository).getTaggedManifest(tag);
+    return this.#repository(repository).getTaggedManifest(repository, tag);
   }
 
   async listTags(repository: string, page: Page): Promise<string[]> {
-    return this.#repository(repository).listTags(page);
+    return this.#repository(repository).listTags(repository, page);
   }
 
   async deleteTag(repository: string, tag: string): Promise<boolean> {
-    return this.#repository(repository).deleteTag(tag);
+    return this.#repository(repository).deleteTag(repository, tag);
   }
 
   async deleteManifest(repository: string, digest: string): Promise<boolean> {
-    return this.#repository(repository).deleteManifest(digest);
+    return this.#repository(repository).deleteManifest(repository, digest);
   }
 
   async listReferrers(repository: string, subject: string): Promise<ManifestRecord[]> {
-    return this.#repository(repository).listReferrers(subject);
+    return this.#repository(repository).listReferrers(repository, subject);
   }
 
   async repositoryExists(repository: string): Promise<boolean> {
@@ -90,7 +92,7 @@ export class DurableObjectMetadataStore implements MetadataStore {
   }
 
   async getUpload(repository: string, id: string): Promise<UploadRecord | null> {
-    return this.#repository(repository).getUpload(id);
+    return this.#repository(repository).getUpload(repository, id);
   }
 
   async updateUpload(record: UploadRecord, expectedVersion: number): Promise<boolean> {
@@ -98,7 +100,7 @@ export class DurableObjectMetadataStore implements MetadataStore {
   }
 
   async deleteUpload(repository: string, id: string): Promise<void> {
-    await this.#repository(repository).deleteUpload(id);
+    await this.#repository(repository).deleteUpload(repository, id);
     await this.#uploadShard(repository, id).removeUpload(repository, id);
   }
 

@@ -1,5 +1,5 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import type { BlobInfo, ManifestRecord, MetadataStore, Page, UploadRecord } from "../../ports/metadata-store.ts";
+import type { BlobInfo, ManifestRecord, ManifestReferences, MetadataStore, Page, UploadRecord } from "../../ports/metadata-store.ts";
 import { byCodePoint } from "../paging.ts";
 import { blobAttributes, blobFromItem, text, uploadAttributes, uploadFromItem } from "./items.ts";
 import { decodeManifest } from "./manifest-items.ts";
@@ -55,9 +55,28 @@ export class DynamoDbMetadataStore implements MetadataStore {
     return (await this.#table.delete(keys.link(repository, digest))).old !== null;
   }
 
-  async putManifest(repository: string, record: ManifestRecord, tags: string[]): Promise<void> {
+  /**
+   * DynamoDB's transactions take at most 100 items and dynalite has none, so
+   * the reference check is a batched strongly consistent read before the
+   * write, not inside it: a blob unlinked between the two can leave this
+   * manifest naming a blob its repository no longer links (storage-layout.ts).
+   */
+  async putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences): Promise<string[]> {
+    const missing = await this.#missingReferences(repository, references);
+    if (missing.length > 0) return missing;
     await putManifest(this.#table, repository, record, tags);
     await this.#register(repository);
+    return [];
+  }
+
+  async #missingReferences(repository: string, references: ManifestReferences | undefined): Promise<string[]> {
+    const wanted = [
+      ...[...new Set(references?.blobs ?? [])].map((digest) => ({ digest, key: keys.link(repository, digest) })),
+      ...[...new Set(references?.manifests ?? [])].map((digest) => ({ digest, key: keys.manifest(repository, digest) })),
+    ];
+    if (wanted.length === 0) return [];
+    const found = new Set((await this.#table.getMany(wanted.map((w) => w.key))).map((item) => item.sk?.S));
+    return wanted.filter((w) => !found.has(w.key.sk.S)).map((w) => w.digest);
   }
 
   async getManifest(repository: string, digest: string): Promise<ManifestRecord | null> {

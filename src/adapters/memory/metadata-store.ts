@@ -1,4 +1,4 @@
-import type { BlobInfo, ManifestRecord, MetadataStore, Page, UploadRecord } from "../../ports/metadata-store.ts";
+import type { BlobInfo, ManifestRecord, ManifestReferences, MetadataStore, Page, UploadRecord } from "../../ports/metadata-store.ts";
 import { byCodePoint, pageOfNames } from "../paging.ts";
 
 interface Repository {
@@ -47,7 +47,13 @@ export class MemoryMetadataStore implements MetadataStore {
     return this.#repositories.get(repository)?.links.delete(digest) ?? false;
   }
 
-  async putManifest(repository: string, record: ManifestRecord, tags: string[]): Promise<void> {
+  async putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences): Promise<string[]> {
+    const existing = this.#repositories.get(repository);
+    const missing = [
+      ...[...new Set(references?.blobs ?? [])].filter((digest) => !existing?.links.has(digest)),
+      ...[...new Set(references?.manifests ?? [])].filter((digest) => !existing?.manifests.has(digest)),
+    ];
+    if (missing.length > 0) return missing;
     const repo = this.#repository(repository);
     const previous = repo.manifests.get(record.digest);
     if (previous?.subject !== undefined) repo.referrers.get(previous.subject)?.delete(record.digest);
@@ -59,6 +65,7 @@ export class MemoryMetadataStore implements MetadataStore {
     }
     for (const tag of tags) repo.tags.set(tag, record.digest);
     repo.registered = true;
+    return [];
   }
 
   async getManifest(repository: string, digest: string): Promise<ManifestRecord | null> {

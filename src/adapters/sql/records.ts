@@ -1,0 +1,247 @@
+import type { BlobInfo, ManifestRecord, ManifestReferences, Page, UploadRecord } from "../../ports/metadata-store.ts";
+import { first, type SqlDriver } from "./driver.ts";
+
+/**
+ * The metadata rules in SQL, once, for every SQLite the registry runs on: one
+ * database file shared by the Node processes (adapters/sqlite), and a Durable
+ * Object per repository, per index shard and for the catalog
+ * (adapters/durable-object). Each method is one statement or one transaction
+ * on a synchronous driver, so it is atomic; the Node store and the objects
+ * add only what their partitioning needs (registration in the catalog, the
+ * open-upload index of the shards).
+ */
+export class RepositoryRecords {
+  readonly #db: SqlDriver;
+
+  constructor(db: SqlDriver) {
+    this.#db = db;
+  }
+
+  linkBlob(repository: string, info: BlobInfo): void {
+    this.#db.run("INSERT OR REPLACE INTO links (repository, digest, size, key) VALUES (?, ?, ?, ?)", repository, info.digest, info.size, info.key);
+  }
+
+  getBlobLink(repository: string, digest: string): BlobInfo | null {
+    return first(this.#db.all<BlobInfo>("SELECT digest, size, key FROM links WHERE repository = ? AND digest = ?", repository, digest));
+  }
+
+  unlinkBlob(repository: string, digest: string): boolean {
+    return this.#db.run("DELETE FROM links WHERE repository = ? AND digest = ?", repository, digest);
+  }
+
+  /**
+   * The references the manifest needs that `repository` does not have:
+   * blobs it must link and manifests it must hold (an index's children).
+   * Called inside the transaction that writes the manifest, so a blob
+   * unlinked at the same moment either fails the put or is unlinked after it.
+   */
+  missingReferences(repository: string, references: ManifestReferences): string[] {
+    const missing: string[] = [];
+    for (const digest of new Set(references.blobs)) {
+      if (this.#db.all("SELECT 1 FROM links WHERE repository = ? AND digest = ?", repository, digest).length === 0) missing.push(digest);
+    }
+    for (const digest of new Set(references.manifests)) {
+      if (this.#db.all("SELECT 1 FROM manifests WHERE repository = ? AND digest = ?", repository, digest).length === 0) missing.push(digest);
+    }
+    return missing;
+  }
+
+  /** Stores the record and points each tag at it, all or nothing; answers the missing references instead when there are any. */
+  putManifest(repository: string, record: ManifestRecord, tags: string[], references: ManifestReferences = NO_REFERENCES): string[] {
+    return this.#db.transaction(() => {
+      const missing = this.missingReferences(repository, references);
+      if (missing.length > 0) return missing;
+      const [head, ...overflow] = splitRecord(record);
+      this.#db.run(
+        "INSERT OR REPLACE INTO manifests (repository, digest, subject, record, overflow_parts) VALUES (?, ?, ?, ?, ?)",
+        repository,
+        record.digest,
+        record.subject ?? null,
+        head!,
+        overflow.length,
+      );
+      this.#db.run("DELETE FROM manifest_overflow WHERE repository = ? AND digest = ?", repository, record.digest);
+      overflow.forEach((text, seq) =>
+        this.#db.run("INSERT INTO manifest_overflow (repository, digest, seq, text) VALUES (?, ?, ?, ?)", repository, record.digest, seq, text),
+      );
+      for (const tag of tags) this.#db.run("INSERT OR REPLACE INTO tags (repository, tag, digest) VALUES (?, ?, ?)", repository, tag, record.digest);
+      return [];
+    });
+  }
+
+  getManifest(repository: string, digest: string): ManifestRecord | null {
+    const row = first(this.#db.all<ManifestRow>("SELECT digest, record, overflow_parts FROM manifests WHERE repository = ? AND digest = ?", repository, digest));
+    return row && this.#record(repository, row);
+  }
+
+  getTaggedManifest(repository: string, tag: string): ManifestRecord | null {
+    const row = first(
+      this.#db.all<ManifestRow>(
+        "SELECT m.digest, m.record, m.overflow_parts FROM tags t JOIN manifests m ON m.repository = t.repository AND m.digest = t.digest WHERE t.repository = ? AND t.tag = ?",
+        repository,
+        tag,
+      ),
+    );
+    return row && this.#record(repository, row);
+  }
+
+  /** BINARY collation compares UTF-8 bytes, which is code-point order, as the spec's listings want. */
+  listTags(repository: string, page: Page): string[] {
+    return this.#db
+      .all<{ tag: string }>("SELECT tag FROM tags WHERE repository = ? AND tag > ? ORDER BY tag LIMIT ?", repository, page.after ?? "", limitOf(page))
+      .map((row) => row.tag);
+  }
+
+  deleteTag(repository: string, tag: string): boolean {
+    return this.#db.run("DELETE FROM tags WHERE repository = ? AND tag = ?", repository, tag);
+  }
+
+  /** Removes the manifest with every tag on it, all or nothing; its referrer entry goes with its row. */
+  deleteManifest(repository: string, digest: string): boolean {
+    return this.#db.transaction(() => {
+      if (!this.#db.run("DELETE FROM manifests WHERE repository = ? AND digest = ?", repository, digest)) return false;
+      this.#db.run("DELETE FROM manifest_overflow WHERE repository = ? AND digest = ?", repository, digest);
+      this.#db.run("DELETE FROM tags WHERE repository = ? AND digest = ?", repository, digest);
+      return true;
+    });
+  }
+
+  listReferrers(repository: string, subject: string): ManifestRecord[] {
+    return this.#db
+      .all<ManifestRow>("SELECT digest, record, overflow_parts FROM manifests WHERE repository = ? AND subject = ? ORDER BY digest", repository, subject)
+      .map((row) => this.#record(repository, row));
+  }
+
+  createUpload(record: UploadRecord): void {
+    this.#db.run(
+      "INSERT INTO uploads (repository, id, version, created_at, record) VALUES (?, ?, ?, ?, ?)",
+      record.repository,
+      record.id,
+      record.version,
+      record.createdAt,
+      JSON.stringify(record),
+    );
+  }
+
+  getUpload(repository: string, id: string): UploadRecord | null {
+    const row = first(this.#db.all<{ record: string }>("SELECT record FROM uploads WHERE repository = ? AND id = ?", repository, id));
+    return row && (JSON.parse(row.record) as UploadRecord);
+  }
+
+  /** The condition on `version` is what keeps two racing PATCHes from both winning. */
+  updateUpload(record: UploadRecord, expectedVersion: number): boolean {
+    return this.#db.run(
+      "UPDATE uploads SET version = ?, record = ? WHERE repository = ? AND id = ? AND version = ?",
+      record.version,
+      JSON.stringify(record),
+      record.repository,
+      record.id,
+      expectedVersion,
+    );
+  }
+
+  deleteUpload(repository: string, id: string): boolean {
+    return this.#db.run("DELETE FROM uploads WHERE repository = ? AND id = ?", repository, id);
+  }
+
+  /** Oldest first: uploads created before `createdBefore`, at most `limit`. */
+  listStaleUploads(createdBefore: number, limit: number): UploadRecord[] {
+    return this.#db
+      .all<{ record: string }>("SELECT record FROM uploads WHERE created_at < ? ORDER BY created_at, repository, id LIMIT ?", createdBefore, Math.max(0, limit))
+      .map((row) => JSON.parse(row.record) as UploadRecord);
+  }
+
+  #record(repository: string, row: ManifestRow): ManifestRecord {
+    let json = row.record;
+    if (row.overflow_parts > 0) {
+      for (const part of this.#db.all<{ text: string }>(
+        "SELECT text FROM manifest_overflow WHERE repository = ? AND digest = ? ORDER BY seq",
+        repository,
+        row.digest,
+      )) {
+        json += part.text;
+      }
+    }
+    return JSON.parse(json) as ManifestRecord;
+  }
+}
+
+/** The global blob index: first writer wins. */
+export class BlobIndexRecords {
+  readonly #db: SqlDriver;
+
+  constructor(db: SqlDriver) {
+    this.#db = db;
+  }
+
+  getBlob(digest: string): BlobInfo | null {
+    return first(this.#db.all<BlobInfo>("SELECT digest, size, key FROM blobs WHERE digest = ?", digest));
+  }
+
+  /** Records `info` unless the digest is known; answers the entry now stored. */
+  putBlobIfAbsent(info: BlobInfo): BlobInfo {
+    return this.#db.transaction(() => {
+      this.#db.run("INSERT OR IGNORE INTO blobs (digest, size, key) VALUES (?, ?, ?)", info.digest, info.size, info.key);
+      return this.getBlob(info.digest)!;
+    });
+  }
+}
+
+/** The catalog of registered repositories. */
+export class CatalogRecords {
+  readonly #db: SqlDriver;
+
+  constructor(db: SqlDriver) {
+    this.#db = db;
+  }
+
+  register(name: string): void {
+    this.#db.run("INSERT OR IGNORE INTO repositories (name) VALUES (?)", name);
+  }
+
+  has(name: string): boolean {
+    return this.#db.all("SELECT 1 FROM repositories WHERE name = ?", name).length > 0;
+  }
+
+  /** BINARY collation: code-point order, as the spec's listings want. */
+  list(page: Page): string[] {
+    return this.#db
+      .all<{ name: string }>("SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?", page.after ?? "", limitOf(page))
+      .map((row) => row.name);
+  }
+}
+
+const NO_REFERENCES: ManifestReferences = { blobs: [], manifests: [] };
+
+type ManifestRow = { digest: string; record: string; overflow_parts: number };
+
+/** SQLite's LIMIT -1 is "no limit". */
+function limitOf(page: Page): number {
+  return page.limit === undefined ? -1 : Math.max(0, page.limit);
+}
+
+/**
+ * A Durable Object's SQLite row holds at most 2 MB. Manifest records are
+ * small unless a manifest (up to 4 MiB) carries huge annotations, so their
+ * JSON is cut into pieces of at most 512 Ki UTF-16 units (at most 1.5 MB of
+ * UTF-8). Node's SQLite has no such limit; the same layout keeps one rule.
+ */
+const RECORD_PIECE = 512 * 1024;
+
+function splitRecord(record: ManifestRecord): string[] {
+  const json = JSON.stringify(record);
+  const pieces: string[] = [];
+  let offset = 0;
+  do {
+    let end = Math.min(offset + RECORD_PIECE, json.length);
+    // Never split a surrogate pair: each piece must be valid UTF-16 on its own.
+    if (end < json.length && isHighSurrogate(json.charCodeAt(end - 1))) end -= 1;
+    pieces.push(json.slice(offset, end));
+    offset = end;
+  } while (offset < json.length);
+  return pieces;
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}

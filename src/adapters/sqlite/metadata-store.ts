@@ -1,0 +1,108 @@
+import type { BlobInfo, ManifestRecord, ManifestReferences, MetadataStore, Page, UploadRecord } from "../../ports/metadata-store.ts";
+import type { SqlDriver } from "../sql/driver.ts";
+import { BlobIndexRecords, CatalogRecords, RepositoryRecords } from "../sql/records.ts";
+import { BLOB_INDEX_TABLES, CATALOG_TABLES, REPOSITORY_TABLES } from "../sql/schema.ts";
+
+/**
+ * The metadata port on one SQLite database (layout in core/storage-layout.ts,
+ * "sql"): every table in one file, so linking or putting a manifest and
+ * registering the repository in the catalog are one transaction, and several
+ * processes on one DATA_DIR see one consistent store.
+ */
+export class SqliteMetadataStore implements MetadataStore {
+  readonly #db: SqlDriver;
+  readonly #repositories: RepositoryRecords;
+  readonly #blobs: BlobIndexRecords;
+  readonly #catalog: CatalogRecords;
+
+  constructor(db: SqlDriver) {
+    this.#db = db;
+    db.exec(REPOSITORY_TABLES + BLOB_INDEX_TABLES + CATALOG_TABLES);
+    this.#repositories = new RepositoryRecords(db);
+    this.#blobs = new BlobIndexRecords(db);
+    this.#catalog = new CatalogRecords(db);
+  }
+
+  async getBlob(digest: string): Promise<BlobInfo | null> {
+    return this.#blobs.getBlob(digest);
+  }
+
+  async putBlobIfAbsent(info: BlobInfo): Promise<BlobInfo> {
+    return this.#blobs.putBlobIfAbsent(info);
+  }
+
+  async linkBlob(repository: string, info: BlobInfo): Promise<void> {
+    this.#db.transaction(() => {
+      this.#repositories.linkBlob(repository, info);
+      this.#catalog.register(repository);
+    });
+  }
+
+  async getBlobLink(repository: string, digest: string): Promise<BlobInfo | null> {
+    return this.#repositories.getBlobLink(repository, digest);
+  }
+
+  async unlinkBlob(repository: string, digest: string): Promise<boolean> {
+    return this.#repositories.unlinkBlob(repository, digest);
+  }
+
+  async putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences): Promise<string[]> {
+    return this.#db.transaction(() => {
+      const missing = this.#repositories.putManifest(repository, record, tags, references);
+      if (missing.length === 0) this.#catalog.register(repository);
+      return missing;
+    });
+  }
+
+  async getManifest(repository: string, digest: string): Promise<ManifestRecord | null> {
+    return this.#repositories.getManifest(repository, digest);
+  }
+
+  async getTaggedManifest(repository: string, tag: string): Promise<ManifestRecord | null> {
+    return this.#repositories.getTaggedManifest(repository, tag);
+  }
+
+  async listTags(repository: string, page: Page): Promise<string[]> {
+    return this.#repositories.listTags(repository, page);
+  }
+
+  async deleteTag(repository: string, tag: string): Promise<boolean> {
+    return this.#repositories.deleteTag(repository, tag);
+  }
+
+  async deleteManifest(repository: string, digest: string): Promise<boolean> {
+    return this.#repositories.deleteManifest(repository, digest);
+  }
+
+  async listReferrers(repository: string, subject: string): Promise<ManifestRecord[]> {
+    return this.#repositories.listReferrers(repository, subject);
+  }
+
+  async repositoryExists(repository: string): Promise<boolean> {
+    return this.#catalog.has(repository);
+  }
+
+  async listRepositories(page: Page): Promise<string[]> {
+    return this.#catalog.list(page);
+  }
+
+  async createUpload(record: UploadRecord): Promise<void> {
+    this.#repositories.createUpload(record);
+  }
+
+  async getUpload(repository: string, id: string): Promise<UploadRecord | null> {
+    return this.#repositories.getUpload(repository, id);
+  }
+
+  async updateUpload(record: UploadRecord, expectedVersion: number): Promise<boolean> {
+    return this.#repositories.updateUpload(record, expectedVersion);
+  }
+
+  async deleteUpload(repository: string, id: string): Promise<void> {
+    this.#repositories.deleteUpload(repository, id);
+  }
+
+  async listStaleUploads(createdBefore: number, limit: number): Promise<UploadRecord[]> {
+    return this.#repositories.listStaleUploads(createdBefore, limit);
+  }
+}

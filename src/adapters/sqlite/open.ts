@@ -1,0 +1,33 @@
+import { join } from "node:path";
+import { importJsonMetadata, type ImportedCounts } from "./import-json-metadata.ts";
+import { SqliteMetadataStore } from "./metadata-store.ts";
+import { NodeSqliteDriver } from "./node-driver.ts";
+
+/** The metadata database's file under DATA_DIR (WAL mode adds `-wal` and `-shm` beside it). */
+export const DATABASE_FILE = "registry.db";
+
+export interface LocalMetadata {
+  store: SqliteMetadataStore;
+  close(): void;
+}
+
+/** Opens (creating if needed) the SQLite metadata of a DATA_DIR. */
+export function openLocalMetadata(dataDir: string): LocalMetadata {
+  const driver = new NodeSqliteDriver(join(dataDir, DATABASE_FILE));
+  return { store: new SqliteMetadataStore(driver), close: () => driver.close() };
+}
+
+/**
+ * Prepares a DATA_DIR before any process serves it: creates the database and
+ * imports the JSON metadata of earlier versions, if there is any. Run by one
+ * process (the primary) before the workers open the database.
+ */
+export function prepareLocalMetadata(dataDir: string): (ImportedCounts & { keptAt: string }) | null {
+  const driver = new NodeSqliteDriver(join(dataDir, DATABASE_FILE));
+  try {
+    new SqliteMetadataStore(driver);
+    return importJsonMetadata(driver, dataDir);
+  } finally {
+    driver.close();
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Several Node processes serving one port (node:cluster): the primary forks
+ * the workers, which share the listening socket and the DATA_DIR, restarts a
+ * worker that dies, and stops them all on SIGINT/SIGTERM. It serves nothing
+ * itself. Correctness across processes comes from the stores (SQLite
+ * transactions and conditional updates, blob files renamed into place), not
+ * from anything held here.
+ */
+import cluster, { type Worker } from "node:cluster";
+import type { JWK } from "jose";
+
+/** Primary → worker: what every worker needs that the primary decided. */
+export interface WorkerSetup {
+  type: "setup";
+  /** The throwaway signing key when none is configured: one for all, so any process verifies any token. */
+  ephemeralJwk?: JWK;
+  /** Only one process runs the expiry sweep. */
+  sweeps: boolean;
+}
+
+/** Worker → primary. */
+export type WorkerReport = { type: "listening"; address: string; port: number; description: string } | { type: "listen-error"; message: string };
+
+const RESTARTS_PER_MINUTE = 10;
+const STOP_GRACE_MS = 10_000;
+
+export function runPrimary(count: number, options: { ephemeralJwk?: JWK; announce(address: string, port: number, description: string): void }): void {
+  let ready = false;
+  let stopping = false;
+  let listening = 0;
+  const restarts: number[] = [];
+
+  const fork = (index: number): Worker => {
+    const worker = cluster.fork({ REGISTRY_WORKER_INDEX: String(index) });
+    worker.on("online", () => {
+      const setup: WorkerSetup = { type: "setup", sweeps: index === 0, ...(options.ephemeralJwk ? { ephemeralJwk: options.ephemeralJwk } : {}) };
+      worker.send(setup);
+    });
+    worker.on("message", (report: WorkerReport) => {
+      if (report.type === "listen-error") {
+        console.error(report.message);
+        stopAll(2);
+      } else if (report.type === "listening" && !ready && ++listening === count) {
+        ready = true;
+        options.announce(report.address, report.port, `${report.description}, ${count} processes`);
+      }
+    });
+    worker.on("exit", (code, signal) => {
+      if (stopping) return;
+      if (!ready) {
+        console.error(`a registry process exited during start-up (${signal ?? `exit code ${code}`}); see its message above`);
+        stopAll(1);
+        return;
+      }
+      const now = Date.now();
+      restarts.push(now);
+      while (restarts.length > 0 && restarts[0]! < now - 60_000) restarts.shift();
+      if (restarts.length > RESTARTS_PER_MINUTE) {
+        console.error(`registry processes died ${restarts.length} times in a minute; stopping. The messages above say why.`);
+        stopAll(1);
+        return;
+      }
+      console.error(`registry process ${worker.process.pid} stopped (${signal ?? `exit code ${code}`}); starting another`);
+      fork(index);
+    });
+    return worker;
+  };
+
+  const stopAll = (exitCode: number) => {
+    if (stopping) return;
+    stopping = true;
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    for (const worker of workers) worker.process.kill("SIGTERM");
+    const deadline = setTimeout(() => {
+      console.error(`registry processes still running ${STOP_GRACE_MS / 1000} s after SIGTERM; killing them`);
+      for (const worker of workers) worker.process.kill("SIGKILL");
+    }, STOP_GRACE_MS);
+    deadline.unref();
+    let left = workers.filter((w) => !w.isDead()).length;
+    if (left === 0) process.exit(exitCode);
+    for (const worker of workers) {
+      if (worker.isDead()) continue;
+      worker.once("exit", () => {
+        if (--left === 0) process.exit(exitCode);
+      });
+    }
+  };
+
+  for (let index = 0; index < count; index++) fork(index);
+  const stop = (signal: string) => {
+    if (!stopping) console.log(`${signal}: stopping ${count} registry processes; requests in flight finish first`);
+    stopAll(0);
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+/** In a worker: waits for the primary's setup message. */
+export function awaitSetup(): Promise<WorkerSetup> {
+  return new Promise((resolve) => {
+    const onMessage = (message: WorkerSetup) => {
+      if (message?.type !== "setup") return;
+      process.off("message", onMessage);
+      resolve(message);
+    };
+    process.on("message", onMessage);
+  });
+}
+
+export function report(message: WorkerReport): void {
+  process.send?.(message);
+}
