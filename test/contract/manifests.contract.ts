@@ -1,7 +1,7 @@
 /** The manifest half of the MetadataStore contract: manifests, tags and referrers (spec § Listing Tags, § Listing Referrers). */
 import { beforeEach, describe, expect, it } from "vitest";
 import type { MetadataStore } from "../../src/ports/metadata-store.ts";
-import { digest, manifest } from "./records.ts";
+import { blob, digest, manifest } from "./records.ts";
 
 /** Runs inside `metadataStoreContract`, whose hooks give `use()` a fresh store per test. */
 export function manifestContract(use: () => MetadataStore): void {
@@ -21,6 +21,35 @@ export function manifestContract(use: () => MetadataStore): void {
       expect(await store.getTaggedManifest("r", "v2")).toBeNull();
       expect(await store.getManifest("r", digest(2))).toBeNull();
       expect(await store.getManifest("other", digest(1))).toBeNull();
+    });
+
+    it("putManifest writes nothing when the repository lacks a referenced blob or manifest, and names each missing one once", async () => {
+      await store.linkBlob("r", blob(1));
+      await store.putManifest("r", manifest(5), []);
+      const references = { blobs: [digest(1), digest(2), digest(2), digest(3)], manifests: [digest(5), digest(6)] };
+      expect((await store.putManifest("r", manifest(10), ["latest", "v1"], references)).sort()).toEqual([digest(2), digest(3), digest(6)].sort());
+      expect(await store.getManifest("r", digest(10))).toBeNull();
+      expect(await store.listTags("r", {})).toEqual([]);
+      // Another repository's links do not count.
+      await store.linkBlob("other", blob(2));
+      expect(await store.putManifest("r", manifest(10), [], { blobs: [digest(2)], manifests: [] })).toEqual([digest(2)]);
+      expect(await store.putManifest("fresh", manifest(10), ["x"], { blobs: [digest(1)], manifests: [] })).toEqual([digest(1)]);
+      expect(await store.repositoryExists("fresh")).toBe(false);
+    });
+
+    it("putManifest stores the manifest when every reference is there, however often each is repeated", async () => {
+      await store.linkBlob("r", blob(1));
+      await store.putManifest("r", manifest(5), []);
+      const blobs = Array.from({ length: 5000 }, () => digest(1));
+      expect(await store.putManifest("r", manifest(10), ["latest"], { blobs, manifests: [digest(5), digest(5)] })).toEqual([]);
+      expect((await store.getTaggedManifest("r", "latest"))?.digest).toBe(digest(10));
+    });
+
+    it("a blob unlinked before the put fails the put", async () => {
+      await store.linkBlob("r", blob(1));
+      expect(await store.unlinkBlob("r", digest(1))).toBe(true);
+      expect(await store.putManifest("r", manifest(10), ["latest"], { blobs: [digest(1)], manifests: [] })).toEqual([digest(1)]);
+      expect(await store.getTaggedManifest("r", "latest")).toBeNull();
     });
 
     it("putManifest registers the repository", async () => {

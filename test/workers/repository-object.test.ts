@@ -1,13 +1,18 @@
 /**
  * What the Durable Object metadata store does beyond the port contract: a
  * manifest record larger than a SQLite row (2 MB in a Durable Object) is
- * split across rows and read back whole, and an index entry whose upload
- * record is gone is dropped by the expiry listing.
+ * split across rows and read back whole, an index entry whose upload
+ * record is gone is dropped by the expiry listing, and an object written
+ * before the shared SQL schema is migrated into it.
  */
 import { env, reset, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { DurableObjectMetadataStore } from "../../src/adapters/durable-object/metadata-store.ts";
 import type { RepositoryObject } from "../../src/adapters/durable-object/repository-object.ts";
+import { DurableObjectSqlDriver } from "../../src/adapters/durable-object/do-driver.ts";
+import { LegacyRepositoryTables } from "../../src/adapters/durable-object/legacy-schema.ts";
+import { RepositoryRecords } from "../../src/adapters/sql/records.ts";
+import { REPOSITORY_TABLES } from "../../src/adapters/sql/schema.ts";
 import type { ManifestRecord } from "../../src/ports/metadata-store.ts";
 
 const store = new DurableObjectMetadataStore({ repositories: env.REPOSITORIES, indexShards: env.INDEX_SHARDS, catalog: env.CATALOG });
@@ -71,9 +76,47 @@ describe("DurableObjectMetadataStore beyond the contract", () => {
     };
     await store.createUpload(record);
     // As if a deleteUpload failed between removing the record and the index entry.
-    await env.REPOSITORIES.getByName("team/app").deleteUpload("u-1");
+    await env.REPOSITORIES.getByName("team/app").deleteUpload("team/app", "u-1");
     expect(await store.listStaleUploads(2000, 10)).toEqual([]);
     await store.createUpload({ ...record, id: "u-2" });
     expect((await store.listStaleUploads(2000, 10)).map((upload) => upload.id)).toEqual(["u-2"]);
+  });
+
+  it("moves the rows of an object written before the shared schema into it, under the repository of the first call", async () => {
+    const stub = env.REPOSITORIES.getByName("old/repo");
+    const manifest = { digest: digest(7), mediaType: "application/vnd.oci.image.manifest.v1+json", size: 10, key: "k7", subject: digest(8) };
+    const upload = { id: "u-9", repository: "old/repo", algorithm: "sha256", createdAt: 5, version: 3, received: 0, hashState: null, partSize: 5242880, multipart: null, parts: [], tail: null };
+    const migrated = await runInDurableObject(stub, (_instance: RepositoryObject, state) => {
+      const sql = state.storage.sql;
+      // The schema as the previous version created it, with a row in each table.
+      for (const table of ["links", "manifests", "manifest_overflow", "tags", "uploads"]) sql.exec(`DROP TABLE IF EXISTS ${table}`);
+      sql.exec(`
+        CREATE TABLE links (digest TEXT PRIMARY KEY, size INTEGER NOT NULL, key TEXT NOT NULL);
+        CREATE TABLE manifests (digest TEXT PRIMARY KEY, subject TEXT, record TEXT NOT NULL, overflow_parts INTEGER NOT NULL);
+        CREATE INDEX manifests_by_subject ON manifests (subject) WHERE subject IS NOT NULL;
+        CREATE TABLE manifest_overflow (digest TEXT NOT NULL, seq INTEGER NOT NULL, text TEXT NOT NULL, PRIMARY KEY (digest, seq));
+        CREATE TABLE tags (tag TEXT PRIMARY KEY, digest TEXT NOT NULL);
+        CREATE INDEX tags_by_digest ON tags (digest);
+        CREATE TABLE uploads (id TEXT PRIMARY KEY, version INTEGER NOT NULL, created_at INTEGER NOT NULL, record TEXT NOT NULL);`);
+      sql.exec("INSERT INTO links VALUES (?, 3, 'k1')", digest(1));
+      sql.exec("INSERT INTO manifests VALUES (?, ?, ?, 0)", digest(7), digest(8), JSON.stringify(manifest));
+      sql.exec("INSERT INTO tags VALUES ('v1', ?)", digest(7));
+      sql.exec("INSERT INTO uploads VALUES ('u-9', 3, 5, ?)", JSON.stringify(upload));
+
+      const driver = new DurableObjectSqlDriver(state.storage);
+      const legacy = new LegacyRepositoryTables(driver);
+      driver.exec(REPOSITORY_TABLES);
+      legacy.migrate("old/repo");
+      const records = new RepositoryRecords(driver);
+      const leftovers = sql.exec("SELECT name FROM sqlite_master WHERE name LIKE 'legacy%'").toArray().length;
+      return {
+        link: records.getBlobLink("old/repo", digest(1)),
+        tagged: records.getTaggedManifest("old/repo", "v1"),
+        referrers: records.listReferrers("old/repo", digest(8)).map((r) => r.digest),
+        upload: records.getUpload("old/repo", "u-9"),
+        leftovers,
+      };
+    });
+    expect(migrated).toEqual({ link: { digest: digest(1), size: 3, key: "k1" }, tagged: manifest, referrers: [digest(7)], upload, leftovers: 0 });
   });
 });

@@ -1,0 +1,162 @@
+/**
+ * The SQLite metadata store on node:sqlite, beyond the MetadataStore
+ * contract (which test/contract/filesystem.test.ts runs on it): all or
+ * nothing under injected failures, two connections (as two processes have)
+ * on one database file, names as long as the grammar allows, and the import
+ * of an earlier version's JSON metadata.
+ */
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { importJsonMetadata } from "../../src/adapters/sqlite/import-json-metadata.ts";
+import { SqliteMetadataStore } from "../../src/adapters/sqlite/metadata-store.ts";
+import { NodeSqliteDriver } from "../../src/adapters/sqlite/node-driver.ts";
+import { DATABASE_FILE, openLocalMetadata } from "../../src/adapters/sqlite/open.ts";
+import { HookedDriver, sqlRecordsContract } from "./sql-records.contract.ts";
+import { blob, digest, manifest, upload } from "./records.ts";
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), "registry-sqlite-"));
+}
+
+sqlRecordsContract("node:sqlite", async () => {
+  const dir = await tempDir();
+  const driver = new NodeSqliteDriver(join(dir, DATABASE_FILE));
+  return {
+    run: async (body) => body(driver),
+    cleanup: async () => {
+      driver.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe("SQLite metadata store on node:sqlite", () => {
+  it("an unlink from another connection cannot land between a put's reference check and its write: it waits for the put", async () => {
+    const dir = await tempDir();
+    const path = join(dir, DATABASE_FILE);
+    const hooked = new HookedDriver(new NodeSqliteDriver(path));
+    const putter = new SqliteMetadataStore(hooked);
+    // Another process, as far as SQLite can tell: its own connection, which gives up on a lock after 50 ms.
+    const otherDriver = new NodeSqliteDriver(path, { busyTimeoutMs: 50 });
+    const other = new SqliteMetadataStore(otherDriver);
+    await putter.linkBlob("r", blob(1));
+
+    let unlinkDuringPut: unknown = "not tried";
+    hooked.before = (sql) => {
+      if (!sql.startsWith("INSERT OR REPLACE INTO manifests")) return;
+      hooked.before = () => {};
+      try {
+        otherDriver.run("DELETE FROM links WHERE repository = ? AND digest = ?", "r", digest(1));
+        unlinkDuringPut = "unlinked";
+      } catch (error) {
+        unlinkDuringPut = (error as Error).message;
+      }
+    };
+    expect(await putter.putManifest("r", manifest(2), ["latest"], { blobs: [digest(1)], manifests: [] })).toEqual([]);
+    expect(unlinkDuringPut).toMatch(/database is locked/);
+    // After the put the unlink goes through: the put came first, whole.
+    expect(await other.unlinkBlob("r", digest(1))).toBe(true);
+    expect((await other.getTaggedManifest("r", "latest"))?.digest).toBe(digest(2));
+    expect(await putter.putManifest("r", manifest(3), ["next"], { blobs: [digest(1)], manifests: [] })).toEqual([digest(1)]);
+    otherDriver.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("racing conditional upload updates from two connections: exactly one wins", async () => {
+    const dir = await tempDir();
+    const a = openLocalMetadata(dir);
+    const b = openLocalMetadata(dir);
+    await a.store.createUpload(upload("u1"));
+    const results = await Promise.all([a.store.updateUpload(upload("u1", { version: 2, received: 1 }), 1), b.store.updateUpload(upload("u1", { version: 2, received: 2 }), 1)]);
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect((await b.store.getUpload("library/alpine", "u1"))?.received).toBe(results[0] ? 1 : 2);
+    a.close();
+    b.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("stores and finds tags and upload ids as long as the grammar allows, in any case (no file-name limits)", async () => {
+    const dir = await tempDir();
+    const { store, close } = openLocalMetadata(dir);
+    const tag = `A${"Bc".repeat(63)}D`; // 128 characters
+    const id = "U".repeat(128);
+    await store.putManifest("r", manifest(1), [tag, tag.toLowerCase()]);
+    expect((await store.getTaggedManifest("r", tag))?.digest).toBe(digest(1));
+    expect(await store.listTags("r", {})).toEqual([tag, tag.toLowerCase()]);
+    expect(await store.deleteTag("r", tag)).toBe(true);
+    expect(await store.listTags("r", {})).toEqual([tag.toLowerCase()]);
+    await store.createUpload(upload(id));
+    expect((await store.getUpload("library/alpine", id))?.id).toBe(id);
+    close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("keeps its records for the next process opening the same DATA_DIR", async () => {
+    const dir = await tempDir();
+    const first = openLocalMetadata(dir);
+    await first.store.putManifest("library/alpine", manifest(1), ["latest"]);
+    first.close();
+    const second = openLocalMetadata(dir);
+    expect(await second.store.listRepositories({})).toEqual(["library/alpine"]);
+    expect((await second.store.getTaggedManifest("library/alpine", "latest"))?.digest).toBe(digest(1));
+    second.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+});
+
+describe("importing an earlier version's JSON metadata", () => {
+  /** Writes `value` as JSON at `path` under `root`, creating folders. */
+  async function put(root: string, path: string, value: unknown) {
+    await mkdir(join(root, path, ".."), { recursive: true });
+    await writeFile(join(root, path), JSON.stringify(value));
+  }
+  const hex = (n: number) => digest(n).slice(7);
+
+  it("imports every record once, keeps the old folder aside, and imports nothing the second time", async () => {
+    const dir = await tempDir();
+    const m = join(dir, "metadata");
+    await put(m, `blobs/sha256/${hex(1)}.json`, blob(1));
+    await put(m, "repositories/team/app/_repository.json", { name: "team/app" });
+    await put(m, `repositories/team/app/_links/sha256/${hex(1)}.json`, blob(1));
+    await put(m, `repositories/team/app/_manifests/sha256/${hex(2)}.json`, manifest(2));
+    await put(m, `repositories/team/app/_manifests/sha256/${hex(3)}.json`, manifest(3, { subject: digest(2) }));
+    await put(m, `repositories/team/app/_referrers/sha256/${hex(2)}/sha256/${hex(3)}.json`, { digest: digest(3) });
+    await put(m, "repositories/team/app/_tags/latest.json", { digest: digest(2) });
+    await put(m, "repositories/team/app/_tags/^release-^x.json", { digest: digest(2) });
+    await put(m, "repositories/team/app/_tags/dangling.json", { digest: digest(99) });
+    await put(m, "repositories/team/_repository.json", { name: "team" });
+    await put(m, "uploads/u-^a.json", upload("u-A", { repository: "team/app", received: 7 }));
+
+    const driver = new NodeSqliteDriver(join(dir, DATABASE_FILE));
+    const imported = importJsonMetadata(driver, dir, new Date("2026-12-05T10:00:00Z"));
+    expect(imported).toMatchObject({ repositories: 2, blobs: 1, links: 1, manifests: 2, tags: 2, uploads: 1 });
+    expect(await readdir(dir)).toContain("metadata.imported-2026-12-05T10-00-00-000Z");
+    expect(await readdir(dir)).not.toContain("metadata");
+    expect(importJsonMetadata(driver, dir)).toBeNull();
+
+    const store = new SqliteMetadataStore(driver);
+    expect(await store.listRepositories({})).toEqual(["team", "team/app"]);
+    expect(await store.getBlob(digest(1))).toEqual(blob(1));
+    expect(await store.getBlobLink("team/app", digest(1))).toEqual(blob(1));
+    expect(await store.listTags("team/app", {})).toEqual(["Release-X", "latest"]);
+    expect((await store.getTaggedManifest("team/app", "Release-X"))?.digest).toBe(digest(2));
+    expect((await store.listReferrers("team/app", digest(2))).map((r) => r.digest)).toEqual([digest(3)]);
+    expect(await store.getUpload("team/app", "u-A")).toEqual(upload("u-A", { repository: "team/app", received: 7 }));
+    driver.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("a record it cannot read stops the import with the file's path and leaves the old folder in place", async () => {
+    const dir = await tempDir();
+    await put(join(dir, "metadata"), `blobs/sha256/${hex(1)}.json`, blob(1));
+    await writeFile(join(dir, "metadata", "blobs", "sha256", `${hex(2)}.json`), "{not json");
+    const driver = new NodeSqliteDriver(join(dir, DATABASE_FILE));
+    expect(() => importJsonMetadata(driver, dir)).toThrow(new RegExp(`cannot import .*${hex(2)}\\.json`));
+    expect(await readdir(dir)).toContain("metadata");
+    expect(await new SqliteMetadataStore(driver).getBlob(digest(1))).toBeNull();
+    driver.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+});
