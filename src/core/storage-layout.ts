@@ -40,38 +40,38 @@
  *   out. The memory blob store keeps objects and each multipart upload's parts
  *   as byte arrays, concatenating the listed parts on completion.
  *
- * ### filesystem (DATA_DIR/metadata)
- *   One small JSON file per record; <digest> below is `<alg>/<encoded>` (two
- *   path levels, so no ":" in file names). In tag, digest and upload-id file
- *   names each uppercase letter is written "^" + lowercase, so `Latest` and
- *   `latest` stay two files on case-insensitive disks.
+ * ### sql (SQLite: DATA_DIR/registry.db on Node; each Durable Object's own database)
+ *   One schema (adapters/sql/schema.ts) and one set of statements (adapters/sql/records.ts)
+ *   behind a synchronous driver: node:sqlite on Node, storage.sql in a Durable Object.
+ *   Every row names its repository, even in a database that holds one repository.
  *
- *   blobs/<digest>.json                           blob index: BlobInfo
- *   repositories/<name>/                          one directory per path component of
- *                                                 the name, so `a/b` nests inside `a`
- *     _repository.json                            {name}: registered (linkBlob, putManifest);
- *                                                 the catalog is every directory holding one,
- *                                                 sorted by full name after the walk
- *     _links/<digest>.json                        blob link: BlobInfo
- *     _manifests/<digest>.json                    ManifestRecord
- *     _tags/<tag>.json                            {digest}
- *     _referrers/<subject digest>/<digest>.json   {digest}: manifest <digest> has that subject
- *   uploads/<upload-id>.json                      UploadRecord (global, so the expiry sweep
- *                                                 reads one directory); getUpload checks its
- *                                                 `repository`
- *   .tmp/                                         files being written
+ *   links (repository, digest) PK, size, key                   blob link
+ *   manifests (repository, digest) PK, subject, record,        ManifestRecord as JSON; the index on
+ *             overflow_parts                                   (repository, subject) is the referrers index
+ *   manifest_overflow (repository, digest, seq) PK, text       the rest of a record's JSON past 512 Ki
+ *                                                              UTF-16 units (a Durable Object row holds
+ *                                                              at most 2 MB; only huge annotations)
+ *   tags (repository, tag) PK, digest                          indexed by (repository, digest) for deletes
+ *   uploads (repository, id) PK, version, created_at, record   UploadRecord as JSON; updated
+ *                                                              `WHERE ... AND version = ?`; indexed by age
+ *   blobs (digest PK, size, key)                               blob index; INSERT OR IGNORE: first writer wins
+ *   repositories (name PK)                                     the catalog
  *
- *   Reserved directories start with "_", which a repository path component
- *   cannot (the adapter checks every name before it becomes a path), so
- *   `a/_tags` can never be a repository and `a/tags` never meets `a`'s tags.
- *   Every write goes to .tmp/, is flushed and renamed into place. putManifest
- *   writes the manifest before its referrer entry and tags, and deleteManifest
- *   removes them in the opposite order, so a tag or referrer never leads to a
- *   missing manifest. Read-modify-write changes (conditional upload updates,
- *   the first-writer-wins blob index, deleteManifest's tag sweep) hold an
- *   in-process lock per repository or on the blob index: this backend is for
- *   ONE process owning DATA_DIR; two processes on one directory can both win
- *   a race.
+ *   Node keeps every table in one database file in WAL mode, opened by every process of
+ *   the cluster: putManifest (its reference checks, the record, every tag and the catalog
+ *   entry), deleteManifest (the record, its overflow and every tag on it) and linkBlob
+ *   (with the catalog) are each one transaction started with BEGIN IMMEDIATE, so a second
+ *   process's write waits for the lock (busy_timeout) and a reader sees before or after,
+ *   never between; a crash loses the whole uncommitted transaction. Upload updates are one
+ *   conditional UPDATE. synchronous=FULL: a change is on disk before it is answered.
+ *   Tags and names list in SQLite's BINARY collation: UTF-8 byte order, which is code-point
+ *   order. No name becomes a file name, so every length the grammar allows is stored.
+ *
+ *   Before SQLite (versions up to 2026-11), DATA_DIR/metadata held one JSON file per record
+ *   (blobs/<alg>/<hex>.json, repositories/<name>/{_repository.json, _links/, _manifests/,
+ *   _tags/<tag>.json, _referrers/}, uploads/<id>.json; uppercase letters in file names as
+ *   "^" + lowercase). Start-up imports such a folder in one transaction and renames it to
+ *   metadata.imported-<time> (adapters/sqlite/import-json-metadata.ts).
  *
  *   The filesystem blob store (DATA_DIR/blobs) keeps key `a/b/c` at file `a/b/c`;
  *   keys may not contain "..", start with "/", or have a segment starting with
@@ -84,31 +84,26 @@
  *   would copy every byte of a chunked blob a second time.
  *
  * ### durable-object (SQLite-backed Durable Objects; adapters/durable-object)
- *   Three classes; every object is its own SQLite database. Object names within each class:
+ *   Three classes; every object is its own SQLite database holding part of the "sql" tables
+ *   above, through the same statements. Object names within each class:
  *
- *   RepositoryObject "<repository>"   all that one repository owns
- *     links (digest PK, size, key)                          blob link
- *     manifests (digest PK, subject, record, overflow_parts) ManifestRecord as JSON; the index
- *                                                           on subject is the referrers index
- *     manifest_overflow (digest, seq, text)                 the rest of a record's JSON past
- *                                                           512 Ki UTF-16 units (a row holds at
- *                                                           most 2 MB; only huge annotations)
- *     tags (tag PK, digest)                                 indexed by digest for deleteManifest
- *     uploads (id PK, version, created_at, record)          UploadRecord as JSON; updated
- *                                                           `WHERE id = ? AND version = ?`
- *                                                           (10,000 parts: under 1 MB)
- *     registration (registered)                             one row once the catalog has it
+ *   RepositoryObject "<repository>"   links, manifests, manifest_overflow, tags, uploads (rows of
+ *                                      that one repository), and registration (registered): one
+ *                                      row once the catalog has it. Objects written before the
+ *                                      shared schema had these tables without the repository
+ *                                      column: renamed to legacy_* at start, copied in by the first
+ *                                      call (legacy-schema.ts)
  *   IndexShardObject "shard-<n>"       n = FNV-1a(key) mod 16, a constant: changing it would
  *                                      hide what was recorded under the old count
- *     blobs (digest PK, size, key)                          blob index, key = digest;
- *                                                           INSERT OR IGNORE: first writer wins
+ *     blobs                                                 blob index, key = digest
  *     open_uploads (repository, id, created_at)             key = repository "\n" id; indexed
  *                                                           by created_at for the expiry sweep
  *   CatalogObject "catalog"
- *     repositories (name PK)                                the catalog
+ *     repositories                                          the catalog
  *
- *   One object per repository is the unit the port's consistency needs: putManifest and
- *   deleteManifest are one transaction there, the upload update one conditional UPDATE, and
+ *   One object per repository is the unit the port's consistency needs: putManifest (with its
+ *   reference checks: links and manifests live there too) and deleteManifest are one
+ *   transaction there, the upload update one conditional UPDATE, and
  *   a Durable Object runs one call at a time on storage only it touches. Load spreads by
  *   repository. The blob index is global and read by every push, so it is sharded by
  *   digest; the catalog is written once per repository and listed in order, so one object
@@ -153,6 +148,10 @@
  *   at most 400 KB); only a record with huge annotations needs chunks.
  *   Single-item rules are conditions: first writer wins the blob index
  *   (attribute_not_exists), upload updates need `version = expected`.
+ *   putManifest's reference checks are one batched consistent read before its writes, not
+ *   a condition of them (no transactions, see below): a blob unlinked in between leaves the
+ *   manifest naming a blob its repository no longer links (the SQL stores check inside the
+ *   write's transaction instead).
  *   putManifest and deleteManifest touch many items, without transactions (dynalite has
  *   none; DynamoDB's are capped at 100 items). A put writes the manifest item whole (which
  *   drops any `deleting` mark), then the referrer, the tagged# back-references, the tags,
