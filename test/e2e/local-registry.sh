@@ -1,7 +1,9 @@
 # shellcheck shell=bash
 # Sourced by test/e2e/run.sh and test/conformance/run.sh: when REGISTRY_URL is
 # unset, serve this checkout with `npm start` on a free 127.0.0.1 port over a
-# throwaway DATA_DIR, and stop it again.
+# throwaway DATA_DIR, and stop it again. PROCESSES defaults to 2 here, not to
+# the core count, so the suites always run against several processes sharing
+# one DATA_DIR, even on a one-core machine.
 #
 #   start_local_registry WORKDIR [PORT]
 #                                  exports REGISTRY_URL; data in WORKDIR/data, log in
@@ -22,7 +24,7 @@ start_local_registry() {
   local_registry_log="$workdir/registry.log"
   mkdir -p "$workdir/data"
   # setsid: npm, its shell and node share one new process group, so one kill stops them all.
-  HOST=127.0.0.1 PORT=$port DATA_DIR="$workdir/data" setsid npm start >>"$local_registry_log" 2>&1 &
+  HOST=127.0.0.1 PORT=$port DATA_DIR="$workdir/data" PROCESSES="${PROCESSES:-2}" setsid npm start >>"$local_registry_log" 2>&1 &
   local_registry_pid=$!
   export REGISTRY_URL="http://127.0.0.1:$port"
   echo "started npm start (pid $local_registry_pid) on $REGISTRY_URL, data in $workdir/data, log in $local_registry_log"
