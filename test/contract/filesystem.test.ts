@@ -6,6 +6,8 @@ import { FilesystemBlobStore } from "../../src/adapters/filesystem/blob-store.ts
 import { FilesystemMetadataStore } from "../../src/adapters/filesystem/metadata-store.ts";
 import { blobStoreContract } from "./blob-store.contract.ts";
 import { metadataStoreContract } from "./metadata-store.contract.ts";
+import { uploadRacesContract } from "./upload-races.contract.ts";
+import { hashWasm } from "../../src/adapters/hash-wasm.ts";
 
 async function tempRoot(): Promise<{ root: string; cleanup(): Promise<void> }> {
   const root = await mkdtemp(join(tmpdir(), "registry-contract-"));
@@ -20,6 +22,19 @@ blobStoreContract("filesystem", async () => {
 metadataStoreContract("filesystem", async () => {
   const { root, cleanup } = await tempRoot();
   return { store: new FilesystemMetadataStore(join(root, "metadata")), cleanup };
+});
+
+// Each racer gets its own FilesystemBlobStore on the one directory, as separate processes
+// would: its in-process locks are not shared. The metadata store stands for the shared
+// database (the filesystem one serves one process; its conditional update is what counts).
+uploadRacesContract("filesystem", async () => {
+  const { root, cleanup } = await tempRoot();
+  return {
+    metadata: new FilesystemMetadataStore(join(root, "metadata")),
+    blobStore: () => new FilesystemBlobStore(join(root, "blobs")),
+    hashing: hashWasm,
+    cleanup,
+  };
 });
 
 /** Files under `dir`, relative, or none when it does not exist. */
