@@ -29,6 +29,7 @@ export class PartWriter {
   private readonly openUpload: () => Promise<{ key: string; uploadId: string }>;
   private readonly maxInFlight: number;
   private readonly hash: ResumableHash | null;
+  private readonly beforePart: (() => Promise<void>) | null;
 
   constructor(options: {
     blobs: BlobStore;
@@ -42,6 +43,11 @@ export class PartWriter {
     maxInFlight?: number;
     /** Hashes every byte written after the carried tail, in order. */
     hash?: ResumableHash;
+    /**
+     * Awaited before each part upload starts; throwing stops the writer before it
+     * writes (the upload engine checks there that its claim on the upload still holds).
+     */
+    beforePart?: () => Promise<void>;
   }) {
     this.blobs = options.blobs;
     this.partSize = options.partSize;
@@ -50,6 +56,7 @@ export class PartWriter {
     this.openUpload = options.openUpload;
     this.maxInFlight = options.maxInFlight ?? 2;
     this.hash = options.hash ?? null;
+    this.beforePart = options.beforePart ?? null;
     const carried = options.carriedTail;
     if (carried && carried.byteLength > 0) {
       this.part = takePartBuffer(this.partSize);
@@ -106,6 +113,7 @@ export class PartWriter {
     this.hashed = 0;
     this.target ??= this.openUpload();
     const { key, uploadId } = await this.target;
+    if (this.beforePart) await this.beforePart();
     const task = this.blobs
       .uploadPart(key, uploadId, partNumber, bytes)
       .then((uploaded) => {

@@ -1,5 +1,5 @@
 import type { BlobStore } from "../ports/blob-store.ts";
-import { DigestMismatchError, MAX_PARTS, MIN_PART_SIZE } from "../ports/blob-store.ts";
+import { DigestMismatchError, MAX_PARTS, MIN_PART_SIZE, MultipartError } from "../ports/blob-store.ts";
 import type { Hashing, ResumableHash } from "../ports/hashing.ts";
 import type { BlobInfo, DigestAlgorithm, MetadataStore, UploadRecord } from "../ports/metadata-store.ts";
 import { RegistryError } from "./errors.ts";
@@ -7,6 +7,75 @@ import { parseDigest, type ParsedDigest } from "./digest.ts";
 import { PartWriter } from "./part-writer.ts";
 import { blobKey, chunkedBlobKey, uploadTailKey } from "./storage-layout.ts";
 import { exactLength, lengthMismatch, readLimited } from "./streams.ts";
+
+/**
+ * ## One writer at a time: claims
+ *
+ * The problem. An upload's multipart upload is storage that every request on the upload
+ * writes into, and a part number names a slot that a later write of the same number
+ * replaces (S3 and R2 say so; the memory and filesystem stores do the same). Two requests
+ * that start from the same record (a client retrying a PATCH it believes lost, with the
+ * same Content-Range; two closing PUTs) both write part N. The conditional record update
+ * lets only one of them record its parts, but by then the loser's part may have replaced
+ * the winner's: the recorded ETag no longer matches, and the upload can never complete.
+ * A condition checked when a request ends comes too late; a loser must be stopped before
+ * it writes. And the request that stops it may run in another process, isolate or Lambda:
+ * the one thing they all share is the metadata store's conditional `updateUpload`
+ * (compare-and-set on `version`), so that is the only mechanism used. In-process locks
+ * (the filesystem store's) cannot see another process and guard nothing here.
+ *
+ * Claim, write, commit. A request (PATCH, or the closing PUT) first claims the upload: a
+ * conditional update that bumps `version` and sets `writer` = {random token, expiresAt}.
+ * It has read the record and checked its Content-Range first, so a request refused for its
+ * range writes nothing either. A request that finds a live claim, or loses the conditional
+ * write, answers 416 with the recorded Range, having written nothing. The winner writes its
+ * parts and tail, then records them with one conditional update on the version it holds
+ * that also clears the claim: a PATCH costs one metadata write more than before (the claim).
+ * On failure it releases the claim (a conditional update clearing it and nothing else)
+ * after its part uploads in flight have settled, so none of them lands later. The parts it
+ * wrote beyond the recorded ones are named by no record: the next writer overwrites them
+ * (it starts at the same part number), and completion lists only recorded parts. A client
+ * that drops a PATCH and resumes at once gets 416 until the dropped request has released,
+ * then succeeds (test/e2e/chunked-push.ts asks for the Range again after a 416).
+ *
+ * Expiry. A claim lasts CLAIM_TTL_MS after the conditional write that last set it, so a
+ * claim left by a crashed process (or a Worker cancelled because its client went away,
+ * which runs no cleanup) holds the upload up for at most that long; then the next request
+ * takes it over with the same conditional write. A live writer renews its claim once a
+ * third of that time has passed since its last conditional write, checked as every piece
+ * of the body arrives and before every part upload, so a long streamed PATCH of many GiB
+ * keeps it (a renewal is one conditional write per 10 s of writing). A client that sends
+ * nothing for longer may find its upload taken over. The multipart upload is recorded
+ * (the same kind of write) as soon as it is opened, so a crash never orphans it and the
+ * expiry sweep aborts it. Clocks only decide when a takeover is allowed; which request
+ * wins is always decided by `version`.
+ *
+ * A stalled writer. A writer starts a part upload only while its claim is confirmed: less
+ * than a third of CLAIM_TTL_MS after a conditional write it won, so at least two thirds of
+ * it before any other request may take over. A writer whose renewal fails has lost the
+ * claim: it writes no further part, deletes its tail, and cannot commit (its conditional
+ * write names a version that is gone). What no store lets us prevent is a part upload
+ * started in time that reaches storage more than 20 s later, after a takeover, replacing
+ * the new writer's part of the same number: S3 and R2 have no conditional part writes, and
+ * part numbers cannot simply move on after a takeover (S3 with per-part checksums, S3
+ * Express and possibly R2 refuse gaps in them). Even that is never silent: every store
+ * checks each listed part's ETag when completing (S3 and R2 ETags are MD5s of the bytes,
+ * so identical bytes still pass), and the PUT then answers 400 BLOB_UPLOAD_INVALID and
+ * discards the upload, rather than assembling other bytes or failing with a 500; the
+ * client pushes the blob again.
+ *
+ * Finishing. The closing PUT claims the upload like a PATCH, so of two concurrent PUTs
+ * only one assembles the blob; the other gets 416, or 404 BLOB_UPLOAD_UNKNOWN once the
+ * winner has deleted the record. Two uploads of the same blob may finish at once, each
+ * under its own claim: both assemble, the blob index keeps the first, and the second
+ * deletes its own assembled copy, which no record names.
+ *
+ * Alternatives. Fresh part numbers per attempt (a claim reserving a range, a takeover
+ * moving past it) would fence stalled writers off entirely, but leaves gaps some stores
+ * refuse and spends the 10,000 part numbers a blob has; content-derived ETags make
+ * identical retries harmless, not different bytes at the same offset.
+ */
+export const CLAIM_TTL_MS = 30_000;
 
 export interface UploadDeps {
   blobs: BlobStore;
@@ -16,6 +85,8 @@ export interface UploadDeps {
   partSize: number;
   now: () => number;
   newId: () => string;
+  /** How long a writer's claim lasts unrenewed (default CLAIM_TTL_MS). */
+  claimTtlMs?: number;
 }
 
 /** A chunk as the client sent it: the body and what its headers promised. */
@@ -27,18 +98,23 @@ export interface Chunk {
   length?: number;
 }
 
+/** What a request changes in the upload record after writing a chunk. */
+type Appended = Pick<UploadRecord, "received" | "hashState" | "multipart" | "parts" | "tail">;
+
 /**
  * The upload engine (distribution-spec § Pushing blobs). Each request is
  * stateless: the upload record carries the multipart upload, its parts, the
- * saved hash state and the tail, and is replaced with a conditional write so
- * two racing requests cannot both advance it.
+ * saved hash state and the tail. A request writes to storage only under a claim
+ * on the record, taken and released by conditional writes (see above).
  */
 export class Uploads {
   private readonly deps: UploadDeps;
+  private readonly claimTtlMs: number;
 
   constructor(deps: UploadDeps) {
     if (deps.partSize < MIN_PART_SIZE) throw new Error(`partSize must be at least ${MIN_PART_SIZE} bytes`);
     this.deps = deps;
+    this.claimTtlMs = deps.claimTtlMs ?? CLAIM_TTL_MS;
   }
 
   async start(repository: string, algorithm: DigestAlgorithm = "sha256"): Promise<UploadRecord> {
@@ -61,14 +137,26 @@ export class Uploads {
 
   async get(repository: string, id: string): Promise<UploadRecord> {
     const record = await this.deps.metadata.getUpload(repository, id);
-    if (!record) throw new RegistryError("BLOB_UPLOAD_UNKNOWN", `no upload ${id} in ${repository}; start a new one with POST`);
+    if (!record) throw unknownUpload(repository, id);
     return record;
   }
 
-  /** PATCH: appends a chunk; answers 416 when it does not start where the last one ended. */
+  /** PATCH: appends a chunk; answers 416 when it does not start where the last one ended, or another request is writing. */
   async append(repository: string, id: string, chunk: Chunk): Promise<UploadRecord> {
     const record = await this.get(repository, id);
-    return this.appendTo(record, chunk);
+    checkChunk(record, chunk);
+    const claim = await this.claim(record);
+    let appended: { changes: Appended; replacedTail: string | null } | null = null;
+    try {
+      appended = await this.appendTo(claim, chunk);
+      if (!(await claim.commit(appended.changes))) throw await claim.lost();
+    } catch (error) {
+      if (appended?.changes.tail) await this.deps.blobs.delete(appended.changes.tail.key).catch(() => {});
+      await this.release(claim);
+      throw error;
+    }
+    if (appended.replacedTail) await this.deps.blobs.delete(appended.replacedTail);
+    return claim.record;
   }
 
   /**
@@ -105,7 +193,7 @@ export class Uploads {
   private async putWholeOfUnknownLength(repository: string, digest: ParsedDigest, chunk: Chunk): Promise<BlobInfo> {
     const record = await this.start(repository, digest.algorithm);
     try {
-      await this.appendTo(record, chunk);
+      await this.append(repository, record.id, chunk);
       return await this.finish(repository, record.id, digest.digest, { body: null });
     } catch (error) {
       const current = await this.deps.metadata.getUpload(repository, record.id);
@@ -116,36 +204,61 @@ export class Uploads {
 
   /** PUT ?digest=: appends an optional final chunk, checks the digest, and makes the blob visible. */
   async finish(repository: string, id: string, digestParam: string | undefined, chunk: Chunk): Promise<BlobInfo> {
-    let record = await this.get(repository, id);
+    const record = await this.get(repository, id);
     const digest = parseDigest(digestParam);
     const hasBody = chunk.body !== null && (chunk.length === undefined || chunk.length > 0);
-    if (hasBody && record.received === 0 && !chunk.range) {
-      try {
-        return await this.putWhole(repository, digest, chunk);
-      } finally {
-        await this.discard(record);
+    const whole = hasBody && record.received === 0 && !chunk.range;
+    if (!whole) {
+      if (hasBody || chunk.range) checkChunk(record, chunk);
+      if (digest.algorithm !== record.algorithm) {
+        throw new RegistryError(
+          "DIGEST_INVALID",
+          `this upload was hashed with ${record.algorithm}; to push a ${digest.algorithm} blob start the upload with POST ?digest-algorithm=${digest.algorithm}`,
+        );
       }
     }
-    if (hasBody || chunk.range) record = await this.appendTo(record, chunk);
-    if (digest.algorithm !== record.algorithm) {
-      throw new RegistryError(
-        "DIGEST_INVALID",
-        `this upload was hashed with ${record.algorithm}; to push a ${digest.algorithm} blob start the upload with POST ?digest-algorithm=${digest.algorithm}`,
-      );
+    // Claimed even for a whole blob, so no PATCH writes to the upload while it is discarded.
+    const claim = await this.claim(record);
+    let settled = false;
+    try {
+      if (whole) {
+        settled = true;
+        try {
+          return await this.putWhole(repository, digest, chunk);
+        } finally {
+          await this.discard(claim.record);
+        }
+      }
+      if (hasBody || chunk.range) {
+        const { changes, replacedTail } = await this.appendTo(claim, chunk);
+        try {
+          await claim.write(changes);
+        } catch (error) {
+          if (changes.tail) await this.deps.blobs.delete(changes.tail.key).catch(() => {});
+          throw error;
+        }
+        if (replacedTail) await this.deps.blobs.delete(replacedTail);
+      }
+      const current = claim.record;
+      const hash = await this.restoreHash(current);
+      const actual = `${current.algorithm}:${hash.digestHex()}`;
+      if (actual !== digest.digest) {
+        settled = true;
+        await this.discard(current);
+        throw new RegistryError("DIGEST_INVALID", `the uploaded content has digest ${actual}, not ${digest.digest}; the upload was discarded`);
+      }
+      const known = await this.deps.metadata.getBlob(digest.digest);
+      const info = known ?? (await this.store(claim, digest.digest));
+      settled = true;
+      await this.deps.metadata.linkBlob(repository, info);
+      await this.deps.metadata.deleteUpload(repository, id);
+      if (known) await this.abortStorage(current);
+      else if (current.tail) await this.deps.blobs.delete(current.tail.key);
+      return info;
+    } catch (error) {
+      if (!settled) await this.release(claim);
+      throw error;
     }
-    const hash = await this.restoreHash(record);
-    const actual = `${record.algorithm}:${hash.digestHex()}`;
-    if (actual !== digest.digest) {
-      await this.discard(record);
-      throw new RegistryError("DIGEST_INVALID", `the uploaded content has digest ${actual}, not ${digest.digest}; the upload was discarded`);
-    }
-    const known = await this.deps.metadata.getBlob(digest.digest);
-    const info = known ?? (await this.store(record, digest.digest));
-    await this.deps.metadata.linkBlob(repository, info);
-    await this.deps.metadata.deleteUpload(repository, id);
-    if (known) await this.abortStorage(record);
-    else if (record.tail) await this.deps.blobs.delete(record.tail.key);
-    return info;
   }
 
   /** DELETE on the upload: aborts the multipart upload and forgets the session. */
@@ -169,37 +282,62 @@ export class Uploads {
     return expired;
   }
 
-  private async appendTo(record: UploadRecord, chunk: Chunk): Promise<UploadRecord> {
-    const rangeError = (why: string) =>
-      new RegistryError("BLOB_UPLOAD_INVALID", `${why}; the upload has ${record.received} bytes, so the next chunk must start at ${record.received}`, {
-        status: 416,
-        headers: { Range: rangeHeader(record.received), Location: uploadLocation(record), "Docker-Upload-UUID": record.id },
-      });
-    if (chunk.range) {
-      if (chunk.range.start !== record.received) throw rangeError(`chunk starts at ${chunk.range.start}`);
-      if (chunk.length !== undefined && chunk.length !== chunk.range.end - chunk.range.start + 1) {
-        throw rangeError(`Content-Range ${chunk.range.start}-${chunk.range.end} does not match Content-Length ${chunk.length}`);
-      }
+  /**
+   * Takes the upload for this request: a conditional write of a fresh `writer`, allowed when
+   * there is none or it has expired. Throws 416 (with the recorded Range) when another
+   * request holds it or wins it, 404 when the upload is gone; either way nothing was written.
+   */
+  private async claim(record: UploadRecord): Promise<Claim> {
+    const now = this.deps.now();
+    if (record.writer && record.writer.expiresAt > now) throw busy(record);
+    const claim = new Claim(this.deps.metadata, this.deps.now, this.claimTtlMs, this.deps.newId(), record);
+    if (await claim.take()) return claim;
+    throw await claim.lost();
+  }
+
+  /**
+   * After a failure: lets go of the claim so the client's retry need not wait for it to
+   * expire. The record is otherwise left as it was; a multipart upload opened by this
+   * request stays recorded (the next writer uses it), unless the record is gone (a DELETE
+   * or the expiry sweep overlapped), when nothing else would abort it.
+   */
+  private async release(claim: Claim): Promise<void> {
+    if (await claim.commit({}).catch(() => false)) return;
+    if (claim.opened && !(await this.deps.metadata.getUpload(claim.record.repository, claim.record.id).catch(() => claim.record))) {
+      await this.deps.blobs.abortMultipartUpload(claim.opened.key, claim.opened.uploadId).catch(() => {});
     }
+  }
+
+  /**
+   * Writes a chunk (full parts, then the rest as a new tail object) under `claim` and
+   * returns what the record must change to; the caller records it. On failure the tail
+   * it may have written is its own to delete only once the write is known not to be recorded.
+   */
+  private async appendTo(claim: Claim, chunk: Chunk): Promise<{ changes: Appended; replacedTail: string | null }> {
+    const record = claim.record;
     const length = declaredLength(chunk);
-    if (length !== undefined && record.received + length > record.partSize * MAX_PARTS) {
-      throw new RegistryError("SIZE_INVALID", `blobs are limited to ${record.partSize * MAX_PARTS} bytes with this registry's part size`, { status: 413 });
-    }
     const hash = await this.restoreHash(record);
     const carriedTail = record.tail ? await this.readTail(record) : null;
-    let multipart = record.multipart;
     const writer = new PartWriter({
       blobs: this.deps.blobs,
       partSize: record.partSize,
       parts: record.parts,
       carriedTail,
       openUpload: async () => {
-        if (!multipart) {
-          const key = chunkedBlobKey(record.id);
-          multipart = { key, uploadId: await this.deps.blobs.createMultipartUpload(key) };
+        if (claim.record.multipart) return claim.record.multipart;
+        const key = chunkedBlobKey(record.id);
+        const multipart = { key, uploadId: await this.deps.blobs.createMultipartUpload(key) };
+        claim.opened = multipart;
+        try {
+          await claim.write({ multipart });
+        } catch (error) {
+          claim.opened = null;
+          await this.deps.blobs.abortMultipartUpload(key, multipart.uploadId).catch(() => {});
+          throw error;
         }
         return multipart;
       },
+      beforePart: () => claim.keep(),
       hash,
     });
     let received = record.received;
@@ -210,45 +348,27 @@ export class Uploads {
         if (done) break;
         received += value.byteLength;
         if (length !== undefined && received - record.received > length) throw lengthMismatch(length, received - record.received);
+        await claim.keep();
         await writer.write(value);
       }
       if (length !== undefined && received - record.received !== length) throw lengthMismatch(length, received - record.received);
     } catch (error) {
       await reader.cancel().catch(() => {});
+      // Waits for the part uploads in flight: none of them may land after the claim is released.
       await writer.finish().catch(() => {});
-      // Parts written by a failed request are never recorded; a multipart upload it
-      // opened would be orphaned, so abort it rather than bump the record's version
-      // (which would make the client's immediate resume lose a race it need not).
-      if (multipart && !record.multipart) await this.deps.blobs.abortMultipartUpload(multipart.key, multipart.uploadId).catch(() => {});
       throw error;
     }
     const tailBytes = await writer.finish();
-    const version = record.version + 1;
     const tail = tailBytes.byteLength > 0 ? { key: uploadTailKey(record.id, this.deps.newId()), size: tailBytes.byteLength } : null;
     if (tail) await this.deps.blobs.put(tail.key, tailBytes, { length: tail.size });
-    const next: UploadRecord = {
-      ...record,
-      version,
-      received,
-      hashState: toBase64(hash.save()),
-      multipart,
-      parts: writer.parts,
-      tail,
+    return {
+      changes: { received, hashState: toBase64(hash.save()), multipart: claim.record.multipart, parts: writer.parts, tail },
+      replacedTail: record.tail?.key ?? null,
     };
-    if (!(await this.deps.metadata.updateUpload(next, record.version))) {
-      if (tail) await this.deps.blobs.delete(tail.key);
-      if (multipart && !record.multipart) await this.deps.blobs.abortMultipartUpload(multipart.key, multipart.uploadId);
-      const current = await this.get(record.repository, record.id);
-      throw new RegistryError("BLOB_UPLOAD_INVALID", "another request changed this upload at the same time; resume from the returned Range", {
-        status: 416,
-        headers: { Range: rangeHeader(current.received), Location: uploadLocation(current), "Docker-Upload-UUID": current.id },
-      });
-    }
-    if (record.tail) await this.deps.blobs.delete(record.tail.key);
-    return next;
   }
 
-  private async store(record: UploadRecord, digest: string): Promise<BlobInfo> {
+  private async store(claim: Claim, digest: string): Promise<BlobInfo> {
+    const record = claim.record;
     const tail = record.tail ? await this.readTail(record) : new Uint8Array(0);
     if (!record.multipart) {
       // The whole blob fits in the tail: one small verified put, no multipart upload.
@@ -256,21 +376,36 @@ export class Uploads {
       const { size } = await this.deps.blobs.put(key, tail, { digest, length: tail.byteLength });
       return this.deps.metadata.putBlobIfAbsent({ digest, size, key });
     }
+    const { key, uploadId } = record.multipart;
     const parts = [...record.parts];
     if (tail.byteLength > 0) {
       const partNumber = parts.length + 1;
-      const { etag } = await this.deps.blobs.uploadPart(record.multipart.key, record.multipart.uploadId, partNumber, tail);
+      await claim.keep();
+      const { etag } = await this.deps.blobs.uploadPart(key, uploadId, partNumber, tail);
       parts.push({ partNumber, etag, size: tail.byteLength });
     }
-    const { size } = await this.deps.blobs.completeMultipartUpload(
-      record.multipart.key,
-      record.multipart.uploadId,
-      parts.map(({ partNumber, etag }) => ({ partNumber, etag })),
-    );
+    await claim.keep();
+    let size: number;
+    try {
+      ({ size } = await this.deps.blobs.completeMultipartUpload(
+        key,
+        uploadId,
+        parts.map(({ partNumber, etag }) => ({ partNumber, etag })),
+      ));
+    } catch (error) {
+      if (!(error instanceof MultipartError)) throw error;
+      // The stored parts are not the recorded ones (see "A stalled writer" above): what
+      // was received is lost, so say so plainly rather than fail with a 500 on every retry.
+      await this.discard(record);
+      throw new RegistryError("BLOB_UPLOAD_INVALID", `the upload's stored parts do not match its record (${error.message}); it was discarded, push the blob again`);
+    }
     if (size !== record.received) {
       throw new RegistryError("BLOB_UPLOAD_INVALID", `assembled ${size} bytes but the upload received ${record.received}; push the blob again`);
     }
-    return this.deps.metadata.putBlobIfAbsent({ digest, size, key: record.multipart.key });
+    const info = await this.deps.metadata.putBlobIfAbsent({ digest, size, key });
+    // Another upload of the same blob was indexed first: nothing will ever name this copy.
+    if (info.key !== key) await this.deps.blobs.delete(key);
+    return info;
   }
 
   private async discard(record: UploadRecord): Promise<void> {
@@ -313,6 +448,114 @@ export function uploadLocation(record: Pick<UploadRecord, "repository" | "id">):
 /** distribution-spec: `Range: 0-<end>` inclusive; Distribution answers `0-0` before any byte. */
 export function rangeHeader(received: number): string {
   return `0-${Math.max(received - 1, 0)}`;
+}
+
+/**
+ * A request's claim on an upload (see "One writer at a time" above). `record` is the
+ * record as this request last wrote it, which is the stored one while the claim holds.
+ */
+class Claim {
+  record: UploadRecord;
+  /** A multipart upload this request opened and recorded: the request aborts it if the record vanishes. */
+  opened: { key: string; uploadId: string } | null = null;
+  readonly #metadata: MetadataStore;
+  readonly #now: () => number;
+  readonly #ttl: number;
+  readonly #token: string;
+  /** When this request sent the last conditional write it won, by its own clock. */
+  #confirmedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(metadata: MetadataStore, now: () => number, ttl: number, token: string, record: UploadRecord) {
+    this.#metadata = metadata;
+    this.#now = now;
+    this.#ttl = ttl;
+    this.#token = token;
+    this.record = record;
+  }
+
+  /** The claiming write; false when another request changed the record first. */
+  async take(): Promise<boolean> {
+    if (await this.#write({}, true)) return true;
+    // A write that succeeded but whose answer was lost fails its condition when the
+    // client retries it (the DynamoDB SDK does): the token tells this claim from another's.
+    const current = await this.#metadata.getUpload(this.record.repository, this.record.id).catch(() => null);
+    if (!current?.writer || current.writer.token !== this.#token) return false;
+    this.record = current;
+    this.#confirmedAt = current.writer.expiresAt - this.#ttl;
+    return true;
+  }
+
+  /**
+   * Called before every part upload and as the body arrives: renews the claim once a
+   * third of its time has passed, so a part is only ever started under a live claim.
+   * Throws (416, or 404 when the upload is gone) when the claim was lost.
+   */
+  async keep(): Promise<void> {
+    if (this.#now() - this.#confirmedAt < this.#ttl / 3) return;
+    await this.write({});
+  }
+
+  /** Records `changes` and renews the claim, in one conditional write; throws like `keep` when the claim was lost. */
+  async write(changes: Partial<UploadRecord>): Promise<void> {
+    if (!(await this.#write(changes, true))) throw await this.lost();
+  }
+
+  /** Records `changes` and clears the claim, in one conditional write; false when the claim was lost. */
+  async commit(changes: Partial<UploadRecord>): Promise<boolean> {
+    return this.#write(changes, false);
+  }
+
+  /** The answer for a request that lost its claim: 416 with the Range recorded now, or 404. */
+  async lost(): Promise<RegistryError> {
+    const current = await this.#metadata.getUpload(this.record.repository, this.record.id);
+    if (!current) return unknownUpload(this.record.repository, this.record.id);
+    return rangeError(current, "another request took this upload over while this one was writing; resume from the returned Range");
+  }
+
+  async #write(changes: Partial<UploadRecord>, keep: boolean): Promise<boolean> {
+    const sent = this.#now();
+    const next: UploadRecord = {
+      ...this.record,
+      ...changes,
+      version: this.record.version + 1,
+      writer: keep ? { token: this.#token, expiresAt: sent + this.#ttl } : null,
+    };
+    if (!(await this.#metadata.updateUpload(next, this.record.version))) return false;
+    this.record = next;
+    this.#confirmedAt = sent;
+    return true;
+  }
+}
+
+/** Checks a chunk against the record before anything is claimed or written: 416 or 413 when it cannot be appended. */
+function checkChunk(record: UploadRecord, chunk: Chunk): void {
+  const where = `the upload has ${record.received} bytes, so the next chunk must start at ${record.received}`;
+  if (chunk.range) {
+    if (chunk.range.start !== record.received) throw rangeError(record, `chunk starts at ${chunk.range.start}; ${where}`);
+    if (chunk.length !== undefined && chunk.length !== chunk.range.end - chunk.range.start + 1) {
+      throw rangeError(record, `Content-Range ${chunk.range.start}-${chunk.range.end} does not match Content-Length ${chunk.length}; ${where}`);
+    }
+  }
+  const length = declaredLength(chunk);
+  if (length !== undefined && record.received + length > record.partSize * MAX_PARTS) {
+    throw new RegistryError("SIZE_INVALID", `blobs are limited to ${record.partSize * MAX_PARTS} bytes with this registry's part size`, { status: 413 });
+  }
+}
+
+/** Another request holds a live claim on the upload. */
+function busy(record: UploadRecord): RegistryError {
+  return rangeError(record, "another request is writing to this upload; resume from the returned Range once it is done");
+}
+
+function rangeError(record: UploadRecord, message: string): RegistryError {
+  return new RegistryError("BLOB_UPLOAD_INVALID", message, {
+    status: 416,
+    headers: { Range: rangeHeader(record.received), Location: uploadLocation(record), "Docker-Upload-UUID": record.id },
+  });
+}
+
+function unknownUpload(repository: string, id: string): RegistryError {
+  return new RegistryError("BLOB_UPLOAD_UNKNOWN", `no upload ${id} in ${repository}; start a new one with POST`);
 }
 
 function declaredLength(chunk: Chunk): number | undefined {

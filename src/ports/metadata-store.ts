@@ -58,6 +58,20 @@ export interface UploadRecord {
   parts: UploadPartRecord[];
   /** Bytes received after the last full part, kept as a small object. */
   tail: { key: string; size: number } | null;
+  /**
+   * The request writing to the upload's storage right now, if any: only it may
+   * write parts or a tail (core/uploads.ts, "One writer at a time"). Optional, so
+   * records written before it existed read as unclaimed.
+   */
+  writer?: UploadWriter | null;
+}
+
+/** A request's claim on an upload, taken and renewed by conditional `updateUpload`s. */
+export interface UploadWriter {
+  /** Random, per request: tells the claimant its own claim when a write's answer was lost. */
+  token: string;
+  /** Epoch milliseconds; after this another request may take the upload over. */
+  expiresAt: number;
 }
 
 /** What a manifest refers to, which its repository must hold first (distribution-spec § Pushing Manifests). */
@@ -109,7 +123,9 @@ export interface MetadataStore {
   getUpload(repository: string, id: string): Promise<UploadRecord | null>;
   /**
    * Replaces the record only if the stored one still has `expectedVersion`;
-   * returns false otherwise. This is what keeps racing PATCHes from both winning.
+   * returns false otherwise. This is what keeps racing PATCHes from both winning,
+   * across processes: the upload engine's claims (core/uploads.ts) rest on it
+   * alone. The whole record is stored, fields this port may add later included.
    */
   updateUpload(record: UploadRecord, expectedVersion: number): Promise<boolean>;
   deleteUpload(repository: string, id: string): Promise<void>;

@@ -6,6 +6,8 @@ import { FilesystemBlobStore } from "../../src/adapters/filesystem/blob-store.ts
 import { openLocalMetadata } from "../../src/adapters/sqlite/open.ts";
 import { blobStoreContract } from "./blob-store.contract.ts";
 import { metadataStoreContract } from "./metadata-store.contract.ts";
+import { uploadRacesContract } from "./upload-races.contract.ts";
+import { hashWasm } from "../../src/adapters/hash-wasm.ts";
 
 async function tempRoot(): Promise<{ root: string; cleanup(): Promise<void> }> {
   const root = await mkdtemp(join(tmpdir(), "registry-contract-"));
@@ -26,6 +28,19 @@ metadataStoreContract("sqlite (node:sqlite)", async () => {
       metadata.close();
       await cleanup();
     },
+  };
+});
+
+// Each racer gets its own FilesystemBlobStore on the one directory, as separate processes
+// would: its in-process locks are not shared. The metadata store stands for the shared
+// database (the filesystem one serves one process; its conditional update is what counts).
+uploadRacesContract("filesystem", async () => {
+  const { root, cleanup } = await tempRoot();
+  return {
+    metadata: new FilesystemMetadataStore(join(root, "metadata")),
+    blobStore: () => new FilesystemBlobStore(join(root, "blobs")),
+    hashing: hashWasm,
+    cleanup,
   };
 });
 

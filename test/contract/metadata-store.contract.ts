@@ -122,6 +122,16 @@ export function metadataStoreContract(name: string, create: () => Promise<Metada
         expect(await store.getUpload("library/alpine", "u2")).toBeNull();
       });
 
+      it("keeps a record's writer claim through conditional updates, and its clearing (core/uploads.ts claims)", async () => {
+        await store.createUpload(upload("u1"));
+        const claimed = upload("u1", { version: 2, writer: { token: "t-1", expiresAt: 1_700_000_030_000 } });
+        expect(await store.updateUpload(claimed, 1)).toBe(true);
+        expect(await store.getUpload("library/alpine", "u1")).toEqual(claimed);
+        const committed = upload("u1", { version: 3, received: 7, writer: null });
+        expect(await store.updateUpload(committed, 2)).toBe(true);
+        expect(await store.getUpload("library/alpine", "u1")).toEqual(committed);
+      });
+
       it("changing a record the store returned does not change the stored one", async () => {
         await store.createUpload(upload("u1"));
         const read = await store.getUpload("library/alpine", "u1");

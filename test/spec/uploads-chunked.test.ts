@@ -212,6 +212,44 @@ describe.each(targetFactories)("chunked uploads ($name)", (factory) => {
     });
   });
 
+  describe("racing requests on one upload (a retrying client)", () => {
+    it("two identical PATCHes in parallel: one 202, one 416 with the Range, and the PUT makes the blob", async () => {
+      const repo = uniqueRepo("race");
+      const head = randomBytes(8 * MiB + 1000);
+      const retried = randomBytes(8 * MiB + 5000);
+      const whole = concat(head, retried);
+      const { location } = await startUpload(t, repo);
+      const next = await expectChunkAccepted(await patchChunk(t, location, head, 0), head.length);
+      const answers = await Promise.all([patchChunk(t, next, retried, head.length), patchChunk(t, next, retried, head.length)]);
+      const statuses = answers.map((res) => res.status).sort();
+      expect(statuses).toEqual([202, 416]);
+      const accepted = answers.find((res) => res.status === 202)!;
+      const last = await expectChunkAccepted(accepted, whole.length);
+      const refused = answers.find((res) => res.status === 416)!;
+      expect(refused.headers.get("range")).toMatch(new RegExp(`^0-(${head.length - 1}|${whole.length - 1})$`));
+      await expectOciError(refused, 416, "BLOB_UPLOAD_INVALID");
+      await expectCreated(await putUpload(t, last, sha256(whole)));
+      await expectBlob(repo, sha256(whole), whole);
+    });
+
+    it("two closing PUTs in parallel: one 201, the other 404 or 416, and the blob is whole", async () => {
+      const repo = uniqueRepo("race");
+      const data = randomBytes(6 * MiB + 7);
+      const { location } = await startUpload(t, repo);
+      const next = await expectChunkAccepted(await patchChunk(t, location, data, 0), data.length);
+      const answers = await Promise.all([putUpload(t, next, sha256(data)), putUpload(t, next, sha256(data))]);
+      const created = answers.filter((res) => res.status === 201);
+      const refused = answers.filter((res) => res.status !== 201);
+      expect(created).toHaveLength(1);
+      expect(refused).toHaveLength(1);
+      await expectCreated(created[0]!);
+      const status = refused[0]!.status;
+      expect([404, 416], `status ${status}`).toContain(status);
+      await expectOciError(refused[0]!, status, status === 404 ? "BLOB_UPLOAD_UNKNOWN" : "BLOB_UPLOAD_INVALID");
+      await expectBlob(repo, sha256(data), data);
+    });
+  });
+
   describe("spec § Pushing a blob in chunks: closing PUT (end-6)", () => {
     it("answers 400 DIGEST_INVALID when the digest does not match the chunks, and the blob is not visible", async () => {
       const repo = uniqueRepo("close");
