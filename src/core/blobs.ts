@@ -55,8 +55,8 @@ export class Blobs {
     if (from) info = access && !access.mayRead(from) ? null : await this.deps.metadata.getBlobLink(from, canonical);
     else if (this.deps.automaticMount && (!access || access.mayReadAll)) info = await this.deps.metadata.getBlob(canonical);
     if (!info) return null;
-    await this.deps.metadata.linkBlob(repository, info);
-    return info;
+    // Collected since it was read (an unlinked blob, gone after the grace period): the client uploads it instead.
+    return (await this.deps.metadata.linkBlob(repository, info)) ? info : null;
   }
 }
 

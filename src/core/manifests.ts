@@ -5,7 +5,7 @@ import { digestBytes, looksLikeDigest, parseDigest } from "./digest.ts";
 import { isTag } from "./names.ts";
 import { parseManifest } from "./manifest-document.ts";
 import { ContentCache } from "./content-cache.ts";
-import { blobKey } from "./storage-layout.ts";
+import { newBlobKey } from "./storage-layout.ts";
 import { readLimited } from "./streams.ts";
 
 export interface ManifestDeps {
@@ -13,6 +13,8 @@ export interface ManifestDeps {
   metadata: MetadataStore;
   /** distribution-spec: registries SHOULD accept at least 4 MiB and answer 413 above their limit. */
   maxManifestBytes: number;
+  /** Ids for new blob-store objects. */
+  newId: () => string;
 }
 
 export interface PushManifestRequest {
@@ -98,16 +100,19 @@ export class Manifests {
     // Fails early without writing bytes; the store checks again inside its write (atomically).
     await this.assertReferencesPresent(repository, references);
 
-    const key = blobKey(digest);
-    await this.deps.blobs.put(key, bytes, { digest, length: bytes.byteLength });
-    const record: ManifestRecord = { digest, mediaType: doc.mediaType, size: bytes.byteLength, key };
+    const record: ManifestRecord = { digest, mediaType: doc.mediaType, size: bytes.byteLength, key: await this.storeBytes(digest, bytes) };
     if (doc.subject) record.subject = doc.subject;
     if (doc.artifactType) record.artifactType = doc.artifactType;
     if (doc.annotations) record.annotations = doc.annotations;
     const tags = byDigest ? [...new Set(request.tags)] : [reference];
-    const missing = await this.deps.metadata.putManifest(repository, record, tags, references);
+    let missing = await this.deps.metadata.putManifest(repository, record, tags, references);
+    if (missing.includes(digest)) {
+      // Garbage collection removed the bytes' index entry since storeBytes read it: write them again, once.
+      record.key = await this.storeBytes(digest, bytes);
+      missing = await this.deps.metadata.putManifest(repository, record, tags, references);
+    }
     if (missing.length > 0) throw missingReferences(repository, missing);
-    this.cache.set(key, bytes);
+    this.cache.set(record.key, bytes);
     return { ...record, tags };
   }
 
@@ -122,6 +127,21 @@ export class Manifests {
     if (!isTag(reference) || !(await this.deps.metadata.deleteTag(repository, reference))) {
       throw new RegistryError("MANIFEST_UNKNOWN", `tag ${reference} is not in ${repository}`);
     }
+  }
+
+  /**
+   * The blob-store object holding the manifest's bytes: the indexed one when the registry
+   * has them (a re-push writes nothing), otherwise a new object of this write's own
+   * (storage-layout.ts says why writes never share a key).
+   */
+  private async storeBytes(digest: string, bytes: Uint8Array): Promise<string> {
+    const known = await this.deps.metadata.getBlob(digest);
+    if (known) return known.key;
+    const key = newBlobKey(digest, this.deps.newId());
+    await this.deps.blobs.put(key, bytes, { digest, length: bytes.byteLength });
+    const info = await this.deps.metadata.putBlobIfAbsent({ digest, size: bytes.byteLength, key });
+    if (info.key !== key) await this.deps.blobs.delete(key);
+    return info.key;
   }
 
   /**

@@ -30,10 +30,12 @@ export class Registry {
   constructor(options: RegistryOptions) {
     this.metadata = options.metadata;
     this.blobs = new Blobs({ blobs: options.blobs, metadata: options.metadata, automaticMount: options.automaticMount ?? true });
+    const newId = options.newId ?? (() => crypto.randomUUID());
     this.manifests = new Manifests({
       blobs: options.blobs,
       metadata: options.metadata,
       maxManifestBytes: options.maxManifestBytes ?? 4 * 1024 * 1024,
+      newId,
     });
     this.uploads = new Uploads({
       blobs: options.blobs,
@@ -41,7 +43,7 @@ export class Registry {
       hashing: options.hashing,
       partSize: options.partSize ?? Math.max(8 * 1024 * 1024, MIN_PART_SIZE),
       now: options.now ?? Date.now,
-      newId: options.newId ?? (() => crypto.randomUUID()),
+      newId,
     });
   }
 }

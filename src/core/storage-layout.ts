@@ -3,9 +3,13 @@
  *
  * ## Blob store (memory, filesystem, R2, S3): keys
  *
- *   blobs/<alg>/<hex>              a blob or manifest whose digest was known before it was
+ *   blobs/<alg>/<hex>-<write-id>   a blob or manifest whose digest was known before it was
  *                                  written (monolithic push, manifest PUT); the adapter
  *                                  verified the bytes against the digest while writing.
+ *                                  Unique per write (lifecycle/collector.ts says why); two
+ *                                  pushes of one digest at once both write, the blob index
+ *                                  keeps the first, and the other deletes its own object.
+ *   blobs/<alg>/<hex>              the same, written by versions before garbage collection.
  *   blobs/chunked/<upload-id>      a blob assembled from a multipart upload. S3 and R2 fix an
  *                                  upload's key when it starts, before the digest is known,
  *                                  and cannot rename on completion; copying to blobs/<alg>/<hex>
@@ -23,7 +27,8 @@
  *
  * ## Metadata store: records (see ports/metadata-store.ts for the semantics)
  *
- *   blob index       digest → {size, key}                        global, first writer wins
+ *   blob index       digest → {size, key}                        global, first writer wins; manifests'
+ *                                                                bytes too; marked/revived/removed by GC
  *   blob link        (repository, digest) → {size, key}          a repository's view of a blob
  *   manifest         (repository, digest) → ManifestRecord
  *   tag              (repository, tag) → manifest digest
@@ -171,9 +176,19 @@
  *   The S3 blob store keeps the blob-store keys above unchanged, in one bucket.
  */
 
+/** Where versions before garbage collection wrote blobs and manifests whose digest was known: still read, never written. */
 export function blobKey(digest: string): string {
   const [algorithm, hex] = digest.split(":");
   return `blobs/${algorithm}/${hex}`;
+}
+
+/**
+ * A new object for bytes whose digest is known, unique to this write: garbage collection
+ * deletes the object its index entry named, and a push that writes the same digest again
+ * after the entry went must not write where those bytes are being deleted.
+ */
+export function newBlobKey(digest: string, writeId: string): string {
+  return `${blobKey(digest)}-${writeId}`;
 }
 
 export function chunkedBlobKey(uploadId: string): string {

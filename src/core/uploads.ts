@@ -5,7 +5,7 @@ import type { BlobInfo, DigestAlgorithm, MetadataStore, UploadRecord } from "../
 import { RegistryError } from "./errors.ts";
 import { parseDigest, type ParsedDigest } from "./digest.ts";
 import { PartWriter } from "./part-writer.ts";
-import { blobKey, chunkedBlobKey, uploadTailKey } from "./storage-layout.ts";
+import { chunkedBlobKey, newBlobKey, uploadTailKey } from "./storage-layout.ts";
 import { exactLength, lengthMismatch, readLimited } from "./streams.ts";
 
 /**
@@ -168,12 +168,12 @@ export class Uploads {
     const known = await this.deps.metadata.getBlob(digest.digest);
     if (known) {
       await this.verifyWithoutStoring(digest, chunk);
-      await this.deps.metadata.linkBlob(repository, known);
+      if (!(await this.deps.metadata.linkBlob(repository, known))) throw collectedMeanwhile(digest.digest);
       return known;
     }
     const length = declaredLength(chunk);
     if (length === undefined) return this.putWholeOfUnknownLength(repository, digest, chunk);
-    const key = blobKey(digest.digest);
+    const key = newBlobKey(digest.digest, this.deps.newId());
     const body = exactLength(chunk.body ?? emptyStream(), length);
     let size: number;
     try {
@@ -181,8 +181,8 @@ export class Uploads {
     } catch (error) {
       throw asDigestError(error, digest.digest);
     }
-    const info = await this.deps.metadata.putBlobIfAbsent({ digest: digest.digest, size, key });
-    await this.deps.metadata.linkBlob(repository, info);
+    const info = await this.indexOrDiscard({ digest: digest.digest, size, key });
+    if (!(await this.deps.metadata.linkBlob(repository, info))) throw collectedMeanwhile(digest.digest);
     return info;
   }
 
@@ -248,11 +248,18 @@ export class Uploads {
         throw new RegistryError("DIGEST_INVALID", `the uploaded content has digest ${actual}, not ${digest.digest}; the upload was discarded`);
       }
       const known = await this.deps.metadata.getBlob(digest.digest);
-      const info = known ?? (await this.store(claim, digest.digest));
+      let info = known ?? (await this.store(claim, digest.digest));
+      let ownBytes = known === null;
       settled = true;
-      await this.deps.metadata.linkBlob(repository, info);
+      if (!(await this.deps.metadata.linkBlob(repository, info))) {
+        // Garbage collection removed the known blob between the read and the link: this upload still has the bytes.
+        if (ownBytes) throw collectedMeanwhile(digest.digest);
+        info = await this.store(claim, digest.digest);
+        ownBytes = true;
+        if (!(await this.deps.metadata.linkBlob(repository, info))) throw collectedMeanwhile(digest.digest);
+      }
       await this.deps.metadata.deleteUpload(repository, id);
-      if (known) await this.abortStorage(current);
+      if (!ownBytes) await this.abortStorage(current);
       else if (current.tail) await this.deps.blobs.delete(current.tail.key);
       return info;
     } catch (error) {
@@ -372,9 +379,9 @@ export class Uploads {
     const tail = record.tail ? await this.readTail(record) : new Uint8Array(0);
     if (!record.multipart) {
       // The whole blob fits in the tail: one small verified put, no multipart upload.
-      const key = blobKey(digest);
+      const key = newBlobKey(digest, this.deps.newId());
       const { size } = await this.deps.blobs.put(key, tail, { digest, length: tail.byteLength });
-      return this.deps.metadata.putBlobIfAbsent({ digest, size, key });
+      return this.indexOrDiscard({ digest, size, key });
     }
     const { key, uploadId } = record.multipart;
     const parts = [...record.parts];
@@ -402,9 +409,13 @@ export class Uploads {
     if (size !== record.received) {
       throw new RegistryError("BLOB_UPLOAD_INVALID", `assembled ${size} bytes but the upload received ${record.received}; push the blob again`);
     }
-    const info = await this.deps.metadata.putBlobIfAbsent({ digest, size, key });
-    // Another upload of the same blob was indexed first: nothing will ever name this copy.
-    if (info.key !== key) await this.deps.blobs.delete(key);
+    return this.indexOrDiscard({ digest, size, key });
+  }
+
+  /** Indexes bytes just written; when another write of the digest was indexed first, nothing will ever name ours. */
+  private async indexOrDiscard(written: BlobInfo): Promise<BlobInfo> {
+    const info = await this.deps.metadata.putBlobIfAbsent(written);
+    if (info.key !== written.key) await this.deps.blobs.delete(written.key);
     return info;
   }
 
@@ -439,6 +450,15 @@ export class Uploads {
     const actual = `${digest.algorithm}:${hash.digestHex()}`;
     if (actual !== digest.digest) throw new RegistryError("DIGEST_INVALID", `the uploaded content has digest ${actual}, not ${digest.digest}`);
   }
+}
+
+/**
+ * The blob was known when the push began and garbage collection removed it (after it had
+ * been unreferenced for the whole grace period) before the push could link it: rare, and
+ * safe, but the bytes this request carried were only checked, not kept.
+ */
+function collectedMeanwhile(digest: string): RegistryError {
+  return new RegistryError("BLOB_UPLOAD_INVALID", `blob ${digest} was garbage-collected while this push ran; push it again`);
 }
 
 export function uploadLocation(record: Pick<UploadRecord, "repository" | "id">): string {

@@ -87,22 +87,36 @@ export interface Page {
 }
 
 export interface MetadataStore {
-  /** The global content-addressed blob index (one entry per digest, first writer wins). */
+  /**
+   * The global blob index: one entry per digest (first writer wins) naming the blob-store
+   * object that holds its bytes, for blobs and manifests alike. Garbage collection removes
+   * entries nothing holds (see lifecycle/collector.ts for the protocol).
+   */
   getBlob(digest: string): Promise<BlobInfo | null>;
-  /** Records `info` unless the digest is known; returns the entry that is now stored. */
+  /**
+   * Records `info` unless the digest is known; returns the entry that is now stored. A known
+   * entry marked by garbage collection is revived (its mark cleared).
+   */
   putBlobIfAbsent(info: BlobInfo): Promise<BlobInfo>;
 
-  /** A repository sees a blob only through its own link. Linking registers the repository. */
-  linkBlob(repository: string, info: BlobInfo): Promise<void>;
+  /**
+   * A repository sees a blob only through its own link. Linking registers the repository and
+   * revives the blob's index entry. Answers false, linking nothing, when the index has no
+   * entry for `info.digest` at `info.key` (garbage collection removed it since it was read).
+   */
+  linkBlob(repository: string, info: BlobInfo): Promise<boolean>;
   getBlobLink(repository: string, digest: string): Promise<BlobInfo | null>;
   unlinkBlob(repository: string, digest: string): Promise<boolean>;
 
   /**
    * Stores the record, points each tag at it and indexes its subject; registers the repository.
    * First checks, in the same transaction, that the repository links every blob and holds every
-   * manifest in `references`: when any is missing nothing is written and the missing digests are
-   * answered (an empty list means stored). So a blob unlinked at the same moment either fails the
-   * put or is unlinked after it, never between the check and the write.
+   * manifest in `references`, and that the blob index holds the manifest's own bytes at
+   * `record.key` (reviving that entry): when any is missing nothing is written and the missing
+   * digests are answered (an empty list means stored; `record.digest` among them means the bytes'
+   * entry is gone). So a blob unlinked at the same moment either fails the put or is unlinked
+   * after it, never between the check and the write. The references are kept with the record:
+   * they are what garbage collection follows.
    */
   putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences): Promise<string[]>;
   getManifest(repository: string, digest: string): Promise<ManifestRecord | null>;

@@ -32,15 +32,18 @@ metadataStoreContract("sqlite (node:sqlite)", async () => {
 });
 
 // Each racer gets its own FilesystemBlobStore on the one directory, as separate processes
-// would: its in-process locks are not shared. The metadata store stands for the shared
-// database (the filesystem one serves one process; its conditional update is what counts).
-uploadRacesContract("filesystem", async () => {
+// would: its in-process locks are not shared. The SQLite store is the shared database.
+uploadRacesContract("filesystem + SQLite", async () => {
   const { root, cleanup } = await tempRoot();
+  const metadata = openLocalMetadata(root);
   return {
-    metadata: new FilesystemMetadataStore(join(root, "metadata")),
+    metadata: metadata.store,
     blobStore: () => new FilesystemBlobStore(join(root, "blobs")),
     hashing: hashWasm,
-    cleanup,
+    cleanup: async () => {
+      metadata.close();
+      await cleanup();
+    },
   };
 });
 

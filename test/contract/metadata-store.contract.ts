@@ -4,7 +4,7 @@
  * ./records.ts) imports only vitest and the ports.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { MetadataStore } from "../../src/ports/metadata-store.ts";
+import type { BlobInfo, ManifestRecord, ManifestReferences, MetadataStore } from "../../src/ports/metadata-store.ts";
 import { manifestContract } from "./manifests.contract.ts";
 import { blob, digest, manifest, upload } from "./records.ts";
 
@@ -13,14 +13,41 @@ export interface MetadataStoreFixture {
   cleanup(): Promise<void>;
 }
 
+/**
+ * The store as the core uses it, which indexes bytes before linking or naming them
+ * (Uploads, Manifests): most cases below are about links and manifests, not the index.
+ */
+export function indexingBytes(store: MetadataStore): MetadataStore {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      if (property === "linkBlob") {
+        return async (repository: string, info: BlobInfo) => {
+          await target.putBlobIfAbsent(info);
+          return target.linkBlob(repository, info);
+        };
+      }
+      if (property === "putManifest") {
+        return async (repository: string, record: ManifestRecord, ...rest: [string[], ManifestReferences?]) => {
+          await target.putBlobIfAbsent({ digest: record.digest, size: record.size, key: record.key });
+          return target.putManifest(repository, record, ...rest);
+        };
+      }
+      const value = Reflect.get(target, property, receiver) as unknown;
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 export function metadataStoreContract(name: string, create: () => Promise<MetadataStoreFixture>): void {
   describe(`MetadataStore contract: ${name}`, () => {
     let store: MetadataStore;
+    let raw: MetadataStore;
     let fixture: MetadataStoreFixture;
 
     beforeEach(async () => {
       fixture = await create();
-      store = fixture.store;
+      raw = fixture.store;
+      store = indexingBytes(raw);
     });
     afterEach(async () => {
       await fixture.cleanup();
@@ -49,6 +76,27 @@ export function metadataStoreContract(name: string, create: () => Promise<Metada
         const stored = await store.getBlob(digest(1));
         expect(candidates).toContainEqual(stored);
         for (const result of results) expect(result).toEqual(stored);
+      });
+    });
+
+    describe("the blob index and what holds an entry", () => {
+      it("linkBlob links only a blob the index holds at that key, and answers whether it did", async () => {
+        expect(await raw.linkBlob("a", blob(1))).toBe(false);
+        expect(await raw.getBlobLink("a", digest(1))).toBeNull();
+        expect(await raw.repositoryExists("a")).toBe(false);
+        await raw.putBlobIfAbsent(blob(1));
+        expect(await raw.linkBlob("a", { ...blob(1), key: "blobs/chunked/elsewhere" })).toBe(false);
+        expect(await raw.linkBlob("a", blob(1))).toBe(true);
+        expect(await raw.getBlobLink("a", digest(1))).toEqual(blob(1));
+      });
+
+      it("putManifest needs the manifest's own bytes in the index at its key, and names its digest when they are not", async () => {
+        const record = manifest(3);
+        expect(await raw.putManifest("a", record, ["latest"])).toEqual([digest(3)]);
+        expect(await raw.getTaggedManifest("a", "latest")).toBeNull();
+        await raw.putBlobIfAbsent({ digest: record.digest, size: record.size, key: record.key });
+        expect(await raw.putManifest("a", record, ["latest"])).toEqual([]);
+        expect((await raw.getTaggedManifest("a", "latest"))?.digest).toBe(digest(3));
       });
     });
 

@@ -15,6 +15,7 @@ import { NodeSqliteDriver } from "../../src/adapters/sqlite/node-driver.ts";
 import { DATABASE_FILE, openLocalMetadata } from "../../src/adapters/sqlite/open.ts";
 import { HookedDriver, sqlRecordsContract } from "./sql-records.contract.ts";
 import { blob, digest, manifest, upload } from "./records.ts";
+import { indexingBytes } from "./metadata-store.contract.ts";
 
 async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), "registry-sqlite-"));
@@ -37,10 +38,10 @@ describe("SQLite metadata store on node:sqlite", () => {
     const dir = await tempDir();
     const path = join(dir, DATABASE_FILE);
     const hooked = new HookedDriver(new NodeSqliteDriver(path));
-    const putter = new SqliteMetadataStore(hooked);
+    const putter = indexingBytes(new SqliteMetadataStore(hooked));
     // Another process, as far as SQLite can tell: its own connection, which gives up on a lock after 50 ms.
     const otherDriver = new NodeSqliteDriver(path, { busyTimeoutMs: 50 });
-    const other = new SqliteMetadataStore(otherDriver);
+    const other = indexingBytes(new SqliteMetadataStore(otherDriver));
     await putter.linkBlob("r", blob(1));
 
     let unlinkDuringPut: unknown = "not tried";
@@ -79,7 +80,8 @@ describe("SQLite metadata store on node:sqlite", () => {
 
   it("stores and finds tags and upload ids as long as the grammar allows, in any case (no file-name limits)", async () => {
     const dir = await tempDir();
-    const { store, close } = openLocalMetadata(dir);
+    const { store: raw, close } = openLocalMetadata(dir);
+    const store = indexingBytes(raw);
     const tag = `A${"Bc".repeat(63)}D`; // 128 characters
     const id = "U".repeat(128);
     await store.putManifest("r", manifest(1), [tag, tag.toLowerCase()]);
@@ -96,7 +98,7 @@ describe("SQLite metadata store on node:sqlite", () => {
   it("keeps its records for the next process opening the same DATA_DIR", async () => {
     const dir = await tempDir();
     const first = openLocalMetadata(dir);
-    await first.store.putManifest("library/alpine", manifest(1), ["latest"]);
+    await indexingBytes(first.store).putManifest("library/alpine", manifest(1), ["latest"]);
     first.close();
     const second = openLocalMetadata(dir);
     expect(await second.store.listRepositories({})).toEqual(["library/alpine"]);

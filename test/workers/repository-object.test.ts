@@ -14,8 +14,10 @@ import { LegacyRepositoryTables } from "../../src/adapters/durable-object/legacy
 import { RepositoryRecords } from "../../src/adapters/sql/records.ts";
 import { REPOSITORY_TABLES } from "../../src/adapters/sql/schema.ts";
 import type { ManifestRecord } from "../../src/ports/metadata-store.ts";
+import { indexingBytes } from "../contract/metadata-store.contract.ts";
 
-const store = new DurableObjectMetadataStore({ repositories: env.REPOSITORIES, indexShards: env.INDEX_SHARDS, catalog: env.CATALOG });
+// As the core uses it: manifest bytes are indexed before the manifest names them.
+const store = indexingBytes(new DurableObjectMetadataStore({ repositories: env.REPOSITORIES, indexShards: env.INDEX_SHARDS, catalog: env.CATALOG }));
 const digest = (n: number) => `sha256:${n.toString(16).padStart(64, "0")}`;
 
 /** Rows in a table of the repository's object. */

@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { BlobInfo } from "../../ports/metadata-store.ts";
 import type { SqlDriver } from "../sql/driver.ts";
 import { BlobIndexRecords } from "../sql/records.ts";
-import { BLOB_INDEX_TABLES } from "../sql/schema.ts";
+import { addColumnIfMissing, BLOB_INDEX_TABLES } from "../sql/schema.ts";
 import { DurableObjectSqlDriver } from "./do-driver.ts";
 
 /** An open upload as the global index knows it: enough to find its record for expiry. */
@@ -28,6 +28,7 @@ export class IndexShardObject extends DurableObject<unknown> {
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env);
     this.#sql = new DurableObjectSqlDriver(ctx.storage);
+    addColumnIfMissing(this.#sql, "blobs", "marked_at", "INTEGER");
     this.#sql.exec(BLOB_INDEX_TABLES + OPEN_UPLOAD_TABLES);
     this.#blobs = new BlobIndexRecords(this.#sql);
   }
@@ -39,6 +40,11 @@ export class IndexShardObject extends DurableObject<unknown> {
   /** Records `info` unless the digest is known; answers the entry now stored. */
   putBlobIfAbsent(info: BlobInfo): BlobInfo {
     return this.#blobs.putBlobIfAbsent(info);
+  }
+
+  /** Clears a collection mark; false when no entry has this digest and key. */
+  revive(digest: string, key: string): boolean {
+    return this.#blobs.revive(digest, key);
   }
 
   addUpload(upload: OpenUpload): void {

@@ -38,10 +38,10 @@ export class LegacyRepositoryTables {
     const db = this.#db;
     const present = (table: string) => db.all("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", `legacy_${table}`).length > 0;
     db.transaction(() => {
-      if (present("links")) db.run("INSERT OR IGNORE INTO links (repository, digest, size, key) SELECT ?, digest, size, key FROM legacy_links", repository);
+      if (present("links")) db.run("INSERT OR IGNORE INTO links (repository, digest, size, key, linked_at) SELECT ?, digest, size, key, 0 FROM legacy_links", repository);
       if (present("manifests")) {
         db.run(
-          "INSERT OR IGNORE INTO manifests (repository, digest, subject, record, overflow_parts) SELECT ?, digest, subject, record, overflow_parts FROM legacy_manifests",
+          "INSERT OR IGNORE INTO manifests (repository, digest, subject, record, overflow_parts, pushed_at, refs_recorded) SELECT ?, digest, subject, record, overflow_parts, 0, 0 FROM legacy_manifests",
           repository,
         );
       }

@@ -33,9 +33,12 @@ export class DurableObjectMetadataStore implements MetadataStore {
     return this.#shard(info.digest).putBlobIfAbsent(info);
   }
 
-  async linkBlob(repository: string, info: BlobInfo): Promise<void> {
+  async linkBlob(repository: string, info: BlobInfo): Promise<boolean> {
+    // The index entry is revived before the link exists (lifecycle/collector.ts).
+    if (!(await this.#shard(info.digest).revive(info.digest, info.key))) return false;
     const registered = await this.#repository(repository).linkBlob(repository, info);
     if (!registered) await this.#register(repository);
+    return true;
   }
 
   async getBlobLink(repository: string, digest: string): Promise<BlobInfo | null> {
@@ -48,6 +51,7 @@ export class DurableObjectMetadataStore implements MetadataStore {
 
   /** The references are checked in the repository object's transaction: links and manifests live there. */
   async putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences): Promise<string[]> {
+    if (!(await this.#shard(record.digest).revive(record.digest, record.key))) return [record.digest];
     const { missing, registered } = await this.#repository(repository).putManifest(repository, record, tags, references);
     if (missing.length === 0 && !registered) await this.#register(repository);
     return missing;

@@ -41,11 +41,23 @@ export class DynamoDbMetadataStore implements MetadataStore {
     return stored;
   }
 
-  async linkBlob(repository: string, info: BlobInfo): Promise<void> {
+  /** Revives the index entry (a conditional update) before the link is written: see lifecycle/collector.ts. */
+  async linkBlob(repository: string, info: BlobInfo): Promise<boolean> {
+    if (!(await this.#revive(info.digest, info.key))) return false;
     await this.#table.put({ ...keys.link(repository, info.digest), ...blobAttributes(info) });
     await this.#register(repository);
+    return true;
   }
 
+  /** Clears a collection mark on the entry for `digest` at `key`; false when there is no such entry. */
+  async #revive(digest: string, key: string): Promise<boolean> {
+    const after = await this.#table.update(
+      keys.blob(digest),
+      { expression: "REMOVE markedAt" },
+      { expression: "attribute_exists(pk) AND #key = :key", names: { "#key": "key" }, values: { ":key": { S: key } } },
+    );
+    return after !== null;
+  }
   async getBlobLink(repository: string, digest: string): Promise<BlobInfo | null> {
     const item = await this.#table.get(keys.link(repository, digest));
     return item && blobFromItem(item);
@@ -62,6 +74,7 @@ export class DynamoDbMetadataStore implements MetadataStore {
    * manifest naming a blob its repository no longer links (storage-layout.ts).
    */
   async putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences): Promise<string[]> {
+    if (!(await this.#revive(record.digest, record.key))) return [record.digest];
     const missing = await this.#missingReferences(repository, references);
     if (missing.length > 0) return missing;
     await putManifest(this.#table, repository, record, tags);

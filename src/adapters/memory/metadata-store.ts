@@ -33,10 +33,13 @@ export class MemoryMetadataStore implements MetadataStore {
     return copy(info);
   }
 
-  async linkBlob(repository: string, info: BlobInfo): Promise<void> {
+  /** No collector runs on this store, so there are no marks to clear: an entry only has to exist. */
+  async linkBlob(repository: string, info: BlobInfo): Promise<boolean> {
+    if (this.#blobs.get(info.digest)?.key !== info.key) return false;
     const repo = this.#repository(repository);
     repo.links.set(info.digest, copy(info));
     repo.registered = true;
+    return true;
   }
 
   async getBlobLink(repository: string, digest: string): Promise<BlobInfo | null> {
@@ -48,6 +51,7 @@ export class MemoryMetadataStore implements MetadataStore {
   }
 
   async putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences): Promise<string[]> {
+    if (this.#blobs.get(record.digest)?.key !== record.key) return [record.digest];
     const existing = this.#repositories.get(repository);
     const missing = [
       ...[...new Set(references?.blobs ?? [])].filter((digest) => !existing?.links.has(digest)),

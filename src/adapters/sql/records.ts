@@ -12,13 +12,23 @@ import { first, type SqlDriver } from "./driver.ts";
  */
 export class RepositoryRecords {
   readonly #db: SqlDriver;
+  readonly #now: () => number;
 
-  constructor(db: SqlDriver) {
+  constructor(db: SqlDriver, now: () => number = Date.now) {
     this.#db = db;
+    this.#now = now;
   }
 
-  linkBlob(repository: string, info: BlobInfo): void {
-    this.#db.run("INSERT OR REPLACE INTO links (repository, digest, size, key) VALUES (?, ?, ?, ?)", repository, info.digest, info.size, info.key);
+  /** `linked_at` is the link's latest write: a link no manifest uses is collected only once it is older than the grace period. */
+  linkBlob(repository: string, info: BlobInfo, linkedAt = this.#now()): void {
+    this.#db.run(
+      "INSERT OR REPLACE INTO links (repository, digest, size, key, linked_at) VALUES (?, ?, ?, ?, ?)",
+      repository,
+      info.digest,
+      info.size,
+      info.key,
+      linkedAt,
+    );
   }
 
   getBlobLink(repository: string, digest: string): BlobInfo | null {
@@ -46,20 +56,30 @@ export class RepositoryRecords {
     return missing;
   }
 
-  /** Stores the record and points each tag at it, all or nothing; answers the missing references instead when there are any. */
-  putManifest(repository: string, record: ManifestRecord, tags: string[], references: ManifestReferences = NO_REFERENCES): string[] {
+  /**
+   * Stores the record, its references and each tag, all or nothing; answers the missing
+   * references instead when there are any. `references: null` (an import of an earlier
+   * version's record) stores the record with its references unknown, for garbage collection
+   * to read from the manifest's bytes before it trusts this repository's links.
+   */
+  putManifest(repository: string, record: ManifestRecord, tags: string[], references: ManifestReferences | null = NO_REFERENCES): string[] {
     return this.#db.transaction(() => {
-      const missing = this.missingReferences(repository, references);
-      if (missing.length > 0) return missing;
+      if (references) {
+        const missing = this.missingReferences(repository, references);
+        if (missing.length > 0) return missing;
+      }
       const [head, ...overflow] = splitRecord(record);
       this.#db.run(
-        "INSERT OR REPLACE INTO manifests (repository, digest, subject, record, overflow_parts) VALUES (?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO manifests (repository, digest, subject, record, overflow_parts, pushed_at, refs_recorded) VALUES (?, ?, ?, ?, ?, ?, ?)",
         repository,
         record.digest,
         record.subject ?? null,
         head!,
         overflow.length,
+        this.#now(),
+        references ? 1 : 0,
       );
+      if (references) this.#writeReferences(repository, record.digest, references);
       this.#db.run("DELETE FROM manifest_overflow WHERE repository = ? AND digest = ?", repository, record.digest);
       overflow.forEach((text, seq) =>
         this.#db.run("INSERT INTO manifest_overflow (repository, digest, seq, text) VALUES (?, ?, ?, ?)", repository, record.digest, seq, text),
@@ -96,10 +116,37 @@ export class RepositoryRecords {
     return this.#db.run("DELETE FROM tags WHERE repository = ? AND tag = ?", repository, tag);
   }
 
+  /** What garbage collection follows: the digests a manifest holds (its blobs and child manifests), replacing any recorded before. */
+  recordReferences(repository: string, digest: string, references: ManifestReferences): boolean {
+    return this.#db.transaction(() => {
+      if (!this.#db.run("UPDATE manifests SET refs_recorded = 1 WHERE repository = ? AND digest = ?", repository, digest)) return false;
+      this.#writeReferences(repository, digest, references);
+      return true;
+    });
+  }
+
+  /** Manifests stored with their references unknown (imported from an earlier version). */
+  manifestsWithoutReferences(limit: number): Array<{ repository: string; record: ManifestRecord }> {
+    return this.#db
+      .all<ManifestRow & { repository: string }>(
+        "SELECT repository, digest, record, overflow_parts FROM manifests WHERE refs_recorded = 0 ORDER BY repository, digest LIMIT ?",
+        Math.max(0, limit),
+      )
+      .map((row) => ({ repository: row.repository, record: this.#record(row.repository, row) }));
+  }
+
+  #writeReferences(repository: string, digest: string, references: ManifestReferences): void {
+    this.#db.run("DELETE FROM manifest_refs WHERE repository = ? AND manifest = ?", repository, digest);
+    for (const held of new Set([...references.blobs, ...references.manifests])) {
+      this.#db.run("INSERT INTO manifest_refs (repository, manifest, digest) VALUES (?, ?, ?)", repository, digest, held);
+    }
+  }
+
   /** Removes the manifest with every tag on it, all or nothing; its referrer entry goes with its row. */
   deleteManifest(repository: string, digest: string): boolean {
     return this.#db.transaction(() => {
       if (!this.#db.run("DELETE FROM manifests WHERE repository = ? AND digest = ?", repository, digest)) return false;
+      this.#db.run("DELETE FROM manifest_refs WHERE repository = ? AND manifest = ?", repository, digest);
       this.#db.run("DELETE FROM manifest_overflow WHERE repository = ? AND digest = ?", repository, digest);
       this.#db.run("DELETE FROM tags WHERE repository = ? AND digest = ?", repository, digest);
       return true;
@@ -178,11 +225,26 @@ export class BlobIndexRecords {
     return first(this.#db.all<BlobInfo>("SELECT digest, size, key FROM blobs WHERE digest = ?", digest));
   }
 
-  /** Records `info` unless the digest is known; answers the entry now stored. */
+  /** Records `info` unless the digest is known; answers the entry now stored, revived if it was marked. */
   putBlobIfAbsent(info: BlobInfo): BlobInfo {
     return this.#db.transaction(() => {
-      this.#db.run("INSERT OR IGNORE INTO blobs (digest, size, key) VALUES (?, ?, ?)", info.digest, info.size, info.key);
+      if (!this.#db.run("INSERT OR IGNORE INTO blobs (digest, size, key) VALUES (?, ?, ?)", info.digest, info.size, info.key)) {
+        this.#db.run("UPDATE blobs SET marked_at = NULL WHERE digest = ? AND marked_at IS NOT NULL", info.digest);
+      }
       return this.getBlob(info.digest)!;
+    });
+  }
+
+  /**
+   * Clears a garbage-collection mark on the entry for `digest` at `key`; answers whether
+   * that entry exists. Every link and manifest put calls it, so a marked entry that gains a
+   * holder is never swept, and one already swept is never linked.
+   */
+  revive(digest: string, key: string): boolean {
+    return this.#db.transaction(() => {
+      if (this.#db.all("SELECT 1 FROM blobs WHERE digest = ? AND key = ?", digest, key).length === 0) return false;
+      this.#db.run("UPDATE blobs SET marked_at = NULL WHERE digest = ? AND marked_at IS NOT NULL", digest);
+      return true;
     });
   }
 }

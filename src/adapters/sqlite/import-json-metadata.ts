@@ -48,11 +48,16 @@ export function importJsonMetadata(db: SqlDriver, dataDir: string, now = new Dat
       catalog.register(name);
       counts.repositories++;
       for (const file of jsonFilesUnder(join(dir, "_links"))) {
-        repositories.linkBlob(name, readRecord<BlobInfo>(file));
+        // Written long ago as far as garbage collection can tell: a link no manifest uses is an orphan.
+        repositories.linkBlob(name, readRecord<BlobInfo>(file), 0);
         counts.links++;
       }
       for (const file of jsonFilesUnder(join(dir, "_manifests"))) {
-        repositories.putManifest(name, readRecord<ManifestRecord>(file), []);
+        const record = readRecord<ManifestRecord>(file);
+        // Earlier versions kept manifest bytes out of the blob index; garbage collection needs them in it.
+        blobIndex.putBlobIfAbsent({ digest: record.digest, size: record.size, key: record.key });
+        // References unknown (null): garbage collection reads them from the bytes before trusting this repository's links.
+        repositories.putManifest(name, record, [], null);
         counts.manifests++;
       }
       for (const entry of entries(join(dir, "_tags"))) {

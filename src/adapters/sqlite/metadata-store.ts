@@ -1,4 +1,6 @@
+import type { CollectableMetadata, LinkRef, MarkedBlob } from "../../ports/collectable.ts";
 import type { BlobInfo, ManifestRecord, ManifestReferences, MetadataStore, Page, UploadRecord } from "../../ports/metadata-store.ts";
+import { CollectorRecords } from "../sql/collector-records.ts";
 import type { SqlDriver } from "../sql/driver.ts";
 import { BlobIndexRecords, CatalogRecords, RepositoryRecords } from "../sql/records.ts";
 import { BLOB_INDEX_TABLES, CATALOG_TABLES, REPOSITORY_TABLES } from "../sql/schema.ts";
@@ -9,18 +11,20 @@ import { BLOB_INDEX_TABLES, CATALOG_TABLES, REPOSITORY_TABLES } from "../sql/sch
  * registering the repository in the catalog are one transaction, and several
  * processes on one DATA_DIR see one consistent store.
  */
-export class SqliteMetadataStore implements MetadataStore {
+export class SqliteMetadataStore implements MetadataStore, CollectableMetadata {
   readonly #db: SqlDriver;
   readonly #repositories: RepositoryRecords;
   readonly #blobs: BlobIndexRecords;
   readonly #catalog: CatalogRecords;
+  readonly #collector: CollectorRecords;
 
-  constructor(db: SqlDriver) {
+  constructor(db: SqlDriver, options: { now?: () => number } = {}) {
     this.#db = db;
     db.exec(REPOSITORY_TABLES + BLOB_INDEX_TABLES + CATALOG_TABLES);
-    this.#repositories = new RepositoryRecords(db);
+    this.#repositories = new RepositoryRecords(db, options.now);
     this.#blobs = new BlobIndexRecords(db);
     this.#catalog = new CatalogRecords(db);
+    this.#collector = new CollectorRecords(db);
   }
 
   async getBlob(digest: string): Promise<BlobInfo | null> {
@@ -31,10 +35,12 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.#blobs.putBlobIfAbsent(info);
   }
 
-  async linkBlob(repository: string, info: BlobInfo): Promise<void> {
-    this.#db.transaction(() => {
+  async linkBlob(repository: string, info: BlobInfo): Promise<boolean> {
+    return this.#db.transaction(() => {
+      if (!this.#blobs.revive(info.digest, info.key)) return false;
       this.#repositories.linkBlob(repository, info);
       this.#catalog.register(repository);
+      return true;
     });
   }
 
@@ -48,7 +54,9 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences): Promise<string[]> {
     return this.#db.transaction(() => {
+      if (!this.#blobs.revive(record.digest, record.key)) return [record.digest];
       const missing = this.#repositories.putManifest(repository, record, tags, references);
+      // A failed reference check leaves the revived entry marked-free: harmless, the next run marks it again.
       if (missing.length === 0) this.#catalog.register(repository);
       return missing;
     });
@@ -104,5 +112,46 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async listStaleUploads(createdBefore: number, limit: number): Promise<UploadRecord[]> {
     return this.#repositories.listStaleUploads(createdBefore, limit);
+  }
+
+  async manifestsWithoutReferences(limit: number): Promise<Array<{ repository: string; record: ManifestRecord }>> {
+    return this.#repositories.manifestsWithoutReferences(limit);
+  }
+
+  async recordReferences(repository: string, digest: string, references: ManifestReferences): Promise<boolean> {
+    return this.#repositories.recordReferences(repository, digest, references);
+  }
+
+  async listOrphanLinks(linkedBefore: number, after: LinkRef | null, limit: number): Promise<Array<LinkRef & { size: number }>> {
+    return this.#collector.listOrphanLinks(linkedBefore, after, limit);
+  }
+
+  async removeOrphanLink(link: LinkRef, linkedBefore: number): Promise<boolean> {
+    return this.#collector.removeOrphanLink(link, linkedBefore);
+  }
+
+  async markUnheldBlobs(now: number, limit: number): Promise<number> {
+    return this.#collector.markUnheld(now, limit);
+  }
+
+  async listSweepableBlobs(markedBefore: number, afterDigest: string, limit: number): Promise<MarkedBlob[]> {
+    return this.#collector.listSweepable(markedBefore, afterDigest, limit);
+  }
+
+  async removeBlobEntry(blob: MarkedBlob): Promise<boolean> {
+    return this.#collector.removeEntry(blob);
+  }
+
+  async listUnheldBlobs(linkedBefore: number, afterDigest: string, limit: number): Promise<BlobInfo[]> {
+    return this.#collector.listUnheld(linkedBefore, afterDigest, limit);
+  }
+
+  /** What upload records point at in the blob store: the leftover sweep keeps these. */
+  uploadStorage(): { multipartIds: Set<string>; tailKeys: Set<string> } {
+    return this.#collector.uploadStorage();
+  }
+
+  keyIndexed(key: string): boolean {
+    return this.#collector.keyIndexed(key);
   }
 }

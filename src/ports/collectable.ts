@@ -1,0 +1,48 @@
+/**
+ * What garbage collection needs from a metadata store besides the MetadataStore
+ * port (lifecycle/collector.ts runs the protocol over it). Implemented where the
+ * store can answer "does anything hold this digest?" and act on the answer in one
+ * atomic step: the SQLite store (one database) and the memory store.
+ */
+import type { BlobInfo, ManifestRecord, ManifestReferences } from "./metadata-store.ts";
+
+export interface LinkRef {
+  repository: string;
+  digest: string;
+}
+
+/** A blob-index entry marked by the collector at `markedAt`. */
+export interface MarkedBlob extends BlobInfo {
+  markedAt: number;
+}
+
+export interface CollectableMetadata {
+  /** Manifests stored before references were recorded (imported data), at most `limit`. */
+  manifestsWithoutReferences(limit: number): Promise<Array<{ repository: string; record: ManifestRecord }>>;
+  /** Records what a manifest references; false when the manifest is gone. */
+  recordReferences(repository: string, digest: string, references: ManifestReferences): Promise<boolean>;
+
+  /**
+   * Links written before `linkedBefore` that no manifest of their repository references
+   * (nor is stored under), in (repository, digest) order after `after`.
+   */
+  listOrphanLinks(linkedBefore: number, after: LinkRef | null, limit: number): Promise<Array<LinkRef & { size: number }>>;
+  /** Removes the link only if it still is such an orphan; answers whether it did. */
+  removeOrphanLink(link: LinkRef, linkedBefore: number): Promise<boolean>;
+
+  /** Marks, at `now`, up to `limit` unmarked blob-index entries that nothing holds; answers how many. */
+  markUnheldBlobs(now: number, limit: number): Promise<number>;
+  /** Entries marked before `markedBefore` that nothing holds, in digest order after `afterDigest`. */
+  listSweepableBlobs(markedBefore: number, afterDigest: string, limit: number): Promise<MarkedBlob[]>;
+  /**
+   * Removes the entry only if its key and mark are unchanged and nothing holds it; answers
+   * whether it did. Its bytes are then the caller's to delete: no one can link it any more.
+   */
+  removeBlobEntry(blob: MarkedBlob): Promise<boolean>;
+  /** A dry run: entries nothing holds, or nothing would once the orphan links before `linkedBefore` are gone. */
+  listUnheldBlobs(linkedBefore: number, afterDigest: string, limit: number): Promise<BlobInfo[]>;
+}
+
+export function isCollectable(store: object): store is CollectableMetadata {
+  return "markUnheldBlobs" in store && typeof (store as CollectableMetadata).markUnheldBlobs === "function";
+}
