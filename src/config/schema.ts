@@ -21,6 +21,10 @@ export interface RegistryConfig {
   automaticMount: boolean;
   /** Uploads untouched for this long are aborted and their storage freed. */
   uploadTtlSeconds: number;
+  /** How often the server collects garbage (filesystem backend); 0: never (run `npm run gc`). */
+  gcIntervalSeconds: number;
+  /** How long an unreferenced blob stays marked before its bytes are deleted. */
+  gcGraceSeconds: number;
   /** Where blobs and metadata live: local disk (`dataDir`), or S3 and DynamoDB (docs/aws.md). */
   backend: "filesystem" | "aws";
   /** The S3 bucket holding blobs and manifests (backend aws). */
@@ -50,6 +54,8 @@ export const defaultConfig: RegistryConfig = {
   maxManifestBytes: 4 * 1024 * 1024,
   automaticMount: true,
   uploadTtlSeconds: 24 * 60 * 60,
+  gcIntervalSeconds: 60 * 60,
+  gcGraceSeconds: 60 * 60,
   backend: "filesystem",
   s3Bucket: "",
   s3Endpoint: "",
@@ -71,6 +77,8 @@ export const environmentNames: Record<keyof RegistryConfig, string> = {
   maxManifestBytes: "MAX_MANIFEST_BYTES",
   automaticMount: "AUTOMATIC_MOUNT",
   uploadTtlSeconds: "UPLOAD_TTL_SECONDS",
+  gcIntervalSeconds: "GC_INTERVAL_SECONDS",
+  gcGraceSeconds: "GC_GRACE_SECONDS",
   backend: "BACKEND",
   s3Bucket: "S3_BUCKET",
   s3Endpoint: "S3_ENDPOINT",
@@ -111,7 +119,11 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
     if (typeof value !== "string") problems.push(`${where(key)} must be a string`);
     else config[key] = value;
   };
-  const integer = (key: "port" | "processes" | "partSize" | "maxManifestBytes" | "uploadTtlSeconds" | "blobRedirectTtlSeconds", min: number, max: number) => {
+  const integer = (
+    key: "port" | "processes" | "partSize" | "maxManifestBytes" | "uploadTtlSeconds" | "gcIntervalSeconds" | "gcGraceSeconds" | "blobRedirectTtlSeconds",
+    min: number,
+    max: number,
+  ) => {
     const raw = read(key);
     const value = typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : raw;
     if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
@@ -132,6 +144,8 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   integer("partSize", 5 * 1024 * 1024, 5 * 1024 * 1024 * 1024);
   integer("maxManifestBytes", 4 * 1024 * 1024, 64 * 1024 * 1024);
   integer("uploadTtlSeconds", 60, 30 * 24 * 60 * 60);
+  integer("gcIntervalSeconds", 0, 30 * 24 * 60 * 60);
+  integer("gcGraceSeconds", 60, 30 * 24 * 60 * 60);
   flag("automaticMount");
   awsSettings();
   config.auth = authSection(file.auth, env[environmentNames.auth], problems);

@@ -17,8 +17,8 @@ export interface MarkedBlob extends BlobInfo {
 }
 
 export interface CollectableMetadata {
-  /** Manifests stored before references were recorded (imported data), at most `limit`. */
-  manifestsWithoutReferences(limit: number): Promise<Array<{ repository: string; record: ManifestRecord }>>;
+  /** Manifests stored before references were recorded (imported data), in (repository, digest) order after `after`. */
+  manifestsWithoutReferences(after: LinkRef | null, limit: number): Promise<Array<{ repository: string; record: ManifestRecord }>>;
   /** Records what a manifest references; false when the manifest is gone. */
   recordReferences(repository: string, digest: string, references: ManifestReferences): Promise<boolean>;
 
@@ -32,7 +32,7 @@ export interface CollectableMetadata {
 
   /** Marks, at `now`, up to `limit` unmarked blob-index entries that nothing holds; answers how many. */
   markUnheldBlobs(now: number, limit: number): Promise<number>;
-  /** Entries marked before `markedBefore` that nothing holds, in digest order after `afterDigest`. */
+  /** Entries marked at or before `markedBefore` that nothing holds, in digest order after `afterDigest`. */
   listSweepableBlobs(markedBefore: number, afterDigest: string, limit: number): Promise<MarkedBlob[]>;
   /**
    * Removes the entry only if its key and mark are unchanged and nothing holds it; answers

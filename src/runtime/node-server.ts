@@ -15,6 +15,35 @@ import type { RegistryConfig } from "../config/schema.ts";
 import { Registry } from "../core/registry.ts";
 import { createApp } from "../http/app.ts";
 import type { AwsStores } from "./aws-stores.ts";
+import { collectLocal, describeCollection } from "./node-gc.ts";
+import type { SqliteMetadataStore } from "../adapters/sqlite/metadata-store.ts";
+
+/** Soon after start (leftovers of a crash go first), then every gcIntervalSeconds; one run at a time. */
+function collectPeriodically(config: RegistryConfig, metadata: SqliteMetadataStore): { stop(): void } {
+  let running = false;
+  const run = () => {
+    if (running) return;
+    running = true;
+    collectLocal(config, metadata)
+      .then((result) => {
+        const { collection, leftovers } = result;
+        if (collection.blobsDeleted + collection.orphanLinksRemoved + collection.blobsMarked + leftovers.files > 0) console.log(describeCollection(result));
+        for (const problem of collection.problems) console.error(`garbage collection: ${problem}`);
+      })
+      .catch((error: unknown) => console.error("garbage collection failed:", error))
+      .finally(() => (running = false));
+  };
+  const first = setTimeout(run, 5_000);
+  const every = setInterval(run, config.gcIntervalSeconds * 1000);
+  first.unref();
+  every.unref();
+  return {
+    stop: () => {
+      clearTimeout(first);
+      clearInterval(every);
+    },
+  };
+}
 
 export interface ServeOptions {
   auth?: Auth;
@@ -62,11 +91,13 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
       }, 60 * 60 * 1000)
     : null;
   sweep?.unref();
+  const collecting = local && options.sweeps && config.gcIntervalSeconds > 0 ? collectPeriodically(config, local.store) : null;
 
   return {
     close: () =>
       new Promise<void>((done) => {
         if (sweep) clearInterval(sweep);
+        collecting?.stop();
         server.close(() => {
           local?.close();
           done();

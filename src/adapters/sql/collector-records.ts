@@ -59,11 +59,11 @@ export class CollectorRecords {
     });
   }
 
-  /** Entries marked before `markedBefore` that nothing holds, after `afterDigest`. */
+  /** Entries marked at or before `markedBefore` that nothing holds, after `afterDigest`. */
   listSweepable(markedBefore: number, afterDigest: string, limit: number): MarkedBlob[] {
     return this.#db
       .all<BlobInfo & { marked_at: number }>(
-        `SELECT digest, size, key, marked_at FROM blobs WHERE digest > ? AND marked_at < ? AND NOT ${HELD} ORDER BY digest LIMIT ?`,
+        `SELECT digest, size, key, marked_at FROM blobs WHERE digest > ? AND marked_at <= ? AND NOT ${HELD} ORDER BY digest LIMIT ?`,
         afterDigest,
         markedBefore,
         Math.max(0, limit),

@@ -126,10 +126,12 @@ export class RepositoryRecords {
   }
 
   /** Manifests stored with their references unknown (imported from an earlier version). */
-  manifestsWithoutReferences(limit: number): Array<{ repository: string; record: ManifestRecord }> {
+  manifestsWithoutReferences(after: { repository: string; digest: string } | null, limit: number): Array<{ repository: string; record: ManifestRecord }> {
     return this.#db
       .all<ManifestRow & { repository: string }>(
-        "SELECT repository, digest, record, overflow_parts FROM manifests WHERE refs_recorded = 0 ORDER BY repository, digest LIMIT ?",
+        "SELECT repository, digest, record, overflow_parts FROM manifests WHERE refs_recorded = 0 AND (repository, digest) > (?, ?) ORDER BY repository, digest LIMIT ?",
+        after?.repository ?? "",
+        after?.digest ?? "",
         Math.max(0, limit),
       )
       .map((row) => ({ repository: row.repository, record: this.#record(row.repository, row) }));

@@ -114,8 +114,8 @@ export class SqliteMetadataStore implements MetadataStore, CollectableMetadata {
     return this.#repositories.listStaleUploads(createdBefore, limit);
   }
 
-  async manifestsWithoutReferences(limit: number): Promise<Array<{ repository: string; record: ManifestRecord }>> {
-    return this.#repositories.manifestsWithoutReferences(limit);
+  async manifestsWithoutReferences(after: LinkRef | null, limit: number): Promise<Array<{ repository: string; record: ManifestRecord }>> {
+    return this.#repositories.manifestsWithoutReferences(after, limit);
   }
 
   async recordReferences(repository: string, digest: string, references: ManifestReferences): Promise<boolean> {

@@ -12,9 +12,9 @@ export interface LocalMetadata {
 }
 
 /** Opens (creating if needed) the SQLite metadata of a DATA_DIR. */
-export function openLocalMetadata(dataDir: string): LocalMetadata {
+export function openLocalMetadata(dataDir: string, options: { now?: () => number } = {}): LocalMetadata {
   const driver = new NodeSqliteDriver(join(dataDir, DATABASE_FILE));
-  return { store: new SqliteMetadataStore(driver), close: () => driver.close() };
+  return { store: new SqliteMetadataStore(driver, options), close: () => driver.close() };
 }
 
 /**
