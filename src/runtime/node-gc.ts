@@ -48,7 +48,7 @@ export function describeCollection({ collection, leftovers }: LocalCollection): 
   return (
     `garbage collection ${verb} ${collection.blobsDeleted} blobs (${formatBytes(collection.bytesFreed)}), ` +
     `${collection.orphanLinksRemoved} links no manifest uses, and ${leftovers.files} leftover files (${formatBytes(leftovers.bytes)})` +
-    (collection.dryRun ? "" : `; ${collection.blobsMarked} newly unreferenced blobs marked (deleted after the grace period)`) +
+    (collection.dryRun || collection.blobsMarked === 0 ? "" : `; ${collection.blobsMarked} newly unreferenced blobs marked (their bytes go once unreferenced for the grace period)`) +
     (collection.referencesRecorded > 0 ? `; read the references of ${collection.referencesRecorded} imported manifests` : "")
   );
 }
