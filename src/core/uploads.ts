@@ -274,17 +274,23 @@ export class Uploads {
   }
 
   /**
-   * Expires abandoned uploads: aborts their multipart uploads and deletes their
-   * tails, in batches of `batchSize`, stopping after `maxBatches` so one run stays
-   * within a platform's time or subrequest limits (the next run takes the rest).
+   * Expires abandoned uploads, those no request has changed for `olderThanMs`: aborts
+   * their multipart uploads and deletes their tails, in batches of `batchSize`, stopping
+   * after `maxBatches` so one run stays within a platform's time or subrequest limits (the
+   * next run takes the rest). Stores that index uploads by creation (Durable Objects,
+   * DynamoDB) may list an upload still being written; its `updatedAt` spares it.
    */
   async expire(olderThanMs: number, { batchSize = 100, maxBatches = 1 } = {}): Promise<number> {
+    const cutoff = this.deps.now() - olderThanMs;
     let expired = 0;
     for (let batch = 0; batch < maxBatches; batch++) {
-      const stale = await this.deps.metadata.listStaleUploads(this.deps.now() - olderThanMs, batchSize);
-      for (const record of stale) await this.discard(record);
-      expired += stale.length;
-      if (stale.length < batchSize) break;
+      const listed = await this.deps.metadata.listStaleUploads(cutoff, batchSize);
+      for (const record of listed) {
+        if ((record.updatedAt ?? record.createdAt) >= cutoff) continue;
+        await this.discard(record);
+        expired++;
+      }
+      if (listed.length < batchSize) break;
     }
     return expired;
   }
@@ -538,6 +544,7 @@ class Claim {
       ...this.record,
       ...changes,
       version: this.record.version + 1,
+      updatedAt: sent,
       writer: keep ? { token: this.#token, expiresAt: sent + this.#ttl } : null,
     };
     if (!(await this.#metadata.updateUpload(next, this.record.version))) return false;

@@ -44,8 +44,10 @@ export interface UploadRecord {
   id: string;
   repository: string;
   algorithm: DigestAlgorithm;
-  /** Epoch milliseconds; abandoned uploads are expired from this. */
+  /** Epoch milliseconds. */
   createdAt: number;
+  /** Epoch milliseconds of the last change (absent: never changed); abandoned uploads expire from this. */
+  updatedAt?: number;
   /** Bumped on every update; updates are conditional on it. */
   version: number;
   /** Bytes accepted so far (parts + tail). */
@@ -143,6 +145,10 @@ export interface MetadataStore {
    */
   updateUpload(record: UploadRecord, expectedVersion: number): Promise<boolean>;
   deleteUpload(repository: string, id: string): Promise<void>;
-  /** Uploads created before `createdBefore` (epoch ms), for expiry. */
-  listStaleUploads(createdBefore: number, limit: number): Promise<UploadRecord[]>;
+  /**
+   * Uploads last changed (`updatedAt`, else `createdAt`) before `before` (epoch ms), oldest
+   * first, for expiry. Stores that index uploads by creation only may also answer uploads
+   * created before `before` but changed since; the caller checks `updatedAt`.
+   */
+  listStaleUploads(before: number, limit: number): Promise<UploadRecord[]>;
 }

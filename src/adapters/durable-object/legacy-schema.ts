@@ -50,7 +50,7 @@ export class LegacyRepositoryTables {
       }
       if (present("tags")) db.run("INSERT OR IGNORE INTO tags (repository, tag, digest) SELECT ?, tag, digest FROM legacy_tags", repository);
       if (present("uploads")) {
-        db.run("INSERT OR IGNORE INTO uploads (repository, id, version, created_at, record) SELECT ?, id, version, created_at, record FROM legacy_uploads", repository);
+        db.run("INSERT OR IGNORE INTO uploads (repository, id, version, created_at, touched_at, record) SELECT ?, id, version, created_at, created_at, record FROM legacy_uploads", repository);
       }
       for (const table of OLD_TABLES) db.run(`DROP TABLE IF EXISTS legacy_${table}`);
     });

@@ -140,8 +140,8 @@ export class MemoryMetadataStore implements MetadataStore {
   async listStaleUploads(createdBefore: number, limit: number): Promise<UploadRecord[]> {
     const stale = [...this.#repositories.values()]
       .flatMap((repo) => [...repo.uploads.values()])
-      .filter((upload) => upload.createdAt < createdBefore)
-      .sort((a, b) => a.createdAt - b.createdAt);
+      .filter((upload) => (upload.updatedAt ?? upload.createdAt) < createdBefore)
+      .sort((a, b) => (a.updatedAt ?? a.createdAt) - (b.updatedAt ?? b.createdAt));
     return stale.slice(0, Math.max(0, limit)).map(copy);
   }
 

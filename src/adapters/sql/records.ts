@@ -163,11 +163,12 @@ export class RepositoryRecords {
 
   createUpload(record: UploadRecord): void {
     this.#db.run(
-      "INSERT INTO uploads (repository, id, version, created_at, record) VALUES (?, ?, ?, ?, ?)",
+      "INSERT INTO uploads (repository, id, version, created_at, touched_at, record) VALUES (?, ?, ?, ?, ?, ?)",
       record.repository,
       record.id,
       record.version,
       record.createdAt,
+      record.updatedAt ?? record.createdAt,
       JSON.stringify(record),
     );
   }
@@ -180,8 +181,9 @@ export class RepositoryRecords {
   /** The condition on `version` is what keeps two racing PATCHes from both winning. */
   updateUpload(record: UploadRecord, expectedVersion: number): boolean {
     return this.#db.run(
-      "UPDATE uploads SET version = ?, record = ? WHERE repository = ? AND id = ? AND version = ?",
+      "UPDATE uploads SET version = ?, touched_at = ?, record = ? WHERE repository = ? AND id = ? AND version = ?",
       record.version,
+      record.updatedAt ?? record.createdAt,
       JSON.stringify(record),
       record.repository,
       record.id,
@@ -193,10 +195,10 @@ export class RepositoryRecords {
     return this.#db.run("DELETE FROM uploads WHERE repository = ? AND id = ?", repository, id);
   }
 
-  /** Oldest first: uploads created before `createdBefore`, at most `limit`. */
-  listStaleUploads(createdBefore: number, limit: number): UploadRecord[] {
+  /** Least recently changed first: uploads last changed before `before`, at most `limit`. */
+  listStaleUploads(before: number, limit: number): UploadRecord[] {
     return this.#db
-      .all<{ record: string }>("SELECT record FROM uploads WHERE created_at < ? ORDER BY created_at, repository, id LIMIT ?", createdBefore, Math.max(0, limit))
+      .all<{ record: string }>("SELECT record FROM uploads WHERE touched_at < ? ORDER BY touched_at, repository, id LIMIT ?", before, Math.max(0, limit))
       .map((row) => JSON.parse(row.record) as UploadRecord);
   }
 

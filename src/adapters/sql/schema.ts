@@ -34,9 +34,10 @@ export const REPOSITORY_TABLES = `
     PRIMARY KEY (repository, tag));
   CREATE INDEX IF NOT EXISTS tags_by_digest ON tags (repository, digest);
   CREATE TABLE IF NOT EXISTS uploads (
-    repository TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, created_at INTEGER NOT NULL, record TEXT NOT NULL,
+    repository TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, created_at INTEGER NOT NULL, touched_at INTEGER NOT NULL,
+    record TEXT NOT NULL,
     PRIMARY KEY (repository, id));
-  CREATE INDEX IF NOT EXISTS uploads_by_age ON uploads (created_at);
+  CREATE INDEX IF NOT EXISTS uploads_by_activity ON uploads (touched_at);
 `;
 
 /** The global content-addressed blob index: digest → where the bytes are. */
