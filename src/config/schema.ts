@@ -4,6 +4,7 @@
  * wins, so a container can override one setting of a shared file.
  */
 import { type AuthConfig, validateAuthConfig } from "../auth/config.ts";
+import type { ImmutableTagRule } from "../core/patterns.ts";
 
 export interface RegistryConfig {
   /** Interface the Node server listens on. */
@@ -41,6 +42,8 @@ export interface RegistryConfig {
   blobRedirects: boolean;
   /** How long those URLs stay valid. */
   blobRedirectTtlSeconds: number;
+  /** Tags that never move to another digest once pushed, per repository pattern. */
+  immutableTags: ImmutableTagRule[];
   /** Token authentication (docs/auth.md); absent: the registry is open to every caller. */
   auth?: AuthConfig;
 }
@@ -64,6 +67,7 @@ export const defaultConfig: RegistryConfig = {
   dynamodbEndpoint: "",
   blobRedirects: false,
   blobRedirectTtlSeconds: 300,
+  immutableTags: [],
   auth: undefined,
 };
 
@@ -87,6 +91,7 @@ export const environmentNames: Record<keyof RegistryConfig, string> = {
   dynamodbEndpoint: "DYNAMODB_ENDPOINT",
   blobRedirects: "BLOB_REDIRECTS",
   blobRedirectTtlSeconds: "BLOB_REDIRECT_TTL_SECONDS",
+  immutableTags: "IMMUTABLE_TAGS",
   auth: "AUTH_CONFIG",
 };
 
@@ -147,10 +152,31 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   integer("gcIntervalSeconds", 0, 30 * 24 * 60 * 60);
   integer("gcGraceSeconds", 60, 30 * 24 * 60 * 60);
   flag("automaticMount");
+  immutableTags();
   awsSettings();
   config.auth = authSection(file.auth, env[environmentNames.auth], problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+
+  /** A list of {repositories, tags} pattern lists, from the file or IMMUTABLE_TAGS as JSON text. */
+  function immutableTags(): void {
+    let raw: unknown = file.immutableTags ?? [];
+    const fromEnv = env[environmentNames.immutableTags];
+    if (fromEnv !== undefined) {
+      try {
+        raw = JSON.parse(fromEnv);
+      } catch {
+        problems.push(`${where("immutableTags")} is not valid JSON`);
+        return;
+      }
+    }
+    const names = (value: unknown) => Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === "string" && v !== "");
+    if (!Array.isArray(raw) || !raw.every((rule) => typeof rule === "object" && rule !== null && names(rule.repositories) && names(rule.tags))) {
+      problems.push(`${where("immutableTags")} must be a list of {"repositories": ["team/*", ...], "tags": ["v*", ...]}`);
+      return;
+    }
+    config.immutableTags = (raw as ImmutableTagRule[]).map((rule) => ({ repositories: [...rule.repositories], tags: [...rule.tags] }));
+  }
 
   function awsSettings(): void {
     const backend = read("backend");

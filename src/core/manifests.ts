@@ -1,5 +1,6 @@
 import type { BlobStore, ObjectRead } from "../ports/blob-store.ts";
-import type { ManifestRecord, ManifestReferences, MetadataStore } from "../ports/metadata-store.ts";
+import { ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore } from "../ports/metadata-store.ts";
+import { type ImmutableTagRule, isImmutableTag } from "./patterns.ts";
 import { RegistryError } from "./errors.ts";
 import { digestBytes, looksLikeDigest, parseDigest } from "./digest.ts";
 import { isTag } from "./names.ts";
@@ -15,6 +16,8 @@ export interface ManifestDeps {
   maxManifestBytes: number;
   /** Ids for new blob-store objects. */
   newId: () => string;
+  /** Tags that never move to another digest once pushed. */
+  immutableTags?: ImmutableTagRule[];
 }
 
 export interface PushManifestRequest {
@@ -105,11 +108,16 @@ export class Manifests {
     if (doc.artifactType) record.artifactType = doc.artifactType;
     if (doc.annotations) record.annotations = doc.annotations;
     const tags = byDigest ? [...new Set(request.tags)] : [reference];
-    let missing = await this.deps.metadata.putManifest(repository, record, tags, references);
+    const fixed = tags.filter((tag) => isImmutableTag(this.deps.immutableTags ?? [], repository, tag));
+    const put = () => this.deps.metadata.putManifest(repository, record, tags, references, fixed).catch((error: unknown) => {
+      if (error instanceof ImmutableTagError) throw immutable(repository, error.tags);
+      throw error;
+    });
+    let missing = await put();
     if (missing.includes(digest)) {
       // Garbage collection removed the bytes' index entry since storeBytes read it: write them again, once.
       record.key = await this.storeBytes(digest, bytes);
-      missing = await this.deps.metadata.putManifest(repository, record, tags, references);
+      missing = await put();
     }
     if (missing.length > 0) throw missingReferences(repository, missing);
     this.cache.set(record.key, bytes);
@@ -124,6 +132,7 @@ export class Manifests {
       }
       return;
     }
+    if (isTag(reference) && isImmutableTag(this.deps.immutableTags ?? [], repository, reference)) throw immutable(repository, [reference]);
     if (!isTag(reference) || !(await this.deps.metadata.deleteTag(repository, reference))) {
       throw new RegistryError("MANIFEST_UNKNOWN", `tag ${reference} is not in ${repository}`);
     }
@@ -162,6 +171,14 @@ export class Manifests {
 }
 
 const REFERENCE_CHECKS_AT_ONCE = 16;
+
+/** DENIED (403): retrying cannot help, so clients should stop and say so. */
+function immutable(repository: string, tags: string[]): RegistryError {
+  const list = tags.join(", ");
+  return new RegistryError("DENIED", `tag ${list} in ${repository} is immutable (immutableTags in the registry's configuration): it keeps its digest; push under a new tag`, {
+    detail: { immutableTags: tags },
+  });
+}
 
 function missingReferences(repository: string, missing: string[]): RegistryError {
   return new RegistryError("MANIFEST_BLOB_UNKNOWN", `push these to ${repository} before the manifest: ${missing.join(", ")}`, {

@@ -4,6 +4,7 @@ import type { Hashing } from "../ports/hashing.ts";
 import type { MetadataStore } from "../ports/metadata-store.ts";
 import { Blobs } from "./blobs.ts";
 import { Manifests } from "./manifests.ts";
+import type { ImmutableTagRule } from "./patterns.ts";
 import { Uploads } from "./uploads.ts";
 
 export interface RegistryOptions {
@@ -18,6 +19,8 @@ export interface RegistryOptions {
   automaticMount?: boolean;
   now?: () => number;
   newId?: () => string;
+  /** Tags that never move once pushed (RegistryConfig.immutableTags). */
+  immutableTags?: ImmutableTagRule[];
 }
 
 /** The registry's rules, independent of HTTP and of any storage technology. */
@@ -36,6 +39,7 @@ export class Registry {
       metadata: options.metadata,
       maxManifestBytes: options.maxManifestBytes ?? 4 * 1024 * 1024,
       newId,
+      immutableTags: options.immutableTags ?? [],
     });
     this.uploads = new Uploads({
       blobs: options.blobs,

@@ -118,9 +118,10 @@ export interface MetadataStore {
    * digests are answered (an empty list means stored; `record.digest` among them means the bytes'
    * entry is gone). So a blob unlinked at the same moment either fails the put or is unlinked
    * after it, never between the check and the write. The references are kept with the record:
-   * they are what garbage collection follows.
+   * they are what garbage collection follows. Each of `fixedTags` (immutable tags among `tags`)
+   * that already names another digest makes the put throw ImmutableTagError, writing nothing.
    */
-  putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences): Promise<string[]>;
+  putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences, fixedTags?: string[]): Promise<string[]>;
   getManifest(repository: string, digest: string): Promise<ManifestRecord | null>;
   getTaggedManifest(repository: string, tag: string): Promise<ManifestRecord | null>;
   /** Tags in ASCII (code point) order. */
@@ -151,4 +152,14 @@ export interface MetadataStore {
    * created before `before` but changed since; the caller checks `updatedAt`.
    */
   listStaleUploads(before: number, limit: number): Promise<UploadRecord[]>;
+}
+
+/** Thrown by putManifest when an immutable tag would move to another digest; nothing was written. */
+export class ImmutableTagError extends Error {
+  readonly tags: string[];
+  constructor(tags: string[]) {
+    super(`immutable tags would move: ${tags.join(", ")}`);
+    this.tags = tags;
+    this.name = "ImmutableTagError";
+  }
 }

@@ -77,6 +77,7 @@ async function deploy(env: Environment): Promise<Deployment> {
     partSize: config.partSize,
     maxManifestBytes: config.maxManifestBytes,
     automaticMount: config.automaticMount,
+    immutableTags: config.immutableTags,
   });
   const auth = config.auth ? await createAuth(config.auth, { warn: (message) => console.warn(message) }) : undefined;
   const app = createApp(registry, {

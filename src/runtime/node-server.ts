@@ -73,6 +73,7 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     partSize: config.partSize,
     maxManifestBytes: config.maxManifestBytes,
     automaticMount: config.automaticMount,
+    immutableTags: config.immutableTags,
   });
   const redirects = aws && config.blobRedirects ? { blobReadRedirects: { signer: aws.blobs, expiresInSeconds: config.blobRedirectTtlSeconds } } : {};
   const app = createApp(registry, { ...redirects, ...(options.auth ? { auth: options.auth } : {}) });

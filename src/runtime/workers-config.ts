@@ -7,6 +7,8 @@ export interface WorkersVars {
   MAX_MANIFEST_BYTES?: string;
   AUTOMATIC_MOUNT?: string;
   UPLOAD_TTL_SECONDS?: string;
+  /** JSON: [{"repositories": ["team/*"], "tags": ["v*"]}]. */
+  IMMUTABLE_TAGS?: string;
 }
 
 /** Secrets of the Workers deployment: `wrangler secret put NAME` (`.dev.vars` for wrangler dev). */
@@ -15,7 +17,7 @@ export interface WorkersSecrets {
   AUTH_CONFIG?: string;
 }
 
-export interface WorkersConfig extends Pick<RegistryConfig, "partSize" | "maxManifestBytes" | "automaticMount" | "uploadTtlSeconds" | "auth"> {
+export interface WorkersConfig extends Pick<RegistryConfig, "partSize" | "maxManifestBytes" | "automaticMount" | "uploadTtlSeconds" | "immutableTags" | "auth"> {
   /** Largest request body Cloudflare lets through on the zone's plan; larger uploads get a 413 that says how to chunk. */
   maxRequestBytes: number;
 }
@@ -38,8 +40,8 @@ export function resolveWorkersConfig(vars: WorkersVars, secrets: WorkersSecrets 
   const problems: string[] = [];
   let shared: RegistryConfig | undefined;
   try {
-    const { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS } = vars;
-    shared = resolveConfig({}, { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, AUTH_CONFIG: secrets.AUTH_CONFIG });
+    const { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS } = vars;
+    shared = resolveConfig({}, { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS, AUTH_CONFIG: secrets.AUTH_CONFIG });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...error.message.split("\n  - ").slice(1));
@@ -57,6 +59,6 @@ export function resolveWorkersConfig(vars: WorkersVars, secrets: WorkersSecrets 
     problems.push("auth.signingKeys (secret AUTH_CONFIG) is empty: a Worker needs a lasting key every isolate shares (`npm run auth:keygen` prints one)");
   }
   if (problems.length > 0 || !shared) throw new ConfigError(problems);
-  const { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, auth } = shared;
-  return { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, maxRequestBytes, ...(auth ? { auth } : {}) };
+  const { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, auth } = shared;
+  return { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, maxRequestBytes, ...(auth ? { auth } : {}) };
 }

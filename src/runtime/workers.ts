@@ -54,6 +54,7 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
     partSize: config.partSize,
     maxManifestBytes: config.maxManifestBytes,
     automaticMount: config.automaticMount,
+    immutableTags: config.immutableTags,
   });
   // No ephemeralKeyIfNone: resolveWorkersConfig already requires signingKeys, which every isolate shares.
   const auth = config.auth ? await createAuth(config.auth, { warn: (message) => console.warn(message) }) : undefined;

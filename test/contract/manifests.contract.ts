@@ -52,6 +52,22 @@ export function manifestContract(use: () => MetadataStore): void {
       expect(await store.getTaggedManifest("r", "latest")).toBeNull();
     });
 
+    it("an immutable tag (fixedTags) never moves to another digest: the put throws ImmutableTagError and writes nothing", async () => {
+      await store.putManifest("r", manifest(1), ["v1", "latest"], undefined, ["v1"]);
+      await expect(store.putManifest("r", manifest(2), ["v1", "latest", "v2"], undefined, ["v1", "v2"])).rejects.toMatchObject({
+        name: "ImmutableTagError",
+        tags: ["v1"],
+      });
+      expect((await store.getTaggedManifest("r", "v1"))?.digest).toBe(digest(1));
+      expect((await store.getTaggedManifest("r", "latest"))?.digest).toBe(digest(1));
+      expect(await store.getTaggedManifest("r", "v2")).toBeNull();
+      expect(await store.getManifest("r", digest(2))).toBeNull();
+      // The same digest again, or a new immutable tag, is fine; a mutable tag still moves.
+      expect(await store.putManifest("r", manifest(1), ["v1"], undefined, ["v1"])).toEqual([]);
+      expect(await store.putManifest("r", manifest(2), ["v2", "latest"], undefined, ["v2"])).toEqual([]);
+      expect((await store.getTaggedManifest("r", "latest"))?.digest).toBe(digest(2));
+    });
+
     it("putManifest registers the repository", async () => {
       await store.putManifest("x/y", manifest(1), []);
       expect(await store.repositoryExists("x/y")).toBe(true);

@@ -1,4 +1,4 @@
-import type { BlobInfo, ManifestRecord, ManifestReferences, MetadataStore, Page, UploadRecord } from "../../ports/metadata-store.ts";
+import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type UploadRecord } from "../../ports/metadata-store.ts";
 import type { CatalogObject } from "./catalog-object.ts";
 import type { IndexShardObject, OpenUpload } from "./index-shard-object.ts";
 import type { RepositoryObject } from "./repository-object.ts";
@@ -50,9 +50,10 @@ export class DurableObjectMetadataStore implements MetadataStore {
   }
 
   /** The references are checked in the repository object's transaction: links and manifests live there. */
-  async putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences): Promise<string[]> {
+  async putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences, fixedTags?: string[]): Promise<string[]> {
     if (!(await this.#shard(record.digest).revive(record.digest, record.key))) return [record.digest];
-    const { missing, registered } = await this.#repository(repository).putManifest(repository, record, tags, references);
+    const { missing, moved, registered } = await this.#repository(repository).putManifest(repository, record, tags, references, fixedTags);
+    if (moved.length > 0) throw new ImmutableTagError(moved);
     if (missing.length === 0 && !registered) await this.#register(repository);
     return missing;
   }

@@ -45,11 +45,17 @@ export class RepositoryObject extends DurableObject<unknown> {
     return this.#records.unlinkBlob(repository, digest);
   }
 
-  /** Stores the manifest unless a reference is missing; answers the missing references and whether the repository was registered. */
-  putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences): { missing: string[]; registered: boolean } {
+  /** Stores the manifest unless a reference is missing or an immutable tag would move; answers which, and whether the repository was registered. */
+  putManifest(
+    repository: string,
+    record: ManifestRecord,
+    tags: string[],
+    references?: ManifestReferences,
+    fixedTags?: string[],
+  ): { missing: string[]; moved: string[]; registered: boolean } {
     this.#legacy.migrate(repository);
-    const missing = this.#records.putManifest(repository, record, tags, references);
-    return { missing, registered: this.isRegistered() };
+    const { missing, moved } = this.#records.putManifest(repository, record, tags, references, fixedTags);
+    return { missing, moved, registered: this.isRegistered() };
   }
 
   getManifest(repository: string, digest: string): ManifestRecord | null {

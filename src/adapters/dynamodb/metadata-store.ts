@@ -1,5 +1,5 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import type { BlobInfo, ManifestRecord, ManifestReferences, MetadataStore, Page, UploadRecord } from "../../ports/metadata-store.ts";
+import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type UploadRecord } from "../../ports/metadata-store.ts";
 import { byCodePoint } from "../paging.ts";
 import { blobAttributes, blobFromItem, text, uploadAttributes, uploadFromItem } from "./items.ts";
 import { decodeManifest } from "./manifest-items.ts";
@@ -73,8 +73,15 @@ export class DynamoDbMetadataStore implements MetadataStore {
    * write, not inside it: a blob unlinked between the two can leave this
    * manifest naming a blob its repository no longer links (storage-layout.ts).
    */
-  async putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences): Promise<string[]> {
+  async putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences, fixedTags: string[] = []): Promise<string[]> {
     if (!(await this.#revive(record.digest, record.key))) return [record.digest];
+    // Checked before the writes, like the references (no transactions): two pushes racing for a new immutable tag can both pass.
+    const moved: string[] = [];
+    for (const tag of fixedTags) {
+      const current = await this.#table.get(keys.tag(repository, tag));
+      if (current && text(current, "digest") !== record.digest) moved.push(tag);
+    }
+    if (moved.length > 0) throw new ImmutableTagError(moved);
     const missing = await this.#missingReferences(repository, references);
     if (missing.length > 0) return missing;
     await putManifest(this.#table, repository, record, tags);

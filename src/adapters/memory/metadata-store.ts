@@ -1,4 +1,4 @@
-import type { BlobInfo, ManifestRecord, ManifestReferences, MetadataStore, Page, UploadRecord } from "../../ports/metadata-store.ts";
+import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type UploadRecord } from "../../ports/metadata-store.ts";
 import { byCodePoint, pageOfNames } from "../paging.ts";
 
 interface Repository {
@@ -50,9 +50,11 @@ export class MemoryMetadataStore implements MetadataStore {
     return this.#repositories.get(repository)?.links.delete(digest) ?? false;
   }
 
-  async putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences): Promise<string[]> {
+  async putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences, fixedTags: string[] = []): Promise<string[]> {
     if (this.#blobs.get(record.digest)?.key !== record.key) return [record.digest];
     const existing = this.#repositories.get(repository);
+    const moved = fixedTags.filter((tag) => (existing?.tags.get(tag) ?? record.digest) !== record.digest);
+    if (moved.length > 0) throw new ImmutableTagError(moved);
     const missing = [
       ...[...new Set(references?.blobs ?? [])].filter((digest) => !existing?.links.has(digest)),
       ...[...new Set(references?.manifests ?? [])].filter((digest) => !existing?.manifests.has(digest)),

@@ -58,15 +58,25 @@ export class RepositoryRecords {
 
   /**
    * Stores the record, its references and each tag, all or nothing; answers the missing
-   * references instead when there are any. `references: null` (an import of an earlier
+   * references, or the fixed (immutable) tags that name another digest, instead when there are any. `references: null` (an import of an earlier
    * version's record) stores the record with its references unknown, for garbage collection
    * to read from the manifest's bytes before it trusts this repository's links.
    */
-  putManifest(repository: string, record: ManifestRecord, tags: string[], references: ManifestReferences | null = NO_REFERENCES): string[] {
+  putManifest(
+    repository: string,
+    record: ManifestRecord,
+    tags: string[],
+    references: ManifestReferences | null = NO_REFERENCES,
+    fixedTags: string[] = [],
+  ): { missing: string[]; moved: string[] } {
     return this.#db.transaction(() => {
+      const moved = fixedTags.filter((tag) =>
+        this.#db.all("SELECT 1 FROM tags WHERE repository = ? AND tag = ? AND digest <> ?", repository, tag, record.digest).length > 0,
+      );
+      if (moved.length > 0) return { missing: [], moved };
       if (references) {
         const missing = this.missingReferences(repository, references);
-        if (missing.length > 0) return missing;
+        if (missing.length > 0) return { missing, moved };
       }
       const [head, ...overflow] = splitRecord(record);
       this.#db.run(
@@ -85,7 +95,7 @@ export class RepositoryRecords {
         this.#db.run("INSERT INTO manifest_overflow (repository, digest, seq, text) VALUES (?, ?, ?, ?)", repository, record.digest, seq, text),
       );
       for (const tag of tags) this.#db.run("INSERT OR REPLACE INTO tags (repository, tag, digest) VALUES (?, ?, ?)", repository, tag, record.digest);
-      return [];
+      return { missing: [], moved };
     });
   }
 

@@ -1,5 +1,5 @@
 import type { CollectableMetadata, LinkRef, MarkedBlob } from "../../ports/collectable.ts";
-import type { BlobInfo, ManifestRecord, ManifestReferences, MetadataStore, Page, UploadRecord } from "../../ports/metadata-store.ts";
+import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type UploadRecord } from "../../ports/metadata-store.ts";
 import { CollectorRecords } from "../sql/collector-records.ts";
 import type { SqlDriver } from "../sql/driver.ts";
 import { BlobIndexRecords, CatalogRecords, RepositoryRecords } from "../sql/records.ts";
@@ -52,10 +52,11 @@ export class SqliteMetadataStore implements MetadataStore, CollectableMetadata {
     return this.#repositories.unlinkBlob(repository, digest);
   }
 
-  async putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences): Promise<string[]> {
+  async putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences, fixedTags?: string[]): Promise<string[]> {
     return this.#db.transaction(() => {
       if (!this.#blobs.revive(record.digest, record.key)) return [record.digest];
-      const missing = this.#repositories.putManifest(repository, record, tags, references);
+      const { missing, moved } = this.#repositories.putManifest(repository, record, tags, references, fixedTags);
+      if (moved.length > 0) throw new ImmutableTagError(moved);
       // A failed reference check leaves the revived entry marked-free: harmless, the next run marks it again.
       if (missing.length === 0) this.#catalog.register(repository);
       return missing;
