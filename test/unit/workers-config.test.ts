@@ -11,6 +11,7 @@ describe("Workers configuration", () => {
       maxManifestBytes: 4 * 1024 * 1024,
       automaticMount: true,
       uploadTtlSeconds: 86400,
+      immutableTags: [],
     });
     expect(DEFAULT_MAX_REQUEST_BYTES).toBe(100_000_000);
   });
@@ -22,6 +23,7 @@ describe("Workers configuration", () => {
       MAX_MANIFEST_BYTES: String(8 * 1024 * 1024),
       AUTOMATIC_MOUNT: "false",
       UPLOAD_TTL_SECONDS: "3600",
+      IMMUTABLE_TAGS: '[{"repositories": ["team/*"], "tags": ["v*"]}]',
     });
     expect(config).toEqual({
       maxRequestBytes: 500_000_000,
@@ -29,6 +31,7 @@ describe("Workers configuration", () => {
       maxManifestBytes: 8 * 1024 * 1024,
       automaticMount: false,
       uploadTtlSeconds: 3600,
+      immutableTags: [{ repositories: ["team/*"], tags: ["v*"] }],
     });
   });
 
