@@ -115,10 +115,11 @@
  *   holds it. Tags and names list in SQLite's BINARY collation: UTF-8 byte order, which is
  *   code-point order. Steps that cross objects are each idempotent, and ordered so that a
  *   failure in between leaves nothing wrong:
- *     linkBlob, putManifest: the repository object first (it answers whether the
- *       repository is registered), then, only the first time, the catalog, then the
- *       registration row; a failure in between leaves the name out of the catalog until
- *       the next write registers it.
+ *     linkBlob, putManifest: first registration (the repository object's flag, else the
+ *       catalog then the flag; remembered per isolate), then the index shard's revive of the
+ *       entry, then the repository object. A repository is in the catalog before it holds
+ *       anything, because the garbage collector finds holders through the catalog
+ *       (lifecycle/scanning-collector.ts); a failed write may leave an empty repository listed.
  *     createUpload writes the open_uploads entry before the record, deleteUpload removes
  *       the record before the entry: expiry never misses a record, and an entry whose
  *       record is gone is dropped when the sweep finds it.

@@ -46,3 +46,33 @@ export interface CollectableMetadata {
 export function isCollectable(store: object): store is CollectableMetadata {
   return "markUnheldBlobs" in store && typeof (store as CollectableMetadata).markUnheldBlobs === "function";
 }
+
+/** A blob-index entry as a scan sees it. */
+export interface IndexedBlob extends BlobInfo {
+  markedAt: number | null;
+}
+
+/**
+ * Garbage collection over stores whose blob index and repositories live in different
+ * partitions (Durable Objects, DynamoDB): no single step can ask "does anything hold this
+ * digest?", so the collector scans every repository for what it holds, then acts on the
+ * index entries with conditional writes (lifecycle/scanning-collector.ts).
+ */
+export interface ScannableMetadata {
+  /**
+   * In one repository: removes (unless `dryRun`) the links written before `linkedBefore`
+   * that none of its manifests uses, and answers how many and their bytes, and every digest
+   * the repository still holds (links, manifests, what its manifests reference).
+   */
+  scanRepository(repository: string, linkedBefore: number, dryRun: boolean): Promise<{ orphanLinks: number; held: string[] }>;
+  /** Index entries in digest order after `after`. */
+  listBlobIndex(after: string, limit: number): Promise<IndexedBlob[]>;
+  /** Marks the entry at `now` if it is unmarked and still at `key`; answers whether it did. */
+  markBlob(digest: string, key: string, now: number): Promise<boolean>;
+  /** Removes the entry if its key and mark are unchanged; answers whether it did. */
+  removeMarkedBlob(blob: MarkedBlob): Promise<boolean>;
+}
+
+export function isScannable(store: object): store is ScannableMetadata {
+  return "scanRepository" in store && typeof (store as ScannableMetadata).scanRepository === "function";
+}

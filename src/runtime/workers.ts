@@ -14,6 +14,7 @@ import { AuthConfigError, createAuth } from "../auth/service.ts";
 import { ConfigError } from "../config/schema.ts";
 import { Registry } from "../core/registry.ts";
 import { createApp } from "../http/app.ts";
+import { ScanningCollector } from "../lifecycle/scanning-collector.ts";
 import { resolveWorkersConfig, type WorkersConfig } from "./workers-config.ts";
 import type { WorkersEnv } from "./workers-env.ts";
 
@@ -24,6 +25,8 @@ export { RepositoryObject } from "../adapters/durable-object/repository-object.t
 interface Deployment {
   config: WorkersConfig;
   registry: Registry;
+  metadata: DurableObjectMetadataStore;
+  blobs: R2BlobStore;
   app: Hono;
 }
 
@@ -47,9 +50,11 @@ function deploymentFor(env: WorkersEnv): Promise<Deployment> {
 
 async function deploy(env: WorkersEnv): Promise<Deployment> {
   const config = resolveWorkersConfig(env, { AUTH_CONFIG: env.AUTH_CONFIG });
+  const blobs = new R2BlobStore(env.BLOBS);
+  const metadata = new DurableObjectMetadataStore({ repositories: env.REPOSITORIES, indexShards: env.INDEX_SHARDS, catalog: env.CATALOG });
   const registry = new Registry({
-    blobs: new R2BlobStore(env.BLOBS),
-    metadata: new DurableObjectMetadataStore({ repositories: env.REPOSITORIES, indexShards: env.INDEX_SHARDS, catalog: env.CATALOG }),
+    blobs,
+    metadata,
     hashing: wasmSha2Hashing({ sha256, sha512 }),
     partSize: config.partSize,
     maxManifestBytes: config.maxManifestBytes,
@@ -65,7 +70,7 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
     );
   }
   const app = createApp(registry, { maxRequestBytes: config.maxRequestBytes, ...(auth ? { auth } : {}) });
-  return { config, registry, app };
+  return { config, registry, metadata, blobs, app };
 }
 
 /** Configuration mistakes whose messages name settings, never their values: safe to show. */
@@ -90,10 +95,20 @@ export default {
    * Cron (wrangler.toml `[triggers]`): aborts uploads untouched for UPLOAD_TTL_SECONDS
    * and frees their storage, in batches of 100, at most EXPIRY_BATCHES per run so
    * one run stays within a Worker's subrequest limit; the next run takes the rest.
+   * Then collects garbage (lifecycle/scanning-collector.ts): one call per repository
+   * and per index shard page, so a run fits the subrequest limit up to several hundred
+   * repositories.
    */
   async scheduled(_controller, env) {
-    const { config, registry } = await deploymentFor(env);
+    const { config, registry, metadata, blobs } = await deploymentFor(env);
     const expired = await registry.uploads.expire(config.uploadTtlSeconds * 1000, { maxBatches: EXPIRY_BATCHES });
     console.log(`upload expiry: ${expired} abandoned upload(s) aborted`);
+    const graceMs = config.gcGraceSeconds * 1000;
+    const collector = new ScanningCollector({ metadata, blobs, graceMs, orphanLinkAgeMs: Math.max(graceMs, config.uploadTtlSeconds * 1000) });
+    const report = await collector.run();
+    console.log(
+      `garbage collection: removed ${report.blobsDeleted} blob(s) (${report.bytesFreed} bytes) and ${report.orphanLinksRemoved} link(s) no manifest uses; marked ${report.blobsMarked}`,
+    );
+    for (const problem of report.problems) console.error(`garbage collection: ${problem}`);
   },
 } satisfies ExportedHandler<WorkersEnv>;

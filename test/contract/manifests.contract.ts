@@ -34,7 +34,7 @@ export function manifestContract(use: () => MetadataStore): void {
       await store.linkBlob("other", blob(2));
       expect(await store.putManifest("r", manifest(10), [], { blobs: [digest(2)], manifests: [] })).toEqual([digest(2)]);
       expect(await store.putManifest("fresh", manifest(10), ["x"], { blobs: [digest(1)], manifests: [] })).toEqual([digest(1)]);
-      expect(await store.repositoryExists("fresh")).toBe(false);
+      expect(await store.listTags("fresh", {})).toEqual([]);
     });
 
     it("putManifest stores the manifest when every reference is there, however often each is repeated", async () => {

@@ -82,8 +82,9 @@ export function metadataStoreContract(name: string, create: () => Promise<Metada
     describe("the blob index and what holds an entry", () => {
       it("linkBlob links only a blob the index holds at that key, and answers whether it did", async () => {
         expect(await raw.linkBlob("a", blob(1))).toBe(false);
+        // (The repository may be registered: stores whose collector finds holders through the
+        // catalog register a repository before it can hold anything.)
         expect(await raw.getBlobLink("a", digest(1))).toBeNull();
-        expect(await raw.repositoryExists("a")).toBe(false);
         await raw.putBlobIfAbsent(blob(1));
         expect(await raw.linkBlob("a", { ...blob(1), key: "blobs/chunked/elsewhere" })).toBe(false);
         expect(await raw.linkBlob("a", blob(1))).toBe(true);

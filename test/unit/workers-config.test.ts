@@ -12,6 +12,7 @@ describe("Workers configuration", () => {
       automaticMount: true,
       uploadTtlSeconds: 86400,
       immutableTags: [],
+      gcGraceSeconds: 3600,
     });
     expect(DEFAULT_MAX_REQUEST_BYTES).toBe(100_000_000);
   });
@@ -24,6 +25,7 @@ describe("Workers configuration", () => {
       AUTOMATIC_MOUNT: "false",
       UPLOAD_TTL_SECONDS: "3600",
       IMMUTABLE_TAGS: '[{"repositories": ["team/*"], "tags": ["v*"]}]',
+      GC_GRACE_SECONDS: "600",
     });
     expect(config).toEqual({
       maxRequestBytes: 500_000_000,
@@ -32,6 +34,7 @@ describe("Workers configuration", () => {
       automaticMount: false,
       uploadTtlSeconds: 3600,
       immutableTags: [{ repositories: ["team/*"], tags: ["v*"] }],
+      gcGraceSeconds: 600,
     });
   });
 

@@ -11,8 +11,8 @@ import { DurableObjectMetadataStore } from "../../src/adapters/durable-object/me
 import type { RepositoryObject } from "../../src/adapters/durable-object/repository-object.ts";
 import { DurableObjectSqlDriver } from "../../src/adapters/durable-object/do-driver.ts";
 import { LegacyRepositoryTables } from "../../src/adapters/durable-object/legacy-schema.ts";
-import { RepositoryRecords } from "../../src/adapters/sql/records.ts";
-import { REPOSITORY_TABLES } from "../../src/adapters/sql/schema.ts";
+import { BlobIndexRecords, RepositoryRecords } from "../../src/adapters/sql/records.ts";
+import { addColumnIfMissing, BLOB_INDEX_TABLES, REPOSITORY_TABLES } from "../../src/adapters/sql/schema.ts";
 import type { ManifestRecord } from "../../src/ports/metadata-store.ts";
 import { indexingBytes } from "../contract/metadata-store.contract.ts";
 
@@ -120,5 +120,21 @@ describe("DurableObjectMetadataStore beyond the contract", () => {
       };
     });
     expect(migrated).toEqual({ link: { digest: digest(1), size: 3, key: "k1" }, tagged: manifest, referrers: [digest(7)], upload, leftovers: 0 });
+  });
+
+  it("an index shard written before garbage collection gains the mark column and keeps its entries", async () => {
+    const stub = env.INDEX_SHARDS.getByName("shard-legacy-test");
+    const entry = await runInDurableObject(stub, (_instance: unknown, state) => {
+      const sql = state.storage.sql;
+      sql.exec("DROP INDEX IF EXISTS blobs_marked; DROP INDEX IF EXISTS blobs_by_key; DROP TABLE IF EXISTS blobs");
+      sql.exec("CREATE TABLE blobs (digest TEXT PRIMARY KEY, size INTEGER NOT NULL, key TEXT NOT NULL)");
+      sql.exec("INSERT INTO blobs VALUES (?, 5, 'k')", digest(4));
+      const driver = new DurableObjectSqlDriver(state.storage);
+      addColumnIfMissing(driver, "blobs", "marked_at", "INTEGER");
+      driver.exec(BLOB_INDEX_TABLES);
+      const records = new BlobIndexRecords(driver);
+      return { revived: records.revive(digest(4), "k"), marked: records.mark(digest(4), "k", 7), listed: records.listIndex("", 5) };
+    });
+    expect(entry).toEqual({ revived: true, marked: true, listed: [{ digest: digest(4), size: 5, key: "k", markedAt: 7 }] });
   });
 });

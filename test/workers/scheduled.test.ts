@@ -54,3 +54,22 @@ describe("scheduled upload expiry", () => {
     await expect(blobs.uploadPart(fresh.multipart!.key, fresh.multipart!.uploadId, 2, new Uint8Array(1))).resolves.toMatchObject({ partNumber: 2 });
   });
 });
+
+describe("scheduled garbage collection", () => {
+  it("marks an index entry nothing holds (its bytes go a grace period later) and leaves held ones alone", async () => {
+    const held = { digest: `sha256:${"1".repeat(64)}`, size: 3, key: "blobs/sha256/held" };
+    const unheld = { digest: `sha256:${"2".repeat(64)}`, size: 4, key: "blobs/sha256/unheld" };
+    for (const info of [held, unheld]) {
+      await blobs.put(info.key, new Uint8Array(info.size));
+      await metadata.putBlobIfAbsent(info);
+    }
+    expect(await metadata.linkBlob("team/app", held)).toBe(true);
+
+    await worker.scheduled(createScheduledController({ cron: "17 * * * *" }), env);
+
+    const index = await metadata.listBlobIndex("", 10);
+    expect(index.find((e) => e.digest === held.digest)?.markedAt).toBeNull();
+    expect(index.find((e) => e.digest === unheld.digest)?.markedAt).toEqual(expect.any(Number));
+    expect(await blobs.head(unheld.key)).toEqual({ size: 4 });
+  });
+});

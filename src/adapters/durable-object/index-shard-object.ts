@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { BlobInfo } from "../../ports/metadata-store.ts";
+import type { IndexedBlob } from "../../ports/collectable.ts";
 import type { SqlDriver } from "../sql/driver.ts";
 import { BlobIndexRecords } from "../sql/records.ts";
 import { addColumnIfMissing, BLOB_INDEX_TABLES } from "../sql/schema.ts";
@@ -45,6 +46,18 @@ export class IndexShardObject extends DurableObject<unknown> {
   /** Clears a collection mark; false when no entry has this digest and key. */
   revive(digest: string, key: string): boolean {
     return this.#blobs.revive(digest, key);
+  }
+
+  listIndex(after: string, limit: number): IndexedBlob[] {
+    return this.#blobs.listIndex(after, limit);
+  }
+
+  markBlob(digest: string, key: string, now: number): boolean {
+    return this.#blobs.mark(digest, key, now);
+  }
+
+  removeMarkedBlob(digest: string, key: string, markedAt: number): boolean {
+    return this.#blobs.removeMarked(digest, key, markedAt);
   }
 
   addUpload(upload: OpenUpload): void {

@@ -1,3 +1,4 @@
+import type { IndexedBlob, MarkedBlob, ScannableMetadata } from "../../ports/collectable.ts";
 import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type UploadRecord } from "../../ports/metadata-store.ts";
 import type { CatalogObject } from "./catalog-object.ts";
 import type { IndexShardObject, OpenUpload } from "./index-shard-object.ts";
@@ -18,8 +19,10 @@ export interface DurableObjectNamespaces {
  * single calls there; only the blob index, the catalog and the open-upload
  * index are shared, and each of their writes is a single idempotent call.
  */
-export class DurableObjectMetadataStore implements MetadataStore {
+export class DurableObjectMetadataStore implements MetadataStore, ScannableMetadata {
   readonly #namespaces: DurableObjectNamespaces;
+  /** Repositories this isolate has seen in the catalog: names are never removed, so a yes stays true. */
+  readonly #registered = new Set<string>();
 
   constructor(namespaces: DurableObjectNamespaces) {
     this.#namespaces = namespaces;
@@ -34,10 +37,11 @@ export class DurableObjectMetadataStore implements MetadataStore {
   }
 
   async linkBlob(repository: string, info: BlobInfo): Promise<boolean> {
-    // The index entry is revived before the link exists (lifecycle/collector.ts).
+    // In the catalog before it holds anything (the collector finds holders through the catalog),
+    // and the index entry revived before the link exists (lifecycle/scanning-collector.ts).
+    await this.#ensureRegistered(repository);
     if (!(await this.#shard(info.digest).revive(info.digest, info.key))) return false;
-    const registered = await this.#repository(repository).linkBlob(repository, info);
-    if (!registered) await this.#register(repository);
+    await this.#repository(repository).linkBlob(repository, info);
     return true;
   }
 
@@ -51,10 +55,10 @@ export class DurableObjectMetadataStore implements MetadataStore {
 
   /** The references are checked in the repository object's transaction: links and manifests live there. */
   async putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences, fixedTags?: string[]): Promise<string[]> {
+    await this.#ensureRegistered(repository);
     if (!(await this.#shard(record.digest).revive(record.digest, record.key))) return [record.digest];
-    const { missing, moved, registered } = await this.#repository(repository).putManifest(repository, record, tags, references, fixedTags);
+    const { missing, moved } = await this.#repository(repository).putManifest(repository, record, tags, references, fixedTags);
     if (moved.length > 0) throw new ImmutableTagError(moved);
-    if (missing.length === 0 && !registered) await this.#register(repository);
     return missing;
   }
 
@@ -124,10 +128,37 @@ export class DurableObjectMetadataStore implements MetadataStore {
     return found.filter((record) => record !== null);
   }
 
-  /** The catalog first, then the flag that spares later calls the catalog; both are idempotent. */
-  async #register(repository: string): Promise<void> {
-    await this.#catalog().register(repository);
-    await this.#repository(repository).markRegistered();
+  /**
+   * The catalog first, then the flag that spares later calls the catalog; both idempotent, and
+   * both before the repository holds anything: a repository missing from the catalog would
+   * hide its links from the collector. A failure in between registers again next time.
+   */
+  async #ensureRegistered(repository: string): Promise<void> {
+    if (this.#registered.has(repository)) return;
+    const object = this.#repository(repository);
+    if (!(await object.isRegistered())) {
+      await this.#catalog().register(repository);
+      await object.markRegistered();
+    }
+    this.#registered.add(repository);
+  }
+
+  async scanRepository(repository: string, linkedBefore: number, dryRun: boolean): Promise<{ orphanLinks: number; held: string[] }> {
+    return this.#repository(repository).scanForCollection(repository, linkedBefore, dryRun);
+  }
+
+  /** The shards' entries merged in digest order: each shard answers its first `limit` after `after`. */
+  async listBlobIndex(after: string, limit: number): Promise<IndexedBlob[]> {
+    const pages = await Promise.all(Array.from({ length: INDEX_SHARD_COUNT }, (_, shard) => this.#shardNumber(shard).listIndex(after, limit)));
+    return pages.flat().sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0)).slice(0, limit);
+  }
+
+  async markBlob(digest: string, key: string, now: number): Promise<boolean> {
+    return this.#shard(digest).markBlob(digest, key, now);
+  }
+
+  async removeMarkedBlob(blob: MarkedBlob): Promise<boolean> {
+    return this.#shard(blob.digest).removeMarkedBlob(blob.digest, blob.key, blob.markedAt);
   }
 
   #repository(name: string): DurableObjectStub<RepositoryObject> {

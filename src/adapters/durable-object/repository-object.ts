@@ -88,6 +88,12 @@ export class RepositoryObject extends DurableObject<unknown> {
     return this.#records.listReferrers(repository, subject);
   }
 
+  /** Garbage collection's visit (lifecycle/scanning-collector.ts): orphan links out, what the repository holds back. */
+  scanForCollection(repository: string, linkedBefore: number, dryRun: boolean): { orphanLinks: number; held: string[] } {
+    this.#legacy.migrate(repository);
+    return this.#records.scanForCollection(repository, linkedBefore, dryRun);
+  }
+
   isRegistered(): boolean {
     return this.#driver.all("SELECT 1 FROM registration").length > 0;
   }

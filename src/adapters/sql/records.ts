@@ -147,6 +147,35 @@ export class RepositoryRecords {
       .map((row) => ({ repository: row.repository, record: this.#record(row.repository, row) }));
   }
 
+  /**
+   * For a collector that cannot see the blob index in the same database (a Durable Object
+   * per repository): removes this repository's orphan links written before `linkedBefore`
+   * (none while a manifest's references are unknown), then answers what it holds.
+   */
+  scanForCollection(repository: string, linkedBefore: number, dryRun: boolean): { orphanLinks: number; held: string[] } {
+    return this.#db.transaction(() => {
+      const unknown = this.#db.all("SELECT 1 FROM manifests WHERE repository = ? AND refs_recorded = 0 LIMIT 1", repository).length > 0;
+      const orphans = unknown
+        ? []
+        : this.#db.all<{ digest: string }>(
+          `SELECT digest FROM links WHERE repository = ? AND linked_at < ?
+            AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.repository = links.repository AND r.digest = links.digest)
+            AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.repository = links.repository AND m.digest = links.digest)`,
+            repository,
+            linkedBefore,
+          );
+      if (!dryRun) for (const { digest } of orphans) this.#db.run("DELETE FROM links WHERE repository = ? AND digest = ?", repository, digest);
+      const gone = new Set(orphans.map((row) => row.digest));
+      const held = new Set<string>();
+      for (const table of ["links", "manifests", "manifest_refs"]) {
+        for (const { digest } of this.#db.all<{ digest: string }>(`SELECT DISTINCT digest FROM ${table} WHERE repository = ?`, repository)) {
+          if (table !== "links" || !gone.has(digest)) held.add(digest);
+        }
+      }
+      return { orphanLinks: orphans.length, held: [...held] };
+    });
+  }
+
   #writeReferences(repository: string, digest: string, references: ManifestReferences): void {
     this.#db.run("DELETE FROM manifest_refs WHERE repository = ? AND manifest = ?", repository, digest);
     for (const held of new Set([...references.blobs, ...references.manifests])) {
@@ -247,6 +276,22 @@ export class BlobIndexRecords {
       }
       return this.getBlob(info.digest)!;
     });
+  }
+
+  listIndex(after: string, limit: number): Array<BlobInfo & { markedAt: number | null }> {
+    return this.#db
+      .all<BlobInfo & { marked_at: number | null }>("SELECT digest, size, key, marked_at FROM blobs WHERE digest > ? ORDER BY digest LIMIT ?", after, Math.max(0, limit))
+      .map(({ marked_at, ...info }) => ({ ...info, markedAt: marked_at }));
+  }
+
+  /** Marks an unmarked entry still at `key`. */
+  mark(digest: string, key: string, now: number): boolean {
+    return this.#db.run("UPDATE blobs SET marked_at = ? WHERE digest = ? AND key = ? AND marked_at IS NULL", now, digest, key);
+  }
+
+  /** Removes the entry only if it still has this key and this mark (no revive since). */
+  removeMarked(digest: string, key: string, markedAt: number): boolean {
+    return this.#db.run("DELETE FROM blobs WHERE digest = ? AND key = ? AND marked_at = ?", digest, key, markedAt);
   }
 
   /**

@@ -1,0 +1,108 @@
+/**
+ * Online garbage collection for stores whose blob index and repositories live in different
+ * partitions (Durable Objects: an object per repository, the index in shard objects;
+ * DynamoDB: a partition per repository): no single step can check "nothing holds this
+ * digest" and act on it, so a run scans, then acts with conditional writes.
+ *
+ * ## A run
+ *   1. Visit every repository in the catalog: it removes its orphan links (links older
+ *      than `orphanLinkAgeMs` no manifest of it uses; none while a manifest's references
+ *      are unknown) and answers every digest it holds. Their union is `held`.
+ *   2. Walk the blob index. An entry in `held` is left alone (a later write revives it if
+ *      marked). An entry not in `held`:
+ *        - unmarked: mark it with the run's start time (conditional: still unmarked);
+ *        - marked at least `graceMs` before the run started: remove it on condition that
+ *          its key and mark are unchanged, then delete its object.
+ *
+ * ## Why a referenced blob is never lost
+ *   a. Every write that makes an entry held revives it first: linkBlob and putManifest
+ *      clear the mark with a conditional write on the entry (refusing, and writing
+ *      nothing, when it is gone) before they write the link or manifest; putBlobIfAbsent
+ *      revives what it finds. A repository is in the catalog before it holds anything.
+ *   b. An entry removed in step 2 had its mark unchanged since at least `graceMs` before
+ *      the run began: no revive touched it in that time. Its holders, had any appeared,
+ *      would each have revived it (a) before writing themselves, so a holder written in
+ *      that time is impossible, and one that revived before the mark wrote itself within
+ *      one request's metadata steps of that revive: long before this run's scan, which
+ *      started at least `graceMs` after the mark. So the scan saw every holder; none.
+ *      This is where the grace period carries safety, unlike in the single-database
+ *      collector: it must exceed the time between a request's revive and its link (a
+ *      few metadata calls) by a wide margin; the minimum is 60 s, the default an hour.
+ *   c. A writer revives after the removal: the revive fails, the write is refused and the
+ *      push fails cleanly or stores its bytes afresh; new bytes are written under a key of
+ *      their own (storage-layout.ts), so they never meet the object being deleted.
+ *   d. The entry goes before its object: a crash between leaves an object nothing names,
+ *      never an entry naming missing bytes.
+ */
+import type { BlobStore } from "../ports/blob-store.ts";
+import type { ScannableMetadata } from "../ports/collectable.ts";
+import type { MetadataStore } from "../ports/metadata-store.ts";
+import type { CollectionReport } from "./collector.ts";
+
+export interface ScanningCollectorOptions {
+  metadata: MetadataStore & ScannableMetadata;
+  blobs: BlobStore;
+  graceMs: number;
+  orphanLinkAgeMs: number;
+  now?: () => number;
+  batchSize?: number;
+  progress?: (report: CollectionReport) => void;
+}
+
+export class ScanningCollector {
+  readonly #options: ScanningCollectorOptions;
+  readonly #now: () => number;
+  readonly #batch: number;
+
+  constructor(options: ScanningCollectorOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#batch = options.batchSize ?? 200;
+  }
+
+  async run({ dryRun = false } = {}): Promise<CollectionReport> {
+    const { metadata, blobs } = this.#options;
+    const report: CollectionReport = { dryRun, referencesRecorded: 0, orphanLinksRemoved: 0, blobsMarked: 0, blobsDeleted: 0, bytesFreed: 0, problems: [] };
+    const started = this.#now();
+    const held = new Set<string>();
+    let after: string | undefined;
+    for (;;) {
+      const names = await metadata.listRepositories({ limit: this.#batch, ...(after === undefined ? {} : { after }) });
+      for (const name of names) {
+        const scanned = await metadata.scanRepository(name, started - this.#options.orphanLinkAgeMs, dryRun);
+        report.orphanLinksRemoved += scanned.orphanLinks;
+        for (const digest of scanned.held) held.add(digest);
+        after = name;
+      }
+      this.#options.progress?.(report);
+      if (names.length < this.#batch) break;
+    }
+
+    const sweepBefore = started - this.#options.graceMs;
+    let cursor = "";
+    for (;;) {
+      const entries = await metadata.listBlobIndex(cursor, this.#batch);
+      for (const entry of entries) {
+        cursor = entry.digest;
+        if (held.has(entry.digest)) continue;
+        if (dryRun) {
+          report.blobsDeleted++;
+          report.bytesFreed += entry.size;
+        } else if (entry.markedAt === null) {
+          if (await metadata.markBlob(entry.digest, entry.key, started)) report.blobsMarked++;
+        } else if (entry.markedAt <= sweepBefore && (await metadata.removeMarkedBlob({ ...entry, markedAt: entry.markedAt }))) {
+          try {
+            await blobs.delete(entry.key);
+            report.blobsDeleted++;
+            report.bytesFreed += entry.size;
+          } catch (error) {
+            report.problems.push(`blob ${entry.digest}: its index entry is gone but deleting ${entry.key} failed (${(error as Error).message})`);
+          }
+        }
+      }
+      this.#options.progress?.(report);
+      if (entries.length < this.#batch) break;
+    }
+    return report;
+  }
+}
