@@ -14,7 +14,7 @@ import { resolve } from "node:path";
 import { openLocalMetadata, prepareLocalMetadata } from "../src/adapters/sqlite/open.ts";
 import { ConfigError } from "../src/config/schema.ts";
 import { loadConfig } from "../src/runtime/node-config.ts";
-import { collectLocal, describeCollection, formatBytes } from "../src/runtime/node-gc.ts";
+import { collectAws, collectLocal, describeCollection, formatBytes } from "../src/runtime/node-gc.ts";
 
 const usage = "usage: npm run gc -- [--dry-run] [--grace <duration: 0, 90s, 10m, 2h, 1d>]";
 
@@ -46,19 +46,17 @@ try {
   console.error(error instanceof ConfigError ? error.message : (error as Error).message);
   process.exit(2);
 }
-if (config.backend !== "filesystem") {
-  console.error(`npm run gc collects the local disk backend; BACKEND=${config.backend} has no garbage collector yet (README, "Storage lifecycle")`);
-  process.exit(2);
-}
-
+const aws = config.backend === "aws" ? (await import("../src/runtime/aws-stores.ts")).awsStores(config) : null;
 const dataDir = resolve(config.dataDir);
-prepareLocalMetadata(dataDir);
-const metadata = openLocalMetadata(dataDir);
+if (!aws) prepareLocalMetadata(dataDir);
+const metadata = aws ? null : openLocalMetadata(dataDir);
 const started = Date.now();
 let lastLine = 0;
-console.error(`collecting garbage in ${dataDir}${options["dry-run"] ? " (dry run: nothing is changed)" : ""}, grace ${graceMs === undefined ? `${config.gcGraceSeconds} s` : `${graceMs / 1000} s`}`);
+const where = aws ? `S3 bucket ${config.s3Bucket} and DynamoDB table ${config.dynamodbTable}` : dataDir;
+console.error(`collecting garbage in ${where}${options["dry-run"] ? " (dry run: nothing is changed)" : ""}, grace ${graceMs === undefined ? `${config.gcGraceSeconds} s` : `${graceMs / 1000} s`}`);
 try {
-  const result = await collectLocal(config, metadata.store, {
+  const collect = aws ? (o: Parameters<typeof collectLocal>[2]) => collectAws(config, aws, o) : (o: Parameters<typeof collectLocal>[2]) => collectLocal(config, metadata!.store, o);
+  const result = await collect({
     dryRun: options["dry-run"] ?? false,
     ...(graceMs === undefined ? {} : { graceMs }),
     progress: (report) => {
@@ -75,5 +73,5 @@ try {
   console.error(`garbage collection failed: ${(error as Error).message}`);
   process.exitCode = 1;
 } finally {
-  metadata.close();
+  metadata?.close();
 }

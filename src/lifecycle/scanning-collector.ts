@@ -79,11 +79,8 @@ export class ScanningCollector {
     }
 
     const sweepBefore = started - this.#options.graceMs;
-    let cursor = "";
-    for (;;) {
-      const entries = await metadata.listBlobIndex(cursor, this.#batch);
+    for await (const entries of metadata.blobIndexPages(this.#batch)) {
       for (const entry of entries) {
-        cursor = entry.digest;
         if (held.has(entry.digest)) continue;
         if (dryRun) {
           report.blobsDeleted++;
@@ -101,7 +98,6 @@ export class ScanningCollector {
         }
       }
       this.#options.progress?.(report);
-      if (entries.length < this.#batch) break;
     }
     return report;
   }

@@ -65,8 +65,8 @@ export interface ScannableMetadata {
    * the repository still holds (links, manifests, what its manifests reference).
    */
   scanRepository(repository: string, linkedBefore: number, dryRun: boolean): Promise<{ orphanLinks: number; held: string[] }>;
-  /** Index entries in digest order after `after`. */
-  listBlobIndex(after: string, limit: number): Promise<IndexedBlob[]>;
+  /** Every index entry once, in pages of about `pageSize`, in whatever order the store reads fastest. */
+  blobIndexPages(pageSize: number): AsyncIterable<IndexedBlob[]>;
   /** Marks the entry at `now` if it is unmarked and still at `key`; answers whether it did. */
   markBlob(digest: string, key: string, now: number): Promise<boolean>;
   /** Removes the entry if its key and mark are unchanged; answers whether it did. */

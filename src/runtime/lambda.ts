@@ -18,6 +18,8 @@ import { createAuth } from "../auth/service.ts";
 import { resolveConfig, type RegistryConfig } from "../config/schema.ts";
 import { Registry } from "../core/registry.ts";
 import { createApp } from "../http/app.ts";
+import type { CollectionReport } from "../lifecycle/collector.ts";
+import { ScanningCollector } from "../lifecycle/scanning-collector.ts";
 import { awsStores } from "./aws-stores.ts";
 import { readSecretString } from "./lambda-secrets.ts";
 
@@ -41,13 +43,14 @@ interface ScheduledEvent {
 interface Deployment {
   config: RegistryConfig;
   registry: Registry;
+  stores: ReturnType<typeof awsStores>;
   serve: ReturnType<typeof handle>;
 }
 
 /** A handler over `env`; the deployment is built on the first invocation and kept while the instance lives. */
 export function createLambdaHandler(env: Environment) {
   let deployment: Promise<Deployment> | undefined;
-  return async (event: LambdaEvent | ScheduledEvent, context?: LambdaContext): Promise<APIGatewayProxyResult | { expired: number }> => {
+  return async (event: LambdaEvent | ScheduledEvent, context?: LambdaContext): Promise<APIGatewayProxyResult | ScheduledResult> => {
     deployment ??= deploy(env);
     let current: Deployment;
     try {
@@ -59,7 +62,7 @@ export function createLambdaHandler(env: Environment) {
       if (isScheduled(event)) throw error;
       return misconfigured();
     }
-    if (isScheduled(event)) return expireUploads(current);
+    if (isScheduled(event)) return maintain(current);
     return current.serve(event, context);
   };
 }
@@ -85,13 +88,26 @@ async function deploy(env: Environment): Promise<Deployment> {
     blobReadRedirects: { signer: stores.blobs, expiresInSeconds: config.blobRedirectTtlSeconds },
     ...(auth ? { auth } : {}),
   });
-  return { config, registry, serve: handle(app) };
+  return { config, registry, stores, serve: handle(app) };
 }
 
-async function expireUploads({ config, registry }: Deployment): Promise<{ expired: number }> {
+interface ScheduledResult {
+  expired: number;
+  collected: CollectionReport;
+}
+
+/** The scheduled run: upload expiry, then garbage collection (lifecycle/scanning-collector.ts). */
+async function maintain({ config, registry, stores }: Deployment): Promise<ScheduledResult> {
   const expired = await registry.uploads.expire(config.uploadTtlSeconds * 1000, { maxBatches: EXPIRY_BATCHES });
   console.log(`upload expiry: ${expired} abandoned upload(s) aborted`);
-  return { expired };
+  const graceMs = config.gcGraceSeconds * 1000;
+  const collector = new ScanningCollector({ ...stores, graceMs, orphanLinkAgeMs: Math.max(graceMs, config.uploadTtlSeconds * 1000) });
+  const collected = await collector.run();
+  console.log(
+    `garbage collection: removed ${collected.blobsDeleted} blob(s) (${collected.bytesFreed} bytes) and ${collected.orphanLinksRemoved} link(s) no manifest uses; marked ${collected.blobsMarked}`,
+  );
+  for (const problem of collected.problems) console.error(`garbage collection: ${problem}`);
+  return { expired, collected };
 }
 
 function isScheduled(event: LambdaEvent | ScheduledEvent): event is ScheduledEvent {

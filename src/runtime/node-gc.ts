@@ -9,6 +9,8 @@ import { sweepLeftovers, type LeftoverReport } from "../adapters/filesystem/left
 import type { SqliteMetadataStore } from "../adapters/sqlite/metadata-store.ts";
 import type { RegistryConfig } from "../config/schema.ts";
 import { Collector, type CollectionReport } from "../lifecycle/collector.ts";
+import { ScanningCollector } from "../lifecycle/scanning-collector.ts";
+import type { AwsStores } from "./aws-stores.ts";
 
 /** Leftovers are files no record names; one untouched this long is no write in progress. */
 const LEFTOVER_MIN_AGE_MS = 60 * 60 * 1000;
@@ -41,6 +43,22 @@ export async function collectLocal(
     { olderThanMs: Math.max(graceMs, LEFTOVER_MIN_AGE_MS), dryRun: options.dryRun ?? false },
   );
   return { collection, leftovers };
+}
+
+/** BACKEND=aws: the scanning collector over DynamoDB and S3 (what the scheduled Lambda runs); S3's lifecycle rule aborts leftover multipart uploads. */
+export async function collectAws(
+  config: RegistryConfig,
+  stores: AwsStores,
+  options: { dryRun?: boolean; graceMs?: number; progress?: (report: CollectionReport) => void } = {},
+): Promise<LocalCollection> {
+  const graceMs = options.graceMs ?? config.gcGraceSeconds * 1000;
+  const collector = new ScanningCollector({
+    ...stores,
+    graceMs,
+    orphanLinkAgeMs: options.graceMs ?? Math.max(graceMs, config.uploadTtlSeconds * 1000),
+    ...(options.progress ? { progress: options.progress } : {}),
+  });
+  return { collection: await collector.run({ dryRun: options.dryRun ?? false }), leftovers: { files: 0, bytes: 0 } };
 }
 
 export function describeCollection({ collection, leftovers }: LocalCollection): string {

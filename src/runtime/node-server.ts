@@ -15,16 +15,15 @@ import type { RegistryConfig } from "../config/schema.ts";
 import { Registry } from "../core/registry.ts";
 import { createApp } from "../http/app.ts";
 import type { AwsStores } from "./aws-stores.ts";
-import { collectLocal, describeCollection } from "./node-gc.ts";
-import type { SqliteMetadataStore } from "../adapters/sqlite/metadata-store.ts";
+import { collectAws, collectLocal, describeCollection, type LocalCollection } from "./node-gc.ts";
 
 /** Soon after start (leftovers of a crash go first), then every gcIntervalSeconds; one run at a time. */
-function collectPeriodically(config: RegistryConfig, metadata: SqliteMetadataStore): { stop(): void } {
+function collectPeriodically(config: RegistryConfig, collect: () => Promise<LocalCollection>): { stop(): void } {
   let running = false;
   const run = () => {
     if (running) return;
     running = true;
-    collectLocal(config, metadata)
+    collect()
       .then((result) => {
         const { collection, leftovers } = result;
         if (collection.blobsDeleted + collection.orphanLinksRemoved + collection.blobsMarked + leftovers.files > 0) console.log(describeCollection(result));
@@ -92,7 +91,8 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
       }, 60 * 60 * 1000)
     : null;
   sweep?.unref();
-  const collecting = local && options.sweeps && config.gcIntervalSeconds > 0 ? collectPeriodically(config, local.store) : null;
+  const collect = local ? () => collectLocal(config, local.store) : aws ? () => collectAws(config, aws) : null;
+  const collecting = collect && options.sweeps && config.gcIntervalSeconds > 0 ? collectPeriodically(config, collect) : null;
 
   return {
     close: () =>

@@ -141,7 +141,7 @@ describe("Lambda handler (Function URL, payload 2.0) on S3 and DynamoDB", () => 
 
   it("runs upload expiry on a scheduled EventBridge event and leaves fresh uploads alone", async () => {
     const started = await invoke("POST", "/v2/team/fresh/blobs/uploads/");
-    expect(await handler({ source: "aws.events", "detail-type": "Scheduled Event" })).toEqual({ expired: 0 });
+    expect(await handler({ source: "aws.events", "detail-type": "Scheduled Event" })).toMatchObject({ expired: 0, collected: { blobsDeleted: 0, problems: [] } });
     expect((await invoke("GET", headersOf(started).location!)).statusCode).toBe(204);
   });
 

@@ -147,10 +147,17 @@ export class DurableObjectMetadataStore implements MetadataStore, ScannableMetad
     return this.#repository(repository).scanForCollection(repository, linkedBefore, dryRun);
   }
 
-  /** The shards' entries merged in digest order: each shard answers its first `limit` after `after`. */
-  async listBlobIndex(after: string, limit: number): Promise<IndexedBlob[]> {
-    const pages = await Promise.all(Array.from({ length: INDEX_SHARD_COUNT }, (_, shard) => this.#shardNumber(shard).listIndex(after, limit)));
-    return pages.flat().sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0)).slice(0, limit);
+  /** Shard by shard, each in digest order. */
+  async *blobIndexPages(pageSize: number): AsyncIterable<IndexedBlob[]> {
+    for (let shard = 0; shard < INDEX_SHARD_COUNT; shard++) {
+      let after = "";
+      for (;;) {
+        const page = await this.#shardNumber(shard).listIndex(after, pageSize);
+        if (page.length > 0) yield page;
+        if (page.length < pageSize) break;
+        after = page[page.length - 1]!.digest;
+      }
+    }
   }
 
   async markBlob(digest: string, key: string, now: number): Promise<boolean> {

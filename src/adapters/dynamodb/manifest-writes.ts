@@ -7,23 +7,31 @@
  * answers null). core/storage-layout.ts § dynamodb gives the argument.
  */
 import { randomUUID } from "node:crypto";
-import type { ManifestRecord } from "../../ports/metadata-store.ts";
+import { deflateRawSync, inflateRawSync } from "node:zlib";
+import type { ManifestRecord, ManifestReferences } from "../../ports/metadata-store.ts";
 import { keys, ranges } from "./keys.ts";
-import { text } from "./items.ts";
+import { type Item, text } from "./items.ts";
 import { deleteChunks, encodeManifest } from "./manifest-items.ts";
 import type { TableAccess } from "./table-access.ts";
 
 /** Rounds a delete retries when pushes of the same digest keep re-creating the manifest. */
 const DELETE_ROUNDS = 5;
 
-export async function putManifest(table: TableAccess, repository: string, record: ManifestRecord, tags: string[]): Promise<void> {
+export async function putManifest(
+  table: TableAccess,
+  repository: string,
+  record: ManifestRecord,
+  tags: string[],
+  references: ManifestReferences | null = null,
+): Promise<void> {
   const putId = { S: randomUUID() };
   const digest = { S: record.digest };
   // 1. The manifest (a large record's chunks first), replacing the item whole: a `deleting`
   //    mark from a delete in progress goes with it, and so do the chunks of the record replaced.
   const encoded = encodeManifest(repository, record, putId.S);
   await Promise.all(encoded.chunks.map((chunk) => table.put(chunk)));
-  const replaced = await table.replace({ ...keys.manifest(repository, record.digest), ...encoded.attributes });
+  const refs = references ? referencesAttribute(references) : {};
+  const replaced = await table.replace({ ...keys.manifest(repository, record.digest), ...encoded.attributes, ...refs });
   await deleteChunks(table, replaced);
   // 2. What leads to it: the referrer entry, then for each tag its back-reference before the tag itself.
   if (record.subject !== undefined) await table.put({ ...keys.referrer(repository, record.subject, record.digest), putId });
@@ -38,6 +46,24 @@ export async function putManifest(table: TableAccess, repository: string, record
   if (record.subject !== undefined) {
     await table.delete(keys.referrer(repository, record.subject, record.digest), { expression: "putId = :putId", values: { ":putId": putId } });
   }
+}
+
+/**
+ * What the manifest references, for garbage collection: the digests, deflated (an item holds
+ * 400 KB). Past REFS_LIMIT the references are left unrecorded, which the collector reads as
+ * "unknown": it then keeps every link of the repository.
+ */
+const REFS_LIMIT = 100 * 1024;
+
+function referencesAttribute(references: ManifestReferences): Item {
+  const packed = deflateRawSync(JSON.stringify([...new Set([...references.blobs, ...references.manifests])]));
+  return packed.byteLength <= REFS_LIMIT ? { refs: { B: packed } } : {};
+}
+
+/** The digests a manifest item references; null when they were not recorded (earlier versions, or too many). */
+export function referencesOf(item: Item): string[] | null {
+  const packed = item.refs?.B;
+  return packed ? (JSON.parse(inflateRawSync(packed).toString("utf8")) as string[]) : null;
 }
 
 export async function deleteManifest(table: TableAccess, repository: string, digest: string): Promise<boolean> {

@@ -4,7 +4,8 @@ import { byCodePoint } from "../paging.ts";
 import { blobAttributes, blobFromItem, text, uploadAttributes, uploadFromItem } from "./items.ts";
 import { decodeManifest } from "./manifest-items.ts";
 import { CATALOG_PK, keys, ranges, UPLOAD_INDEX, type Key } from "./keys.ts";
-import { deleteManifest, putManifest } from "./manifest-writes.ts";
+import { deleteManifest, putManifest, referencesOf } from "./manifest-writes.ts";
+import type { IndexedBlob, MarkedBlob, ScannableMetadata } from "../../ports/collectable.ts";
 import { TABLE_SCHEMA } from "./table.ts";
 import { TableAccess } from "./table-access.ts";
 
@@ -19,7 +20,7 @@ export interface DynamoDbMetadataStoreOptions {
  * the multi-item changes (putManifest, deleteManifest) are ordered so that no
  * transaction is needed (manifest-writes.ts).
  */
-export class DynamoDbMetadataStore implements MetadataStore {
+export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata {
   readonly #table: TableAccess;
   /** Repositories known to be in the catalog: names are never removed, so a cached yes stays true. */
   readonly #registered = new Set<string>();
@@ -43,9 +44,10 @@ export class DynamoDbMetadataStore implements MetadataStore {
 
   /** Revives the index entry (a conditional update) before the link is written: see lifecycle/collector.ts. */
   async linkBlob(repository: string, info: BlobInfo): Promise<boolean> {
-    if (!(await this.#revive(info.digest, info.key))) return false;
-    await this.#table.put({ ...keys.link(repository, info.digest), ...blobAttributes(info) });
+    // In the catalog before it holds anything: the collector finds holders through the catalog.
     await this.#register(repository);
+    if (!(await this.#revive(info.digest, info.key))) return false;
+    await this.#table.put({ ...keys.link(repository, info.digest), ...blobAttributes(info), linkedAt: { N: String(Date.now()) } });
     return true;
   }
 
@@ -82,11 +84,69 @@ export class DynamoDbMetadataStore implements MetadataStore {
       if (current && text(current, "digest") !== record.digest) moved.push(tag);
     }
     if (moved.length > 0) throw new ImmutableTagError(moved);
+    await this.#register(repository);
     const missing = await this.#missingReferences(repository, references);
     if (missing.length > 0) return missing;
-    await putManifest(this.#table, repository, record, tags);
-    await this.#register(repository);
+    await putManifest(this.#table, repository, record, tags, references ?? { blobs: [], manifests: [] });
+    // The collector may have removed a link it found orphaned between the check above and the
+    // write (it cannot see this put until the item exists): put back any that went.
+    const gone = await this.#missingReferences(repository, { blobs: references?.blobs ?? [], manifests: [] });
+    for (const digest of gone) {
+      const entry = await this.getBlob(digest);
+      if (entry) await this.linkBlob(repository, entry);
+    }
     return [];
+  }
+
+  /** Garbage collection's visit of one repository (lifecycle/scanning-collector.ts). */
+  async scanRepository(repository: string, linkedBefore: number, dryRun: boolean): Promise<{ orphanLinks: number; held: string[] }> {
+    const pk = { S: ranges.repositoryPk(repository) };
+    const items = async (prefix: string) =>
+      this.#table.query({ KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)", ExpressionAttributeValues: { ":pk": pk, ":prefix": { S: prefix } }, ConsistentRead: true });
+    // Manifest items, not their record chunks (manifest#<digest>#<putId>#<n>).
+    const manifests = (await items("manifest#")).filter((item) => !text(item, "sk").slice("manifest#".length).includes("#"));
+    const held = new Set<string>();
+    let unknown = false;
+    for (const item of manifests) {
+      held.add(text(item, "sk").slice("manifest#".length));
+      const refs = referencesOf(item);
+      if (refs === null) unknown = true;
+      else for (const digest of refs) held.add(digest);
+    }
+    let orphanLinks = 0;
+    for (const link of await items("link#")) {
+      const digest = text(link, "digest");
+      const linkedAt = Number(link.linkedAt?.N ?? 0);
+      if (unknown || held.has(digest) || linkedAt >= linkedBefore) {
+        held.add(digest);
+        continue;
+      }
+      orphanLinks++;
+      if (dryRun) continue;
+      // Only if it was not written again since the scan read it.
+      const unchanged = link.linkedAt
+        ? { expression: "linkedAt = :at", values: { ":at": link.linkedAt } }
+        : { expression: "attribute_not_exists(linkedAt)" };
+      if (!(await this.#table.delete(keys.link(repository, digest), unchanged)).deleted) held.add(digest);
+    }
+    return { orphanLinks, held: [...held] };
+  }
+
+  /** Blob items found by a scan of the table (unordered, a page of DynamoDB's at a time). */
+  async *blobIndexPages(): AsyncIterable<IndexedBlob[]> {
+    for await (const page of this.#table.scanPages({ FilterExpression: "begins_with(pk, :blob)", ExpressionAttributeValues: { ":blob": { S: "blob#" } } })) {
+      yield page.map((item) => ({ ...blobFromItem(item), markedAt: item.markedAt?.N === undefined ? null : Number(item.markedAt.N) }));
+    }
+  }
+
+  async markBlob(digest: string, key: string, now: number): Promise<boolean> {
+    const condition = { expression: "#key = :key AND attribute_not_exists(markedAt)", names: { "#key": "key" }, values: { ":key": { S: key } } };
+    return (await this.#table.update(keys.blob(digest), { expression: "SET markedAt = :now", values: { ":now": { N: String(now) } } }, condition)) !== null;
+  }
+
+  async removeMarkedBlob(blob: MarkedBlob): Promise<boolean> {
+    const condition = { expression: "#key = :key AND markedAt = :at", names: { "#key": "key" }, values: { ":key": { S: blob.key }, ":at": { N: String(blob.markedAt) } } };
+    return (await this.#table.delete(keys.blob(blob.digest), condition)).deleted;
   }
 
   async #missingReferences(repository: string, references: ManifestReferences | undefined): Promise<string[]> {

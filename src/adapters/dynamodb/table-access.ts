@@ -1,5 +1,7 @@
 import {
   BatchGetItemCommand,
+  ScanCommand,
+  type ScanCommandInput,
   DeleteItemCommand,
   GetItemCommand,
   PutItemCommand,
@@ -116,6 +118,16 @@ export class TableAccess {
       start = output.LastEvaluatedKey;
     } while (start && items.length < enough);
     return items;
+  }
+
+  /** The whole table in pages (eventually consistent, unordered): for garbage collection's walk of the blob index. */
+  async *scanPages(input: Omit<ScanCommandInput, "TableName" | "ExclusiveStartKey">): AsyncIterable<Item[]> {
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const output = await this.client.send(new ScanCommand({ ...input, TableName: this.name, ...(start ? { ExclusiveStartKey: start } : {}) }));
+      yield output.Items ?? [];
+      start = output.LastEvaluatedKey;
+    } while (start);
   }
 
   private async conditional(write: () => Promise<unknown>): Promise<boolean> {

@@ -1,0 +1,190 @@
+/**
+ * The scanning garbage collector (lifecycle/scanning-collector.ts) on stores whose blob
+ * index and repositories live apart: Durable Objects + R2 inside workerd, DynamoDB + S3 on
+ * dynalite and Ceph RGW. Through the HTTP API: what goes, what stays, the grace period, a
+ * collection forced between a push's indexing and its link, and pushes racing the
+ * collector. Objects are counted in the blob store itself. Imports only vitest and src.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { Registry } from "../../src/core/registry.ts";
+import { createApp } from "../../src/http/app.ts";
+import { ScanningCollector } from "../../src/lifecycle/scanning-collector.ts";
+import type { BlobStore } from "../../src/ports/blob-store.ts";
+import { MIN_PART_SIZE } from "../../src/ports/blob-store.ts";
+import type { ScannableMetadata } from "../../src/ports/collectable.ts";
+import type { Hashing } from "../../src/ports/hashing.ts";
+import type { MetadataStore } from "../../src/ports/metadata-store.ts";
+
+const MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+
+export interface ScanningFixture {
+  metadata: MetadataStore & ScannableMetadata;
+  blobs: BlobStore;
+  hashing: Hashing;
+  /** Keys of every object under blobs/ in the store. */
+  objects(): Promise<string[]>;
+  cleanup(): Promise<void>;
+}
+
+async function sha256(bytes: Uint8Array): Promise<string> {
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+  return `sha256:${[...hash].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+export function scanningCollectorContract(name: string, create: () => Promise<ScanningFixture>): void {
+let fixture: ScanningFixture;
+let objects: () => Promise<string[]>;
+afterEach(async () => fixture?.cleanup());
+
+async function setUp(beforeLink?: () => Promise<void>) {
+  fixture = await create();
+  objects = fixture.objects;
+  const { metadata, blobs, hashing } = fixture;
+  const store = beforeLink
+    ? new Proxy(metadata, {
+        get(target, property) {
+          const value = Reflect.get(target, property) as unknown;
+          if (property === "linkBlob") return async (...args: Parameters<typeof target.linkBlob>) => (await beforeLink(), target.linkBlob(...args));
+          return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      })
+    : metadata;
+  const app = createApp(new Registry({ blobs, metadata: store, hashing, partSize: MIN_PART_SIZE }));
+  const clock = { now: Date.now() };
+  const collector = (graceMs: number, orphanLinkAgeMs: number) => new ScanningCollector({ metadata, blobs, graceMs, orphanLinkAgeMs, now: () => clock.now });
+  return { app, clock, collector, metadata, blobs };
+}
+
+async function pushBlob(app: ReturnType<typeof createApp>, repo: string, bytes: Uint8Array): Promise<Response> {
+  return app.request(`/v2/${repo}/blobs/uploads/?digest=${await sha256(bytes)}`, { method: "POST", body: bytes as unknown as BodyInit, headers: { "Content-Length": String(bytes.byteLength) } });
+}
+
+async function pushImage(app: ReturnType<typeof createApp>, repo: string, tag: string, config: Uint8Array, layers: Uint8Array[]): Promise<{ status: number; digest: string }> {
+  for (const bytes of [config, ...layers]) {
+    const res = await pushBlob(app, repo, bytes);
+    await res.arrayBuffer();
+    if (res.status !== 201) return { status: res.status, digest: "" };
+  }
+  const descriptor = async (mediaType: string, bytes: Uint8Array) => ({ mediaType, digest: await sha256(bytes), size: bytes.byteLength });
+  const manifest = new TextEncoder().encode(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MANIFEST,
+      config: await descriptor("application/vnd.oci.image.config.v1+json", config),
+      layers: await Promise.all(layers.map((l) => descriptor("application/vnd.oci.image.layer.v1.tar", l))),
+    }),
+  );
+  const res = await app.request(`/v2/${repo}/manifests/${tag}`, { method: "PUT", body: manifest, headers: { "Content-Type": MANIFEST } });
+  await res.arrayBuffer();
+  return { status: res.status, digest: await sha256(manifest) };
+}
+
+async function pullsWhole(app: ReturnType<typeof createApp>, repo: string, tag: string): Promise<boolean> {
+  const res = await app.request(`/v2/${repo}/manifests/${tag}`, { headers: { Accept: MANIFEST } });
+  if (res.status !== 200) return false;
+  const doc = JSON.parse(await res.text()) as { config: { digest: string }; layers: { digest: string }[] };
+  for (const digest of [doc.config.digest, ...doc.layers.map((l) => l.digest)]) {
+    const blob = await app.request(`/v2/${repo}/blobs/${digest}`);
+    if (blob.status !== 200 || (await sha256(new Uint8Array(await blob.arrayBuffer()))) !== digest) return false;
+  }
+  return true;
+}
+
+const random = (size: number) => crypto.getRandomValues(new Uint8Array(size));
+const text = (s: string) => new TextEncoder().encode(s);
+
+describe(`scanning garbage collection: ${name}`, () => {
+  it("marks what nothing holds, deletes it after the grace period, keeps a shared layer and the other image whole", async () => {
+    const { app, clock, collector } = await setUp();
+    const base = random(30_000);
+    const a = await pushImage(app, "team/a", "v1", text('{"a":1}'), [base, random(20_000)]);
+    const b = await pushImage(app, "team/b", "v1", text('{"b":1}'), [base, random(10_000)]);
+    expect([a.status, b.status]).toEqual([201, 201]);
+    expect(await objects()).toHaveLength(7);
+    expect((await app.request(`/v2/team/a/manifests/${a.digest}`, { method: "DELETE" })).status).toBe(202);
+
+    clock.now += 1000;
+    expect(await collector(60_000, 0).run({ dryRun: true })).toMatchObject({ orphanLinksRemoved: 3, blobsDeleted: 3 });
+    expect(await collector(60_000, 0).run()).toMatchObject({ orphanLinksRemoved: 3, blobsMarked: 3, blobsDeleted: 0 });
+    expect(await objects()).toHaveLength(7);
+    clock.now += 59_000;
+    expect(await collector(60_000, 0).run()).toMatchObject({ blobsDeleted: 0 });
+    clock.now += 2_000;
+    const swept = await collector(60_000, 0).run();
+    // a's config (7 bytes), its own layer and its manifest; the shared base stays.
+    expect(swept).toMatchObject({ blobsDeleted: 3 });
+    expect(swept.bytesFreed).toBeGreaterThan(20_007);
+    expect(swept.bytesFreed).toBeLessThan(21_000);
+    expect(await objects()).toHaveLength(4);
+    expect(await pullsWhole(app, "team/b", "v1")).toBe(true);
+  });
+
+  it("a marked blob linked again during the grace period survives", async () => {
+    const { app, clock, collector } = await setUp();
+    const layer = random(5_000);
+    expect((await pushBlob(app, "team/a", layer)).status).toBe(201);
+    expect((await app.request(`/v2/team/a/blobs/${await sha256(layer)}`, { method: "DELETE" })).status).toBe(202);
+    clock.now += 1000;
+    expect(await collector(60_000, 0).run()).toMatchObject({ blobsMarked: 1 });
+    expect((await pushBlob(app, "team/c", layer)).status).toBe(201);
+    clock.now += 120_000;
+    expect(await collector(60_000, 3_600_000).run()).toMatchObject({ blobsDeleted: 0 });
+    expect((await app.request(`/v2/team/c/blobs/${await sha256(layer)}`)).status).toBe(200);
+  });
+
+  it("a blob collected between being indexed and being linked is never linked: the push fails cleanly, nothing dangles", async () => {
+    let hook: (() => Promise<void>) | null = null;
+    const { app, clock, collector } = await setUp(async () => hook?.());
+    hook = async () => {
+      hook = null;
+      clock.now += 1000;
+      await collector(60_000, 0).run(); // marks the fresh, unlinked entry
+      clock.now += 61_000;
+      await collector(60_000, 0).run(); // removes it and its object
+    };
+    const layer = random(8_000);
+    const res = await pushBlob(app, "team/a", layer);
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain("garbage-collected while this push ran");
+    expect((await app.request(`/v2/team/a/blobs/${await sha256(layer)}`, { method: "HEAD" })).status).toBe(404);
+    expect(await objects()).toEqual([]);
+    expect((await pushBlob(app, "team/a", layer)).status).toBe(201);
+  });
+
+  it("pushes and deletes racing the collector never lose a blob an accepted manifest needs", async () => {
+    const { app, metadata, blobs } = await setUp();
+    const bases = [random(40_000), random(30_000)];
+    let stop = false;
+    let runs = 0;
+    const problems: string[] = [];
+    const collecting = (async () => {
+      while (!stop) {
+        // Real time here: a short grace and orphan age, far above one request's metadata steps.
+        const report = await new ScanningCollector({ metadata, blobs, graceMs: 300, orphanLinkAgeMs: 2_000 }).run();
+        problems.push(...report.problems);
+        runs++;
+      }
+    })();
+    const accepted: Array<{ repo: string; tag: string }> = [];
+    const statuses: number[] = [];
+    await Promise.all(
+      Array.from({ length: 3 }, async (_, worker) => {
+        for (let i = 0; i < 8; i++) {
+          const repo = `race/r${worker}`;
+          const pushed = await pushImage(app, repo, `t${i}`, text(`{"w":${worker},"i":${i}}`), [bases[i % 2]!, random(3_000 + i)]);
+          statuses.push(pushed.status);
+          if (pushed.status !== 201) continue;
+          if (i % 2 === 1) expect((await app.request(`/v2/${repo}/manifests/${pushed.digest}`, { method: "DELETE" })).status).toBe(202);
+          else accepted.push({ repo, tag: `t${i}` });
+        }
+      }),
+    );
+    stop = true;
+    await collecting;
+    expect(problems).toEqual([]);
+    expect(statuses.every((s) => s < 500)).toBe(true);
+    expect(runs).toBeGreaterThan(2);
+    for (const { repo, tag } of accepted) expect(await pullsWhole(app, repo, tag), `${repo}:${tag}`).toBe(true);
+  }, 60_000);
+});
+}
