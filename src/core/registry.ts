@@ -21,6 +21,8 @@ export interface RegistryOptions {
   newId?: () => string;
   /** Tags that never move once pushed (RegistryConfig.immutableTags). */
   immutableTags?: ImmutableTagRule[];
+  /** See UploadDeps.claimOwner. */
+  claimOwner?: string;
 }
 
 /** The registry's rules, independent of HTTP and of any storage technology. */
@@ -48,6 +50,7 @@ export class Registry {
       partSize: options.partSize ?? Math.max(8 * 1024 * 1024, MIN_PART_SIZE),
       now: options.now ?? Date.now,
       newId,
+      ...(options.claimOwner ? { claimOwner: options.claimOwner } : {}),
     });
   }
 }

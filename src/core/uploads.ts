@@ -87,6 +87,11 @@ export interface UploadDeps {
   newId: () => string;
   /** How long a writer's claim lasts unrenewed (default CLAIM_TTL_MS). */
   claimTtlMs?: number;
+  /**
+   * Names this process in its claims' tokens (`<owner>/<id>`), so a supervisor that knows
+   * the process died can release them at once instead of waiting for them to expire.
+   */
+  claimOwner?: string;
 }
 
 /** A chunk as the client sent it: the body and what its headers promised. */
@@ -303,7 +308,8 @@ export class Uploads {
   private async claim(record: UploadRecord): Promise<Claim> {
     const now = this.deps.now();
     if (record.writer && record.writer.expiresAt > now) throw busy(record);
-    const claim = new Claim(this.deps.metadata, this.deps.now, this.claimTtlMs, this.deps.newId(), record);
+    const token = this.deps.claimOwner ? `${this.deps.claimOwner}/${this.deps.newId()}` : this.deps.newId();
+    const claim = new Claim(this.deps.metadata, this.deps.now, this.claimTtlMs, token, record);
     if (await claim.take()) return claim;
     throw await claim.lost();
   }

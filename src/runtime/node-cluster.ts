@@ -24,7 +24,16 @@ export type WorkerReport = { type: "listening"; address: string; port: number; d
 const RESTARTS_PER_MINUTE = 10;
 const STOP_GRACE_MS = 10_000;
 
-export function runPrimary(count: number, options: { ephemeralJwk?: JWK; announce(address: string, port: number, description: string): void }): void {
+export interface PrimaryOptions {
+  ephemeralJwk?: JWK;
+  announce(address: string, port: number, description: string): void;
+  /** A worker process is gone (crashed or stopped): what it held can be released. */
+  onWorkerExit?(pid: number): void;
+  /** Just before the primary exits. */
+  onExit?(): void;
+}
+
+export function runPrimary(count: number, options: PrimaryOptions): void {
   let ready = false;
   let stopping = false;
   let listening = 0;
@@ -46,6 +55,7 @@ export function runPrimary(count: number, options: { ephemeralJwk?: JWK; announc
       }
     });
     worker.on("exit", (code, signal) => {
+      if (worker.process.pid !== undefined) options.onWorkerExit?.(worker.process.pid);
       if (stopping) return;
       if (!ready) {
         console.error(`a registry process exited during start-up (${signal ?? `exit code ${code}`}); see its message above`);
@@ -76,12 +86,16 @@ export function runPrimary(count: number, options: { ephemeralJwk?: JWK; announc
       for (const worker of workers) worker.process.kill("SIGKILL");
     }, STOP_GRACE_MS);
     deadline.unref();
+    const exit = () => {
+      options.onExit?.();
+      process.exit(exitCode);
+    };
     let left = workers.filter((w) => !w.isDead()).length;
-    if (left === 0) process.exit(exitCode);
+    if (left === 0) exit();
     for (const worker of workers) {
       if (worker.isDead()) continue;
       worker.once("exit", () => {
-        if (--left === 0) process.exit(exitCode);
+        if (--left === 0) exit();
       });
     }
   };

@@ -73,6 +73,8 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     maxManifestBytes: config.maxManifestBytes,
     automaticMount: config.automaticMount,
     immutableTags: config.immutableTags,
+    // The primary releases a dead process's claims by this prefix (adapters/sqlite/instances.ts).
+    claimOwner: String(process.pid),
   });
   const redirects = aws && config.blobRedirects ? { blobReadRedirects: { signer: aws.blobs, expiresInSeconds: config.blobRedirectTtlSeconds } } : {};
   const app = createApp(registry, { ...redirects, ...(options.auth ? { auth: options.auth } : {}) });

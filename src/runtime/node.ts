@@ -9,7 +9,8 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { generateSigningJwk } from "../auth/keys.ts";
 import { type Auth, AuthConfigError, createAuth } from "../auth/service.ts";
-import { prepareLocalMetadata } from "../adapters/sqlite/open.ts";
+import { prepareLocalMetadata, withDatabase } from "../adapters/sqlite/open.ts";
+import { registerInstance, releaseClaims, unregisterInstance } from "../adapters/sqlite/instances.ts";
 import { ConfigError, type RegistryConfig } from "../config/schema.ts";
 import { awaitSetup, report, runPrimary } from "./node-cluster.ts";
 import { loadConfig, processCount } from "./node-config.ts";
@@ -48,12 +49,18 @@ function announce(config: RegistryConfig, auth: boolean) {
   };
 }
 
-/** Runs once per start, before any process serves: DATA_DIR writable, database created, old metadata imported. */
+/**
+ * Runs once per start, before any process serves: DATA_DIR writable, database created, old
+ * metadata imported, this registry registered among those running on DATA_DIR (and, when it
+ * is the only one, the upload claims of processes that died released).
+ */
 async function prepare(config: RegistryConfig): Promise<void> {
   if (config.backend === "aws") return;
   const dataDir = resolve(config.dataDir);
   await assertWritableDirectory(dataDir);
   try {
+    const released = withDatabase(dataDir, (db) => (registerInstance(db, process.pid).alone ? releaseClaims(db, null) : 0));
+    if (released > 0) console.log(`released ${released} upload claim(s) left by a registry process that stopped mid-request; those uploads resume at once`);
     const imported = prepareLocalMetadata(dataDir);
     if (imported) {
       console.log(
@@ -113,8 +120,19 @@ async function main(): Promise<void> {
   await prepare(config);
   if (ephemeralJwk) console.warn(EPHEMERAL_KEY_WARNING);
 
+  const local = config.backend === "aws" ? null : resolve(config.dataDir);
+  const forget = () => {
+    if (local) withDatabase(local, (db) => unregisterInstance(db, process.pid));
+  };
   if (count > 1) {
-    runPrimary(count, { ...(ephemeralJwk ? { ephemeralJwk } : {}), announce: announce(config, auth !== undefined) });
+    runPrimary(count, {
+      ...(ephemeralJwk ? { ephemeralJwk } : {}),
+      announce: announce(config, auth !== undefined),
+      onWorkerExit: (pid) => {
+        if (local) withDatabase(local, (db) => releaseClaims(db, String(pid)));
+      },
+      onExit: forget,
+    });
     return;
   }
   const server = await serveRegistry(config, {
@@ -126,7 +144,11 @@ async function main(): Promise<void> {
       process.exit(2);
     },
   });
-  const stop = () => void server.close().then(() => process.exit(0));
+  const stop = () =>
+    void server.close().then(() => {
+      forget();
+      process.exit(0);
+    });
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
 }

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { importJsonMetadata } from "../../src/adapters/sqlite/import-json-metadata.ts";
+import { registerInstance, releaseClaims, unregisterInstance } from "../../src/adapters/sqlite/instances.ts";
 import { SqliteMetadataStore } from "../../src/adapters/sqlite/metadata-store.ts";
 import { NodeSqliteDriver } from "../../src/adapters/sqlite/node-driver.ts";
 import { DATABASE_FILE, openLocalMetadata } from "../../src/adapters/sqlite/open.ts";
@@ -158,6 +159,35 @@ describe("importing an earlier version's JSON metadata", () => {
     expect(() => importJsonMetadata(driver, dir)).toThrow(new RegExp(`cannot import .*${hex(2)}\\.json`));
     expect(await readdir(dir)).toContain("metadata");
     expect(await new SqliteMetadataStore(driver).getBlob(digest(1))).toBeNull();
+    driver.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+});
+
+describe("registry processes on one DATA_DIR and their upload claims", () => {
+  it("a process starting alone (the others registered are dead) releases every claim; a dead worker's claims go by owner", async () => {
+    const dir = await tempDir();
+    const driver = new NodeSqliteDriver(join(dir, DATABASE_FILE));
+    const store = new SqliteMetadataStore(driver);
+    const claimed = (id: string, owner: string) => upload(id, { version: 3, writer: { token: `${owner}/x-${id}`, expiresAt: Date.now() + 30_000 } });
+    await store.createUpload(claimed("a", "111"));
+    await store.createUpload(claimed("b", "222"));
+    await store.createUpload(upload("c"));
+
+    expect(registerInstance(driver, 111, () => true)).toEqual({ alone: true });
+    expect(registerInstance(driver, 333, (pid) => pid === 111)).toEqual({ alone: false });
+    expect(releaseClaims(driver, "222")).toBe(1);
+    expect((await store.getUpload("library/alpine", "b"))?.writer).toBeUndefined();
+    expect((await store.getUpload("library/alpine", "b"))?.version).toBe(4);
+    expect((await store.getUpload("library/alpine", "a"))?.writer?.token).toBe("111/x-a");
+    // A holder of the released claim can no longer commit: the version moved on.
+    expect(await store.updateUpload(upload("b", { version: 4 }), 3)).toBe(false);
+
+    unregisterInstance(driver, 333);
+    expect(registerInstance(driver, 444, () => false)).toEqual({ alone: true });
+    expect(releaseClaims(driver, null)).toBe(1);
+    expect((await store.getUpload("library/alpine", "a"))?.writer).toBeUndefined();
+    expect((await store.getUpload("library/alpine", "c"))?.version).toBe(1);
     driver.close();
     await rm(dir, { recursive: true, force: true });
   });

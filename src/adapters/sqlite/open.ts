@@ -23,10 +23,15 @@ export function openLocalMetadata(dataDir: string, options: { now?: () => number
  * process (the primary) before the workers open the database.
  */
 export function prepareLocalMetadata(dataDir: string): (ImportedCounts & { keptAt: string }) | null {
+  return withDatabase(dataDir, (driver) => importJsonMetadata(driver, dataDir));
+}
+
+/** Runs `body` on a short-lived connection to a DATA_DIR's database (schema created). */
+export function withDatabase<T>(dataDir: string, body: (driver: NodeSqliteDriver) => T): T {
   const driver = new NodeSqliteDriver(join(dataDir, DATABASE_FILE));
   try {
     new SqliteMetadataStore(driver);
-    return importJsonMetadata(driver, dataDir);
+    return body(driver);
   } finally {
     driver.close();
   }
