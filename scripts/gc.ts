@@ -67,6 +67,8 @@ try {
       );
     },
   });
+  for (const { repository, tag } of result.retention.tags) console.log(`  retention: ${options["dry-run"] ? "would delete" : "deleted"} tag ${repository}:${tag}`);
+  for (const { repository, digest } of result.retention.manifests) console.log(`  retention: ${options["dry-run"] ? "would delete" : "deleted"} untagged manifest ${repository}@${digest}`);
   for (const problem of result.collection.problems) console.error(`  problem: ${problem}`);
   console.log(`${describeCollection(result)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 } catch (error) {

@@ -5,6 +5,7 @@
  */
 import { type AuthConfig, validateAuthConfig } from "../auth/config.ts";
 import type { ImmutableTagRule } from "../core/patterns.ts";
+import { type RetentionRule, retentionProblems } from "../lifecycle/retention.ts";
 
 export interface RegistryConfig {
   /** Interface the Node server listens on. */
@@ -44,6 +45,8 @@ export interface RegistryConfig {
   blobRedirectTtlSeconds: number;
   /** Tags that never move to another digest once pushed, per repository pattern. */
   immutableTags: ImmutableTagRule[];
+  /** What to delete on a schedule (lifecycle/retention.ts); garbage collection reclaims the bytes. */
+  retention: RetentionRule[];
   /** Token authentication (docs/auth.md); absent: the registry is open to every caller. */
   auth?: AuthConfig;
 }
@@ -68,6 +71,7 @@ export const defaultConfig: RegistryConfig = {
   blobRedirects: false,
   blobRedirectTtlSeconds: 300,
   immutableTags: [],
+  retention: [],
   auth: undefined,
 };
 
@@ -92,6 +96,7 @@ export const environmentNames: Record<keyof RegistryConfig, string> = {
   blobRedirects: "BLOB_REDIRECTS",
   blobRedirectTtlSeconds: "BLOB_REDIRECT_TTL_SECONDS",
   immutableTags: "IMMUTABLE_TAGS",
+  retention: "RETENTION",
   auth: "AUTH_CONFIG",
 };
 
@@ -153,6 +158,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   integer("gcGraceSeconds", 60, 30 * 24 * 60 * 60);
   flag("automaticMount");
   immutableTags();
+  retention();
   awsSettings();
   config.auth = authSection(file.auth, env[environmentNames.auth], problems);
   if (problems.length > 0) throw new ConfigError(problems);
@@ -176,6 +182,22 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
       return;
     }
     config.immutableTags = (raw as ImmutableTagRule[]).map((rule) => ({ repositories: [...rule.repositories], tags: [...rule.tags] }));
+  }
+
+  function retention(): void {
+    let raw: unknown = file.retention ?? [];
+    const fromEnv = env[environmentNames.retention];
+    if (fromEnv !== undefined) {
+      try {
+        raw = JSON.parse(fromEnv);
+      } catch {
+        problems.push(`${where("retention")} is not valid JSON`);
+        return;
+      }
+    }
+    const found = retentionProblems(raw);
+    if (found.length > 0) problems.push(...found.map((problem) => `${where("retention")}: ${problem}`));
+    else config.retention = structuredClone(raw as RetentionRule[]);
   }
 
   function awsSettings(): void {

@@ -76,3 +76,25 @@ export interface ScannableMetadata {
 export function isScannable(store: object): store is ScannableMetadata {
   return "scanRepository" in store && typeof (store as ScannableMetadata).scanRepository === "function";
 }
+
+export interface TagTime {
+  tag: string;
+  digest: string;
+  /** When a push last set the tag (epoch ms; 0 when unknown, for data of earlier versions). */
+  taggedAt: number;
+}
+
+/** What retention rules (lifecycle/retention.ts) need: push times, and deletes that hold only if nothing changed since they were planned. */
+export interface RetainableMetadata {
+  listTagTimes(repository: string): Promise<TagTime[]>;
+  /** Untagged manifests nothing in the repository references (nor is their subject there), pushed before `pushedBefore`. */
+  listUntaggedManifests(repository: string, pushedBefore: number): Promise<Array<{ digest: string; pushedAt: number }>>;
+  /** Deletes the tag only if it still names `digest` and was not pushed since `taggedAt`. */
+  deleteTagIfUnchanged(repository: string, tag: string, digest: string, taggedAt: number): Promise<boolean>;
+  /** Deletes the manifest only if it is still as listed: untagged, unreferenced, not pushed again. */
+  deleteUntaggedManifest(repository: string, digest: string, pushedAt: number): Promise<boolean>;
+}
+
+export function isRetainable(store: object): store is RetainableMetadata {
+  return "listTagTimes" in store && typeof (store as RetainableMetadata).listTagTimes === "function";
+}

@@ -10,12 +10,14 @@ import type { SqliteMetadataStore } from "../adapters/sqlite/metadata-store.ts";
 import type { RegistryConfig } from "../config/schema.ts";
 import { Collector, type CollectionReport } from "../lifecycle/collector.ts";
 import { ScanningCollector } from "../lifecycle/scanning-collector.ts";
+import { applyRetention, type RetentionReport } from "../lifecycle/retention.ts";
 import type { AwsStores } from "./aws-stores.ts";
 
 /** Leftovers are files no record names; one untouched this long is no write in progress. */
 const LEFTOVER_MIN_AGE_MS = 60 * 60 * 1000;
 
 export interface LocalCollection {
+  retention: RetentionReport;
   collection: CollectionReport;
   leftovers: LeftoverReport;
 }
@@ -35,6 +37,7 @@ export async function collectLocal(
     orphanLinkAgeMs: options.graceMs ?? Math.max(graceMs, config.uploadTtlSeconds * 1000),
     ...(options.progress ? { progress: options.progress } : {}),
   });
+  const retention = await applyRetention({ metadata, rules: config.retention, immutableTags: config.immutableTags }, { dryRun: options.dryRun ?? false });
   const collection = await collector.run({ dryRun: options.dryRun ?? false });
   const { multipartIds, tailKeys } = metadata.uploadStorage();
   const leftovers = await sweepLeftovers(
@@ -42,7 +45,7 @@ export async function collectLocal(
     { isIndexed: (key) => metadata.keyIndexed(key), multipartIds, tailKeys },
     { olderThanMs: Math.max(graceMs, LEFTOVER_MIN_AGE_MS), dryRun: options.dryRun ?? false },
   );
-  return { collection, leftovers };
+  return { retention, collection, leftovers };
 }
 
 /** BACKEND=aws: the scanning collector over DynamoDB and S3 (what the scheduled Lambda runs); S3's lifecycle rule aborts leftover multipart uploads. */
@@ -58,12 +61,19 @@ export async function collectAws(
     orphanLinkAgeMs: options.graceMs ?? Math.max(graceMs, config.uploadTtlSeconds * 1000),
     ...(options.progress ? { progress: options.progress } : {}),
   });
-  return { collection: await collector.run({ dryRun: options.dryRun ?? false }), leftovers: { files: 0, bytes: 0 } };
+  const retention: RetentionReport = { dryRun: options.dryRun ?? false, tags: [], manifests: [] };
+  if (config.retention.length > 0) console.warn("retention rules are not applied with BACKEND=aws yet (DynamoDB keeps no tag push times); garbage collection runs");
+  return { retention, collection: await collector.run({ dryRun: options.dryRun ?? false }), leftovers: { files: 0, bytes: 0 } };
 }
 
-export function describeCollection({ collection, leftovers }: LocalCollection): string {
+export function describeCollection({ retention, collection, leftovers }: LocalCollection): string {
   const verb = collection.dryRun ? "would remove" : "removed";
+  const retained =
+    retention.tags.length + retention.manifests.length > 0
+      ? `retention rules ${collection.dryRun ? "would delete" : "deleted"} ${retention.tags.length} tags and ${retention.manifests.length} untagged manifests${collection.dryRun ? " (their blobs are not counted below)" : ""}; `
+      : "";
   return (
+    retained +
     `garbage collection ${verb} ${collection.blobsDeleted} blobs (${formatBytes(collection.bytesFreed)}), ` +
     `${collection.orphanLinksRemoved} links no manifest uses, and ${leftovers.files} leftover files (${formatBytes(leftovers.bytes)})` +
     (collection.dryRun || collection.blobsMarked === 0 ? "" : `; ${collection.blobsMarked} newly unreferenced blobs marked (their bytes go once unreferenced for the grace period)`) +

@@ -25,8 +25,9 @@ function collectPeriodically(config: RegistryConfig, collect: () => Promise<Loca
     running = true;
     collect()
       .then((result) => {
-        const { collection, leftovers } = result;
-        if (collection.blobsDeleted + collection.orphanLinksRemoved + collection.blobsMarked + leftovers.files > 0) console.log(describeCollection(result));
+        const { retention, collection, leftovers } = result;
+        const changed = retention.tags.length + retention.manifests.length + collection.blobsDeleted + collection.orphanLinksRemoved + collection.blobsMarked + leftovers.files;
+        if (changed > 0) console.log(describeCollection(result));
         for (const problem of collection.problems) console.error(`garbage collection: ${problem}`);
       })
       .catch((error: unknown) => console.error("garbage collection failed:", error))

@@ -15,6 +15,7 @@ import { ConfigError } from "../config/schema.ts";
 import { Registry } from "../core/registry.ts";
 import { createApp } from "../http/app.ts";
 import { ScanningCollector } from "../lifecycle/scanning-collector.ts";
+import { applyRetention } from "../lifecycle/retention.ts";
 import { resolveWorkersConfig, type WorkersConfig } from "./workers-config.ts";
 import type { WorkersEnv } from "./workers-env.ts";
 
@@ -103,6 +104,8 @@ export default {
     const { config, registry, metadata, blobs } = await deploymentFor(env);
     const expired = await registry.uploads.expire(config.uploadTtlSeconds * 1000, { maxBatches: EXPIRY_BATCHES });
     console.log(`upload expiry: ${expired} abandoned upload(s) aborted`);
+    const retained = await applyRetention({ metadata, rules: config.retention, immutableTags: config.immutableTags });
+    if (retained.tags.length + retained.manifests.length > 0) console.log(`retention: deleted ${retained.tags.length} tag(s) and ${retained.manifests.length} untagged manifest(s)`);
     const graceMs = config.gcGraceSeconds * 1000;
     const collector = new ScanningCollector({ metadata, blobs, graceMs, orphanLinkAgeMs: Math.max(graceMs, config.uploadTtlSeconds * 1000) });
     const report = await collector.run();

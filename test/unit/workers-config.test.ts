@@ -13,6 +13,7 @@ describe("Workers configuration", () => {
       uploadTtlSeconds: 86400,
       immutableTags: [],
       gcGraceSeconds: 3600,
+      retention: [],
     });
     expect(DEFAULT_MAX_REQUEST_BYTES).toBe(100_000_000);
   });
@@ -35,6 +36,7 @@ describe("Workers configuration", () => {
       uploadTtlSeconds: 3600,
       immutableTags: [{ repositories: ["team/*"], tags: ["v*"] }],
       gcGraceSeconds: 600,
+      retention: [],
     });
   });
 

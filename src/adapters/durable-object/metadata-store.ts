@@ -1,4 +1,4 @@
-import type { IndexedBlob, MarkedBlob, ScannableMetadata } from "../../ports/collectable.ts";
+import type { IndexedBlob, MarkedBlob, RetainableMetadata, ScannableMetadata, TagTime } from "../../ports/collectable.ts";
 import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type UploadRecord } from "../../ports/metadata-store.ts";
 import type { CatalogObject } from "./catalog-object.ts";
 import type { IndexShardObject, OpenUpload } from "./index-shard-object.ts";
@@ -19,7 +19,7 @@ export interface DurableObjectNamespaces {
  * single calls there; only the blob index, the catalog and the open-upload
  * index are shared, and each of their writes is a single idempotent call.
  */
-export class DurableObjectMetadataStore implements MetadataStore, ScannableMetadata {
+export class DurableObjectMetadataStore implements MetadataStore, ScannableMetadata, RetainableMetadata {
   readonly #namespaces: DurableObjectNamespaces;
   /** Repositories this isolate has seen in the catalog: names are never removed, so a yes stays true. */
   readonly #registered = new Set<string>();
@@ -141,6 +141,22 @@ export class DurableObjectMetadataStore implements MetadataStore, ScannableMetad
       await object.markRegistered();
     }
     this.#registered.add(repository);
+  }
+
+  async listTagTimes(repository: string): Promise<TagTime[]> {
+    return this.#repository(repository).tagTimes(repository);
+  }
+
+  async listUntaggedManifests(repository: string, pushedBefore: number): Promise<Array<{ digest: string; pushedAt: number }>> {
+    return this.#repository(repository).untaggedManifests(repository, pushedBefore);
+  }
+
+  async deleteTagIfUnchanged(repository: string, tag: string, digest: string, taggedAt: number): Promise<boolean> {
+    return this.#repository(repository).deleteTagIfUnchanged(repository, tag, digest, taggedAt);
+  }
+
+  async deleteUntaggedManifest(repository: string, digest: string, pushedAt: number): Promise<boolean> {
+    return this.#repository(repository).deleteUntaggedManifest(repository, digest, pushedAt);
   }
 
   async scanRepository(repository: string, linkedBefore: number, dryRun: boolean): Promise<{ orphanLinks: number; held: string[] }> {

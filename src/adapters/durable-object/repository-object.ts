@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { BlobInfo, ManifestRecord, ManifestReferences, Page, UploadRecord } from "../../ports/metadata-store.ts";
 import { RepositoryRecords } from "../sql/records.ts";
+import type { TagTime } from "../../ports/collectable.ts";
 import { REPOSITORY_TABLES } from "../sql/schema.ts";
 import { DurableObjectSqlDriver } from "./do-driver.ts";
 import { LegacyRepositoryTables } from "./legacy-schema.ts";
@@ -92,6 +93,24 @@ export class RepositoryObject extends DurableObject<unknown> {
   scanForCollection(repository: string, linkedBefore: number, dryRun: boolean): { orphanLinks: number; held: string[] } {
     this.#legacy.migrate(repository);
     return this.#records.scanForCollection(repository, linkedBefore, dryRun);
+  }
+
+  tagTimes(repository: string): TagTime[] {
+    this.#legacy.migrate(repository);
+    return this.#records.tagTimes(repository);
+  }
+
+  untaggedManifests(repository: string, pushedBefore: number): Array<{ digest: string; pushedAt: number }> {
+    this.#legacy.migrate(repository);
+    return this.#records.untaggedManifests(repository, pushedBefore);
+  }
+
+  deleteTagIfUnchanged(repository: string, tag: string, digest: string, taggedAt: number): boolean {
+    return this.#records.deleteTagIfUnchanged(repository, tag, digest, taggedAt);
+  }
+
+  deleteUntaggedManifest(repository: string, digest: string, pushedAt: number): boolean {
+    return this.#records.deleteUntaggedManifest(repository, digest, pushedAt);
   }
 
   isRegistered(): boolean {

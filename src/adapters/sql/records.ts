@@ -1,4 +1,5 @@
 import type { BlobInfo, ManifestRecord, ManifestReferences, Page, UploadRecord } from "../../ports/metadata-store.ts";
+import type { TagTime } from "../../ports/collectable.ts";
 import { first, type SqlDriver } from "./driver.ts";
 
 /**
@@ -94,7 +95,10 @@ export class RepositoryRecords {
       overflow.forEach((text, seq) =>
         this.#db.run("INSERT INTO manifest_overflow (repository, digest, seq, text) VALUES (?, ?, ?, ?)", repository, record.digest, seq, text),
       );
-      for (const tag of tags) this.#db.run("INSERT OR REPLACE INTO tags (repository, tag, digest) VALUES (?, ?, ?)", repository, tag, record.digest);
+      const taggedAt = this.#now();
+      for (const tag of tags) {
+        this.#db.run("INSERT OR REPLACE INTO tags (repository, tag, digest, tagged_at) VALUES (?, ?, ?, ?)", repository, tag, record.digest, taggedAt);
+      }
       return { missing: [], moved };
     });
   }
@@ -173,6 +177,52 @@ export class RepositoryRecords {
         }
       }
       return { orphanLinks: orphans.length, held: [...held] };
+    });
+  }
+
+  /** Every tag of the repository with its manifest and when it was last pushed (retention rules). */
+  tagTimes(repository: string): TagTime[] {
+    return this.#db
+      .all<{ tag: string; digest: string; tagged_at: number }>("SELECT tag, digest, tagged_at FROM tags WHERE repository = ? ORDER BY tag", repository)
+      .map((row) => ({ tag: row.tag, digest: row.digest, taggedAt: row.tagged_at }));
+  }
+
+  /**
+   * Manifests no tag names, no other manifest of the repository references, and whose subject
+   * (a signature's or SBOM's image) is not in the repository, pushed before `pushedBefore`.
+   */
+  untaggedManifests(repository: string, pushedBefore: number): Array<{ digest: string; pushedAt: number }> {
+    return this.#db
+      .all<{ digest: string; pushed_at: number }>(
+        `SELECT digest, pushed_at FROM manifests m WHERE repository = ? AND pushed_at < ?
+          AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository = m.repository AND t.digest = m.digest)
+          AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.repository = m.repository AND r.digest = m.digest)
+          AND (m.subject IS NULL OR NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repository = m.repository AND s.digest = m.subject))
+          ORDER BY digest`,
+        repository,
+        pushedBefore,
+      )
+      .map((row) => ({ digest: row.digest, pushedAt: row.pushed_at }));
+  }
+
+  /** Deletes the tag only if it still names `digest` and was not pushed again since `taggedAt`. */
+  deleteTagIfUnchanged(repository: string, tag: string, digest: string, taggedAt: number): boolean {
+    return this.#db.run("DELETE FROM tags WHERE repository = ? AND tag = ? AND digest = ? AND tagged_at = ?", repository, tag, digest, taggedAt);
+  }
+
+  /** Deletes the manifest only if it is still untagged, unreferenced and not pushed again since `pushedAt`. */
+  deleteUntaggedManifest(repository: string, digest: string, pushedAt: number): boolean {
+    return this.#db.transaction(() => {
+      const still = this.#db.all(
+        `SELECT 1 FROM manifests m WHERE repository = ? AND digest = ? AND pushed_at = ?
+          AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository = m.repository AND t.digest = m.digest)
+          AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.repository = m.repository AND r.digest = m.digest)
+          AND (m.subject IS NULL OR NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repository = m.repository AND s.digest = m.subject))`,
+        repository,
+        digest,
+        pushedAt,
+      );
+      return still.length > 0 && this.deleteManifest(repository, digest);
     });
   }
 

@@ -30,7 +30,7 @@ export const REPOSITORY_TABLES = `
     repository TEXT NOT NULL, digest TEXT NOT NULL, seq INTEGER NOT NULL, text TEXT NOT NULL,
     PRIMARY KEY (repository, digest, seq));
   CREATE TABLE IF NOT EXISTS tags (
-    repository TEXT NOT NULL, tag TEXT NOT NULL, digest TEXT NOT NULL,
+    repository TEXT NOT NULL, tag TEXT NOT NULL, digest TEXT NOT NULL, tagged_at INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (repository, tag));
   CREATE INDEX IF NOT EXISTS tags_by_digest ON tags (repository, digest);
   CREATE TABLE IF NOT EXISTS uploads (

@@ -65,7 +65,7 @@ export function importJsonMetadata(db: SqlDriver, dataDir: string, now = new Dat
         const { digest } = readRecord<{ digest: string }>(join(dir, "_tags", entry.name));
         // A tag whose manifest was never written (an interrupted put) pointed at nothing; it stays out.
         if (!repositories.getManifest(name, digest)) continue;
-        db.run("INSERT OR REPLACE INTO tags (repository, tag, digest) VALUES (?, ?, ?)", name, tagOfFile(entry.name), digest);
+        db.run("INSERT OR REPLACE INTO tags (repository, tag, digest, tagged_at) VALUES (?, ?, ?, 0)", name, tagOfFile(entry.name), digest);
         counts.tags++;
       }
     }

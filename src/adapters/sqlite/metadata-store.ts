@@ -1,4 +1,4 @@
-import type { CollectableMetadata, LinkRef, MarkedBlob } from "../../ports/collectable.ts";
+import type { CollectableMetadata, LinkRef, MarkedBlob, RetainableMetadata, TagTime } from "../../ports/collectable.ts";
 import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type UploadRecord } from "../../ports/metadata-store.ts";
 import { CollectorRecords } from "../sql/collector-records.ts";
 import type { SqlDriver } from "../sql/driver.ts";
@@ -11,7 +11,7 @@ import { BLOB_INDEX_TABLES, CATALOG_TABLES, REPOSITORY_TABLES } from "../sql/sch
  * registering the repository in the catalog are one transaction, and several
  * processes on one DATA_DIR see one consistent store.
  */
-export class SqliteMetadataStore implements MetadataStore, CollectableMetadata {
+export class SqliteMetadataStore implements MetadataStore, CollectableMetadata, RetainableMetadata {
   readonly #db: SqlDriver;
   readonly #repositories: RepositoryRecords;
   readonly #blobs: BlobIndexRecords;
@@ -154,5 +154,21 @@ export class SqliteMetadataStore implements MetadataStore, CollectableMetadata {
 
   keyIndexed(key: string): boolean {
     return this.#collector.keyIndexed(key);
+  }
+
+  async listTagTimes(repository: string): Promise<TagTime[]> {
+    return this.#repositories.tagTimes(repository);
+  }
+
+  async listUntaggedManifests(repository: string, pushedBefore: number): Promise<Array<{ digest: string; pushedAt: number }>> {
+    return this.#repositories.untaggedManifests(repository, pushedBefore);
+  }
+
+  async deleteTagIfUnchanged(repository: string, tag: string, digest: string, taggedAt: number): Promise<boolean> {
+    return this.#repositories.deleteTagIfUnchanged(repository, tag, digest, taggedAt);
+  }
+
+  async deleteUntaggedManifest(repository: string, digest: string, pushedAt: number): Promise<boolean> {
+    return this.#repositories.deleteUntaggedManifest(repository, digest, pushedAt);
   }
 }

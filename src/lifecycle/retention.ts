@@ -1,0 +1,91 @@
+/**
+ * Retention rules: deletes, on a schedule, the tags and untagged manifests a team said it
+ * does not want to keep; garbage collection then reclaims what they held. Each rule names
+ * repositories and what to keep there; the first rule matching a repository applies.
+ *
+ *   keepLastTags         keep the N most recently pushed tags (protected and immutable tags
+ *                        are kept besides and do not count); delete the others
+ *   untaggedAfterSeconds delete manifests no tag names, pushed longer ago than this, unless
+ *                        an index of the repository references them or their subject (the
+ *                        image a signature, SBOM or attestation is about) is still there
+ *   protectTags          tag globs never deleted (`latest`, `v*`, ...)
+ *
+ * Every delete is conditional on what was read: a tag pushed again since the listing, or
+ * a manifest tagged or referenced since, is kept. A dry run lists what would go.
+ */
+import type { RetainableMetadata } from "../ports/collectable.ts";
+import type { MetadataStore } from "../ports/metadata-store.ts";
+import { type ImmutableTagRule, isImmutableTag, repositoryMatches, tagMatches } from "../core/patterns.ts";
+
+export interface RetentionRule {
+  repositories: string[];
+  keepLastTags?: number;
+  untaggedAfterSeconds?: number;
+  protectTags?: string[];
+}
+
+export interface RetentionReport {
+  dryRun: boolean;
+  tags: Array<{ repository: string; tag: string }>;
+  manifests: Array<{ repository: string; digest: string }>;
+}
+
+export interface RetentionOptions {
+  metadata: MetadataStore & RetainableMetadata;
+  rules: RetentionRule[];
+  immutableTags?: ImmutableTagRule[];
+  now?: () => number;
+}
+
+export async function applyRetention(options: RetentionOptions, { dryRun = false } = {}): Promise<RetentionReport> {
+  const report: RetentionReport = { dryRun, tags: [], manifests: [] };
+  if (options.rules.length === 0) return report;
+  const { metadata } = options;
+  const now = (options.now ?? Date.now)();
+  let after: string | undefined;
+  for (;;) {
+    const names = await metadata.listRepositories({ limit: 200, ...(after === undefined ? {} : { after }) });
+    for (const repository of names) {
+      after = repository;
+      const rule = options.rules.find((r) => r.repositories.some((pattern) => repositoryMatches(pattern, repository)));
+      if (!rule) continue;
+      if (rule.keepLastTags !== undefined) {
+        const kept = (tag: string) => (rule.protectTags ?? []).some((p) => tagMatches(p, tag)) || isImmutableTag(options.immutableTags ?? [], repository, tag);
+        const candidates = (await metadata.listTagTimes(repository))
+          .filter((t) => !kept(t.tag))
+          .sort((a, b) => b.taggedAt - a.taggedAt || (a.tag < b.tag ? -1 : 1));
+        for (const t of candidates.slice(rule.keepLastTags)) {
+          if (dryRun || (await metadata.deleteTagIfUnchanged(repository, t.tag, t.digest, t.taggedAt))) report.tags.push({ repository, tag: t.tag });
+        }
+      }
+      if (rule.untaggedAfterSeconds !== undefined) {
+        for (const m of await metadata.listUntaggedManifests(repository, now - rule.untaggedAfterSeconds * 1000)) {
+          if (dryRun || (await metadata.deleteUntaggedManifest(repository, m.digest, m.pushedAt))) report.manifests.push({ repository, digest: m.digest });
+        }
+      }
+    }
+    if (names.length < 200) return report;
+  }
+}
+
+/** Validates the `retention` setting; answers the problems found. */
+export function retentionProblems(raw: unknown): string[] {
+  if (!Array.isArray(raw)) return ["must be a list of rules"];
+  const problems: string[] = [];
+  raw.forEach((rule: unknown, i) => {
+    const at = `rule ${i + 1}`;
+    if (typeof rule !== "object" || rule === null) return problems.push(`${at} must be an object`);
+    const r = rule as Record<string, unknown>;
+    const names = (v: unknown) => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "string" && x !== "");
+    if (!names(r.repositories)) problems.push(`${at}: "repositories" must list repository patterns ("team/*")`);
+    for (const key of ["keepLastTags", "untaggedAfterSeconds"]) {
+      if (r[key] !== undefined && (typeof r[key] !== "number" || !Number.isSafeInteger(r[key]) || (r[key] as number) < 0)) problems.push(`${at}: "${key}" must be a whole number`);
+    }
+    if (r.protectTags !== undefined && !names(r.protectTags)) problems.push(`${at}: "protectTags" must list tag patterns ("latest", "v*")`);
+    if (r.keepLastTags === undefined && r.untaggedAfterSeconds === undefined) problems.push(`${at}: give "keepLastTags", "untaggedAfterSeconds" or both`);
+    const unknown = Object.keys(r).filter((k) => !["repositories", "keepLastTags", "untaggedAfterSeconds", "protectTags"].includes(k));
+    if (unknown.length > 0) problems.push(`${at}: unknown field(s) ${unknown.join(", ")}`);
+    return undefined;
+  });
+  return problems;
+}
