@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Registry } from "../../src/core/registry.ts";
 import { createApp } from "../../src/http/app.ts";
 import { ScanningCollector } from "../../src/lifecycle/scanning-collector.ts";
+import { measureUsage } from "../../src/lifecycle/usage.ts";
 import type { BlobStore } from "../../src/ports/blob-store.ts";
 import { MIN_PART_SIZE } from "../../src/ports/blob-store.ts";
 import type { ScannableMetadata } from "../../src/ports/collectable.ts";
@@ -117,6 +118,19 @@ describe(`scanning garbage collection: ${name}`, () => {
     expect(swept.bytesFreed).toBeLessThan(21_000);
     expect(await objects()).toHaveLength(4);
     expect(await pullsWhole(app, "team/b", "v1")).toBe(true);
+  });
+
+  it("usage counts a shared layer once per namespace and overall", async () => {
+    const { app, metadata } = await setUp();
+    const base = random(30_000);
+    expect((await pushImage(app, "team/a", "v1", text('{"a":1}'), [base])).status).toBe(201);
+    expect((await pushImage(app, "team/b", "v1", text('{"b":1}'), [base])).status).toBe(201);
+    const usage = await measureUsage(metadata);
+    const manifests = usage.totalBytes - 30_000 - 14;
+    expect(usage.blobs).toBe(5);
+    expect(usage.namespaces).toEqual([{ name: "team", bytes: usage.totalBytes, repositories: 2 }]);
+    expect(usage.repositories.reduce((total, r) => total + r.bytes, 0)).toBe(usage.totalBytes + 30_000);
+    expect(manifests).toBeGreaterThan(0);
   });
 
   it("a marked blob linked again during the grace period survives", async () => {

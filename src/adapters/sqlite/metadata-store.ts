@@ -1,4 +1,4 @@
-import type { CollectableMetadata, LinkRef, MarkedBlob, RetainableMetadata, TagTime } from "../../ports/collectable.ts";
+import type { CollectableMetadata, IndexedBlob, LinkRef, MarkedBlob, RetainableMetadata, ScannableMetadata, TagTime } from "../../ports/collectable.ts";
 import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type UploadRecord } from "../../ports/metadata-store.ts";
 import { CollectorRecords } from "../sql/collector-records.ts";
 import type { SqlDriver } from "../sql/driver.ts";
@@ -11,7 +11,7 @@ import { BLOB_INDEX_TABLES, CATALOG_TABLES, REPOSITORY_TABLES } from "../sql/sch
  * registering the repository in the catalog are one transaction, and several
  * processes on one DATA_DIR see one consistent store.
  */
-export class SqliteMetadataStore implements MetadataStore, CollectableMetadata, RetainableMetadata {
+export class SqliteMetadataStore implements MetadataStore, CollectableMetadata, RetainableMetadata, ScannableMetadata {
   readonly #db: SqlDriver;
   readonly #repositories: RepositoryRecords;
   readonly #blobs: BlobIndexRecords;
@@ -170,5 +170,28 @@ export class SqliteMetadataStore implements MetadataStore, CollectableMetadata, 
 
   async deleteUntaggedManifest(repository: string, digest: string, pushedAt: number): Promise<boolean> {
     return this.#repositories.deleteUntaggedManifest(repository, digest, pushedAt);
+  }
+
+  // The scanning view (usage reports; the single-database collector above is what collects here).
+  async scanRepository(repository: string, linkedBefore: number, dryRun: boolean): Promise<{ orphanLinks: number; held: string[] }> {
+    return this.#repositories.scanForCollection(repository, linkedBefore, dryRun);
+  }
+
+  async *blobIndexPages(pageSize: number): AsyncIterable<IndexedBlob[]> {
+    let after = "";
+    for (;;) {
+      const page = this.#blobs.listIndex(after, pageSize);
+      if (page.length > 0) yield page;
+      if (page.length < pageSize) return;
+      after = page[page.length - 1]!.digest;
+    }
+  }
+
+  async markBlob(digest: string, key: string, now: number): Promise<boolean> {
+    return this.#blobs.mark(digest, key, now);
+  }
+
+  async removeMarkedBlob(blob: MarkedBlob): Promise<boolean> {
+    return this.#blobs.removeMarked(blob.digest, blob.key, blob.markedAt);
   }
 }
