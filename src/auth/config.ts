@@ -191,15 +191,16 @@ function oidcIdentity(p: Problems, v: unknown, at: string): OidcIdentityConfig |
 }
 
 function rule(p: Problems, v: unknown, at: string): PolicyRule | undefined {
-  if (!p.object(v, at, ["teams", "identities", "authenticated", "everyone", "repositories", "actions", "catalog"])) return undefined;
+  if (!p.object(v, at, ["teams", "identities", "authenticated", "everyone", "repositories", "actions", "catalog", "admin"])) return undefined;
   const result: PolicyRule = {};
   if (v.teams !== undefined) result.teams = teams(p, v.teams, `${at}.teams`);
   if (v.identities !== undefined) result.identities = p.list(v.identities, `${at}.identities`, (w, where) => p.name(w, where, NAME));
-  for (const flag of ["authenticated", "everyone", "catalog"] as const) {
+  for (const flag of ["authenticated", "everyone", "catalog", "admin"] as const) {
     if (v[flag] === undefined) continue;
     if (typeof v[flag] !== "boolean") p.add(`${at}.${flag} must be true or false`);
     else result[flag] = v[flag];
   }
+  if (result.admin && result.everyone) p.add(`${at}: admin: true cannot apply to everyone (anonymous callers); name teams or identities`);
   if (!result.teams?.length && !result.identities?.length && !result.authenticated && !result.everyone) {
     p.add(`${at} applies to nobody: give teams, identities, authenticated: true or everyone: true`);
   }
@@ -207,8 +208,8 @@ function rule(p: Problems, v: unknown, at: string): PolicyRule | undefined {
     result.repositories = p.list(v.repositories, `${at}.repositories`, (w, where) => pattern(p, w, where));
     result.actions = p.list(v.actions, `${at}.actions`, (w, where) => p.oneOf(w, where, ["pull", "push", "delete", "*"]) as RepositoryAction | "*" | undefined);
     if (result.repositories.length === 0 || result.actions.length === 0) p.add(`${at} needs both repositories and actions`);
-  } else if (!result.catalog) {
-    p.add(`${at} grants nothing: give repositories and actions, or catalog: true`);
+  } else if (!result.catalog && !result.admin) {
+    p.add(`${at} grants nothing: give repositories and actions, catalog: true or admin: true`);
   }
   return result;
 }

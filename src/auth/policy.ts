@@ -5,7 +5,7 @@
  */
 import { isRepositoryName } from "../core/names.ts";
 import type { Identity } from "./identities.ts";
-import { type AccessEntry, type RepositoryAction, catalogAccess, repositoryActions } from "./scope.ts";
+import { type AccessEntry, type RepositoryAction, adminAccess, catalogAccess, repositoryActions } from "./scope.ts";
 
 /** A repository name pattern: `*` (every repository), `team/*` (every repository below `team/`), or an exact name. */
 export type RepositoryPattern = string;
@@ -23,6 +23,8 @@ export interface PolicyRule {
   actions?: (RepositoryAction | "*")[];
   /** Grants `registry:catalog:*`; the catalog lists only repositories the caller may pull. */
   catalog?: boolean;
+  /** Grants `registry:admin:*`: the /admin/ endpoints (usage of every repository, garbage collection now). */
+  admin?: boolean;
 }
 
 export function matchesPattern(pattern: RepositoryPattern, name: string): boolean {
@@ -58,6 +60,11 @@ export class Policy {
     return this.rulesFor(identity).some((rule) => rule.catalog === true);
   }
 
+  /** Never for anonymous callers, whatever a rule for `everyone` says. */
+  mayAdminister(identity: Identity | null): boolean {
+    return identity !== null && this.rulesFor(identity).some((rule) => rule.admin === true);
+  }
+
   /** Whether a rule lets `identity` pull every repository (`*`): the only case an automatic mount cannot cross teams. */
   mayPullEverything(identity: Identity | null): boolean {
     return this.rulesFor(identity).some((rule) => rule.repositories?.includes("*") && expand(rule.actions ?? []).includes("pull"));
@@ -79,6 +86,8 @@ export class Policy {
         if (actions.length > 0) granted.push({ type: "repository", name: entry.name, actions });
       } else if (entry.type === catalogAccess.type && entry.name === catalogAccess.name && entry.actions.includes("*")) {
         if (this.mayListCatalog(identity)) granted.push({ ...catalogAccess, actions: ["*"] });
+      } else if (entry.type === adminAccess.type && entry.name === adminAccess.name && entry.actions.includes("*")) {
+        if (this.mayAdminister(identity)) granted.push({ ...adminAccess, actions: ["*"] });
       }
     }
     return granted;

@@ -18,6 +18,9 @@ export interface AccessEntry {
 /** `registry:catalog:*`: listing the catalog (scope.md § Resource Types). */
 export const catalogAccess: AccessEntry = { type: "registry", name: "catalog", actions: ["*"] };
 
+/** `registry:admin:*`: the operator endpoints under /admin/ (usage, garbage collection now). */
+export const adminAccess: AccessEntry = { type: "registry", name: "admin", actions: ["*"] };
+
 /** A client may ask for many scopes; more than this is not a registry client. */
 export const MAX_SCOPES = 64;
 

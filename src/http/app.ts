@@ -6,6 +6,7 @@ import { guardRoutes } from "./auth-middleware.ts";
 import { renderError } from "./errors.ts";
 import { blobRoutes, type BlobReadRedirects } from "./routes/blobs.ts";
 import { listingRoutes } from "./routes/listings.ts";
+import { adminRoutes, type Maintenance } from "./routes/admin.ts";
 import { manifestRoutes } from "./routes/manifests.ts";
 import { tokenRoutes } from "./routes/token.ts";
 import { uploadRoutes } from "./routes/uploads.ts";
@@ -27,6 +28,8 @@ export interface AppOptions {
    * every route. Without it the registry is open to every caller.
    */
   auth?: Auth;
+  /** The /admin/ endpoints' work (usage, garbage collection now); without it they answer 404. */
+  maintenance?: Maintenance;
 }
 
 /** Builds the HTTP face of a registry over the given adapters. Holds no state of its own. */
@@ -54,6 +57,7 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
   uploadRoutes(app, registry, options.maxRequestBytes);
   blobRoutes(app, registry, options.blobReadRedirects);
   manifestRoutes(app, registry);
+  adminRoutes(app, options.maintenance);
 
   app.notFound((c) =>
     renderError(new RegistryError("UNSUPPORTED", `no such endpoint: ${c.req.method} ${new URL(c.req.url).pathname.slice(0, 200)}`, { status: 404 }), c),

@@ -7,7 +7,7 @@
  */
 import type { Context, Hono, MiddlewareHandler } from "hono";
 import type { Caller } from "../auth/caller.ts";
-import { type AccessEntry, catalogAccess, formatScope, repositoryAccess } from "../auth/scope.ts";
+import { type AccessEntry, adminAccess, catalogAccess, formatScope, repositoryAccess } from "../auth/scope.ts";
 import type { Auth } from "../auth/service.ts";
 import { RegistryError } from "../core/errors.ts";
 import { isRepositoryName } from "../core/names.ts";
@@ -52,6 +52,7 @@ const startUpload = (c: Context): Need => {
 };
 
 const catalog = (): Need => ({ required: [catalogAccess], challenge: [catalogAccess] });
+const admin = (): Need => ({ required: [adminAccess], challenge: [adminAccess] });
 
 /** Every registry route with what it needs. test/auth/matrix.test.ts checks that no route of the app is missing. */
 export const guardedRoutes: GuardedRoute[] = [
@@ -66,6 +67,8 @@ export const guardedRoutes: GuardedRoute[] = [
   { methods: ["GET", "HEAD"], path: "/v2/:name{.+}/manifests/:reference", need: pull },
   { methods: ["PUT"], path: "/v2/:name{.+}/manifests/:reference", need: push },
   { methods: ["DELETE"], path: "/v2/:name{.+}/manifests/:reference", need: remove },
+  { methods: ["GET", "HEAD"], path: "/admin/usage", need: admin },
+  { methods: ["POST"], path: "/admin/gc", need: admin },
 ];
 
 /** Registers the guards; call before the routes they guard. */

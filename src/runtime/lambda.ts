@@ -20,6 +20,7 @@ import { Registry } from "../core/registry.ts";
 import { createApp } from "../http/app.ts";
 import type { CollectionReport } from "../lifecycle/collector.ts";
 import { ScanningCollector } from "../lifecycle/scanning-collector.ts";
+import { measureUsage } from "../lifecycle/usage.ts";
 import { awsStores } from "./aws-stores.ts";
 import { readSecretString } from "./lambda-secrets.ts";
 
@@ -85,10 +86,17 @@ async function deploy(env: Environment): Promise<Deployment> {
   const auth = config.auth ? await createAuth(config.auth, { warn: (message) => console.warn(message) }) : undefined;
   const app = createApp(registry, {
     maxRequestBytes: LAMBDA_MAX_REQUEST_BYTES,
+    maintenance: { usage: () => measureUsage(stores.metadata), collect: ({ dryRun }) => collectNow(config, stores, dryRun) },
     blobReadRedirects: { signer: stores.blobs, expiresInSeconds: config.blobRedirectTtlSeconds },
     ...(auth ? { auth } : {}),
   });
   return { config, registry, stores, serve: handle(app) };
+}
+
+/** The scanning collector over DynamoDB and S3 (retention rules need tag push times DynamoDB does not keep yet). */
+async function collectNow(config: RegistryConfig, stores: ReturnType<typeof awsStores>, dryRun: boolean): Promise<CollectionReport> {
+  const graceMs = config.gcGraceSeconds * 1000;
+  return new ScanningCollector({ ...stores, graceMs, orphanLinkAgeMs: Math.max(graceMs, config.uploadTtlSeconds * 1000) }).run({ dryRun });
 }
 
 interface ScheduledResult {
@@ -100,9 +108,7 @@ interface ScheduledResult {
 async function maintain({ config, registry, stores }: Deployment): Promise<ScheduledResult> {
   const expired = await registry.uploads.expire(config.uploadTtlSeconds * 1000, { maxBatches: EXPIRY_BATCHES });
   console.log(`upload expiry: ${expired} abandoned upload(s) aborted`);
-  const graceMs = config.gcGraceSeconds * 1000;
-  const collector = new ScanningCollector({ ...stores, graceMs, orphanLinkAgeMs: Math.max(graceMs, config.uploadTtlSeconds * 1000) });
-  const collected = await collector.run();
+  const collected = await collectNow(config, stores, false);
   console.log(
     `garbage collection: removed ${collected.blobsDeleted} blob(s) (${collected.bytesFreed} bytes) and ${collected.orphanLinksRemoved} link(s) no manifest uses; marked ${collected.blobsMarked}`,
   );

@@ -16,6 +16,8 @@ import { Registry } from "../core/registry.ts";
 import { createApp } from "../http/app.ts";
 import type { AwsStores } from "./aws-stores.ts";
 import { collectAws, collectLocal, describeCollection, type LocalCollection } from "./node-gc.ts";
+import type { Maintenance } from "../http/routes/admin.ts";
+import { measureUsage } from "../lifecycle/usage.ts";
 
 /** Soon after start (leftovers of a crash go first), then every gcIntervalSeconds; one run at a time. */
 function collectPeriodically(config: RegistryConfig, collect: () => Promise<LocalCollection>): { stop(): void } {
@@ -78,7 +80,11 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     claimOwner: String(process.pid),
   });
   const redirects = aws && config.blobRedirects ? { blobReadRedirects: { signer: aws.blobs, expiresInSeconds: config.blobRedirectTtlSeconds } } : {};
-  const app = createApp(registry, { ...redirects, ...(options.auth ? { auth: options.auth } : {}) });
+  const maintenance: Maintenance = {
+    usage: () => measureUsage(aws ? aws.metadata : local!.store),
+    collect: ({ dryRun }) => (local ? collectLocal(config, local.store, { dryRun }) : collectAws(config, aws!, { dryRun })),
+  };
+  const app = createApp(registry, { ...redirects, maintenance, ...(options.auth ? { auth: options.auth } : {}) });
   const description = awsModule ? awsModule.describeAwsStores(config) : `data in ${dataDir}`;
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => options.onListening(info.address, info.port, description));
   server.on("error", (error: NodeJS.ErrnoException) => {

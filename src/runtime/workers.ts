@@ -16,6 +16,7 @@ import { Registry } from "../core/registry.ts";
 import { createApp } from "../http/app.ts";
 import { ScanningCollector } from "../lifecycle/scanning-collector.ts";
 import { applyRetention } from "../lifecycle/retention.ts";
+import { measureUsage } from "../lifecycle/usage.ts";
 import { resolveWorkersConfig, type WorkersConfig } from "./workers-config.ts";
 import type { WorkersEnv } from "./workers-env.ts";
 
@@ -70,8 +71,17 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
         "Set it with `npx wrangler secret put AUTH_CONFIG` (docs/workers.md, docs/auth.md).",
     );
   }
-  const app = createApp(registry, { maxRequestBytes: config.maxRequestBytes, ...(auth ? { auth } : {}) });
+  const maintenance = { usage: () => measureUsage(metadata), collect: ({ dryRun }: { dryRun: boolean }) => collect(config, metadata, blobs, dryRun) };
+  const app = createApp(registry, { maxRequestBytes: config.maxRequestBytes, maintenance, ...(auth ? { auth } : {}) });
   return { config, registry, metadata, blobs, app };
+}
+
+/** Retention rules, then the scanning collector (lifecycle/scanning-collector.ts): the cron's work, and POST /admin/gc's. */
+async function collect(config: WorkersConfig, metadata: DurableObjectMetadataStore, blobs: R2BlobStore, dryRun: boolean) {
+  const retention = await applyRetention({ metadata, rules: config.retention, immutableTags: config.immutableTags }, { dryRun });
+  const graceMs = config.gcGraceSeconds * 1000;
+  const collector = new ScanningCollector({ metadata, blobs, graceMs, orphanLinkAgeMs: Math.max(graceMs, config.uploadTtlSeconds * 1000) });
+  return { retention, collection: await collector.run({ dryRun }) };
 }
 
 /** Configuration mistakes whose messages name settings, never their values: safe to show. */
@@ -104,11 +114,8 @@ export default {
     const { config, registry, metadata, blobs } = await deploymentFor(env);
     const expired = await registry.uploads.expire(config.uploadTtlSeconds * 1000, { maxBatches: EXPIRY_BATCHES });
     console.log(`upload expiry: ${expired} abandoned upload(s) aborted`);
-    const retained = await applyRetention({ metadata, rules: config.retention, immutableTags: config.immutableTags });
-    if (retained.tags.length + retained.manifests.length > 0) console.log(`retention: deleted ${retained.tags.length} tag(s) and ${retained.manifests.length} untagged manifest(s)`);
-    const graceMs = config.gcGraceSeconds * 1000;
-    const collector = new ScanningCollector({ metadata, blobs, graceMs, orphanLinkAgeMs: Math.max(graceMs, config.uploadTtlSeconds * 1000) });
-    const report = await collector.run();
+    const { retention, collection: report } = await collect(config, metadata, blobs, false);
+    if (retention.tags.length + retention.manifests.length > 0) console.log(`retention: deleted ${retention.tags.length} tag(s) and ${retention.manifests.length} untagged manifest(s)`);
     console.log(
       `garbage collection: removed ${report.blobsDeleted} blob(s) (${report.bytesFreed} bytes) and ${report.orphanLinksRemoved} link(s) no manifest uses; marked ${report.blobsMarked}`,
     );
