@@ -69,6 +69,7 @@ export const guardedRoutes: GuardedRoute[] = [
   { methods: ["DELETE"], path: "/v2/:name{.+}/manifests/:reference", need: remove },
   { methods: ["GET", "HEAD"], path: "/admin/usage", need: admin },
   { methods: ["POST"], path: "/admin/gc", need: admin },
+  { methods: ["DELETE"], path: "/admin/repositories/:name{.+}", need: admin },
 ];
 
 /** Registers the guards; call before the routes they guard. */

@@ -81,6 +81,8 @@ export interface CollectionReport {
   blobsMarked: number;
   blobsDeleted: number;
   bytesFreed: number;
+  /** Repositories dropped from the catalog because they hold nothing any more. */
+  repositoriesRemoved?: string[];
   /** Problems that did not stop the run (an unreadable manifest, a failed object delete). */
   problems: string[];
 }
@@ -111,6 +113,7 @@ export class Collector {
     }
     await this.#mark(now, report);
     await this.#sweep(now - this.#options.graceMs, report);
+    report.repositoriesRemoved = await this.#options.metadata.removeEmptyRepositories();
     return report;
   }
 

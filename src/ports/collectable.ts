@@ -4,7 +4,7 @@
  * store can answer "does anything hold this digest?" and act on the answer in one
  * atomic step: the SQLite store (one database) and the memory store.
  */
-import type { BlobInfo, ManifestRecord, ManifestReferences } from "./metadata-store.ts";
+import type { BlobInfo, ManifestRecord, ManifestReferences, UploadRecord } from "./metadata-store.ts";
 
 export interface LinkRef {
   repository: string;
@@ -41,6 +41,10 @@ export interface CollectableMetadata {
   removeBlobEntry(blob: MarkedBlob): Promise<boolean>;
   /** A dry run: entries nothing holds, or nothing would once the orphan links before `linkedBefore` are gone. */
   listUnheldBlobs(linkedBefore: number, afterDigest: string, limit: number): Promise<BlobInfo[]>;
+  /** Drops catalog entries of repositories that hold nothing; answers their names. */
+  removeEmptyRepositories(): Promise<string[]>;
+  /** Deletes every record of a repository and its catalog entry at once; null when it is not in the catalog. */
+  deleteRepository(repository: string): Promise<{ manifests: number; tags: number; links: number; uploads: UploadRecord[] } | null>;
 }
 
 export function isCollectable(store: object): store is CollectableMetadata {

@@ -18,6 +18,7 @@ import type { AwsStores } from "./aws-stores.ts";
 import { collectAws, collectLocal, describeCollection, type LocalCollection } from "./node-gc.ts";
 import type { Maintenance } from "../http/routes/admin.ts";
 import { measureUsage } from "../lifecycle/usage.ts";
+import { deleteRepository } from "../lifecycle/repositories.ts";
 
 /** Soon after start (leftovers of a crash go first), then every gcIntervalSeconds; one run at a time. */
 function collectPeriodically(config: RegistryConfig, collect: () => Promise<LocalCollection>): { stop(): void } {
@@ -68,8 +69,9 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
   const awsModule = config.backend === "aws" ? await import("./aws-stores.ts") : null;
   const aws: AwsStores | null = awsModule ? awsModule.awsStores(config) : null;
   const local = aws ? null : openLocalMetadata(dataDir);
+  const blobs = aws?.blobs ?? new FilesystemBlobStore(join(dataDir, "blobs"));
   const registry = new Registry({
-    blobs: aws?.blobs ?? new FilesystemBlobStore(join(dataDir, "blobs")),
+    blobs,
     metadata: aws?.metadata ?? local!.store,
     hashing: hashWasm,
     partSize: config.partSize,
@@ -83,6 +85,7 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
   const maintenance: Maintenance = {
     usage: () => measureUsage(aws ? aws.metadata : local!.store),
     collect: ({ dryRun }) => (local ? collectLocal(config, local.store, { dryRun }) : collectAws(config, aws!, { dryRun })),
+    ...(local ? { deleteRepository: (name: string) => deleteRepository(local.store, blobs, name) } : {}),
   };
   const app = createApp(registry, { ...redirects, maintenance, ...(options.auth ? { auth: options.auth } : {}) });
   const description = awsModule ? awsModule.describeAwsStores(config) : `data in ${dataDir}`;

@@ -90,6 +90,21 @@ export class CollectorRecords {
     );
   }
 
+  /**
+   * Drops catalog entries of repositories that hold nothing (no link, manifest, tag or upload),
+   * in one statement: a push registers its repository in the same transaction as its first
+   * record, so it either comes first (and the entry stays) or registers the name again.
+   */
+  removeEmptyRepositories(): string[] {
+    return this.#db.transaction(() => {
+      const empty = this.#db.all<{ name: string }>(
+        `SELECT name FROM repositories r WHERE ${["links", "manifests", "tags", "uploads"].map((t) => `NOT EXISTS (SELECT 1 FROM ${t} x WHERE x.repository = r.name)`).join(" AND ")}`,
+      );
+      for (const { name } of empty) this.#db.run("DELETE FROM repositories WHERE name = ?", name);
+      return empty.map((row) => row.name);
+    });
+  }
+
   /** Every multipart upload id and tail key an upload record names (for the leftover sweep). */
   uploadStorage(): { multipartIds: Set<string>; tailKeys: Set<string> } {
     const multipartIds = new Set<string>();

@@ -226,6 +226,21 @@ export class RepositoryRecords {
     });
   }
 
+  /** Every record of the repository, in one transaction; answers what went (the uploads whole, for their storage to be freed). */
+  deleteRepository(repository: string): { manifests: number; tags: number; links: number; uploads: UploadRecord[] } {
+    return this.#db.transaction(() => {
+      const count = (table: string) => this.#db.all<{ n: number }>(`SELECT count(*) AS n FROM ${table} WHERE repository = ?`, repository)[0]!.n;
+      const result = {
+        manifests: count("manifests"),
+        tags: count("tags"),
+        links: count("links"),
+        uploads: this.#db.all<{ record: string }>("SELECT record FROM uploads WHERE repository = ?", repository).map((row) => JSON.parse(row.record) as UploadRecord),
+      };
+      for (const table of ["links", "manifests", "manifest_refs", "manifest_overflow", "tags", "uploads"]) this.#db.run(`DELETE FROM ${table} WHERE repository = ?`, repository);
+      return result;
+    });
+  }
+
   #writeReferences(repository: string, digest: string, references: ManifestReferences): void {
     this.#db.run("DELETE FROM manifest_refs WHERE repository = ? AND manifest = ?", repository, digest);
     for (const held of new Set([...references.blobs, ...references.manifests])) {
@@ -368,6 +383,10 @@ export class CatalogRecords {
 
   register(name: string): void {
     this.#db.run("INSERT OR IGNORE INTO repositories (name) VALUES (?)", name);
+  }
+
+  unregister(name: string): boolean {
+    return this.#db.run("DELETE FROM repositories WHERE name = ?", name);
   }
 
   has(name: string): boolean {

@@ -194,4 +194,16 @@ export class SqliteMetadataStore implements MetadataStore, CollectableMetadata, 
   async removeMarkedBlob(blob: MarkedBlob): Promise<boolean> {
     return this.#blobs.removeMarked(blob.digest, blob.key, blob.markedAt);
   }
+
+  /** Deletes every record of the repository and its catalog entry, in one transaction; null when it is not in the catalog. */
+  async deleteRepository(repository: string): Promise<{ manifests: number; tags: number; links: number; uploads: UploadRecord[] } | null> {
+    return this.#db.transaction(() => {
+      if (!this.#catalog.unregister(repository)) return null;
+      return this.#repositories.deleteRepository(repository);
+    });
+  }
+
+  async removeEmptyRepositories(): Promise<string[]> {
+    return this.#collector.removeEmptyRepositories();
+  }
 }

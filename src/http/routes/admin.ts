@@ -5,14 +5,19 @@
  *
  *   GET  /admin/usage               bytes per repository, namespace and overall (JSON)
  *   POST /admin/gc[?dry-run=true]   retention rules, then garbage collection; the report (JSON)
+ *   DELETE /admin/repositories/<name>  every manifest, tag, link and upload of the repository;
+ *                                   its blobs are collected by the next run (where supported)
  */
 import type { Hono } from "hono";
 import { RegistryError } from "../../core/errors.ts";
+import { isRepositoryName } from "../../core/names.ts";
 
 /** What a runtime can do for its operators; each runtime supplies its stores' versions. */
 export interface Maintenance {
   usage(): Promise<unknown>;
   collect(options: { dryRun: boolean }): Promise<unknown>;
+  /** Null: no such repository. Absent: this backend cannot delete a repository at once. */
+  deleteRepository?(repository: string): Promise<unknown | null>;
 }
 
 export function adminRoutes(app: Hono, maintenance: Maintenance | undefined): void {
@@ -24,5 +29,15 @@ export function adminRoutes(app: Hono, maintenance: Maintenance | undefined): vo
     if (!maintenance) return unavailable();
     const dryRun = ["true", "1"].includes(c.req.query("dry-run") ?? "");
     return c.json(await maintenance.collect({ dryRun }));
+  });
+  app.delete("/admin/repositories/:name{.+}", async (c) => {
+    const name = c.req.param("name");
+    if (!isRepositoryName(name)) throw new RegistryError("NAME_INVALID", `"${name.slice(0, 200)}" is not a repository name`);
+    if (!maintenance?.deleteRepository) {
+      throw new RegistryError("UNSUPPORTED", "this backend cannot delete a whole repository yet (local disk can); delete its manifests instead", { status: 405 });
+    }
+    const deleted = await maintenance.deleteRepository(name);
+    if (!deleted) throw new RegistryError("NAME_UNKNOWN", `repository ${name} is not in the catalog`);
+    return c.json(deleted);
   });
 }
