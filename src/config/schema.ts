@@ -47,6 +47,8 @@ export interface RegistryConfig {
   immutableTags: ImmutableTagRule[];
   /** What to delete on a schedule (lifecycle/retention.ts); garbage collection reclaims the bytes. */
   retention: RetentionRule[];
+  /** Namespace → most bytes it may store (core/quotas.ts; local disk backend). */
+  quotas: Record<string, number>;
   /** Token authentication (docs/auth.md); absent: the registry is open to every caller. */
   auth?: AuthConfig;
 }
@@ -72,6 +74,7 @@ export const defaultConfig: RegistryConfig = {
   blobRedirectTtlSeconds: 300,
   immutableTags: [],
   retention: [],
+  quotas: {},
   auth: undefined,
 };
 
@@ -97,6 +100,7 @@ export const environmentNames: Record<keyof RegistryConfig, string> = {
   blobRedirectTtlSeconds: "BLOB_REDIRECT_TTL_SECONDS",
   immutableTags: "IMMUTABLE_TAGS",
   retention: "RETENTION",
+  quotas: "QUOTAS",
   auth: "AUTH_CONFIG",
 };
 
@@ -159,6 +163,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   flag("automaticMount");
   immutableTags();
   retention();
+  quotas();
   awsSettings();
   config.auth = authSection(file.auth, env[environmentNames.auth], problems);
   if (problems.length > 0) throw new ConfigError(problems);
@@ -198,6 +203,24 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
     const found = retentionProblems(raw);
     if (found.length > 0) problems.push(...found.map((problem) => `${where("retention")}: ${problem}`));
     else config.retention = structuredClone(raw as RetentionRule[]);
+  }
+
+  function quotas(): void {
+    let raw: unknown = file.quotas ?? {};
+    const fromEnv = env[environmentNames.quotas];
+    if (fromEnv !== undefined) {
+      try {
+        raw = JSON.parse(fromEnv);
+      } catch {
+        problems.push(`${where("quotas")} is not valid JSON`);
+        return;
+      }
+    }
+    const valid =
+      typeof raw === "object" && raw !== null && !Array.isArray(raw) &&
+      Object.entries(raw).every(([name, bytes]) => /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/.test(name) && Number.isSafeInteger(bytes) && (bytes as number) >= 0);
+    if (!valid) problems.push(`${where("quotas")} must map namespaces to byte counts, e.g. {"team": 10737418240}`);
+    else config.quotas = { ...(raw as Record<string, number>) };
   }
 
   function awsSettings(): void {

@@ -1,6 +1,7 @@
 import type { BlobStore, ObjectRead } from "../ports/blob-store.ts";
 import { ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore } from "../ports/metadata-store.ts";
 import { type ImmutableTagRule, isImmutableTag } from "./patterns.ts";
+import type { Quotas } from "./quotas.ts";
 import { RegistryError } from "./errors.ts";
 import { digestBytes, looksLikeDigest, parseDigest } from "./digest.ts";
 import { isTag } from "./names.ts";
@@ -18,6 +19,8 @@ export interface ManifestDeps {
   newId: () => string;
   /** Tags that never move to another digest once pushed. */
   immutableTags?: ImmutableTagRule[];
+  /** The last check of a push against its namespace's quota: the manifest and its bytes. */
+  quotas?: Quotas;
 }
 
 export interface PushManifestRequest {
@@ -98,6 +101,7 @@ export class Manifests {
     if (byDigest && byDigest.digest !== digest) {
       throw new RegistryError("DIGEST_INVALID", `the manifest body has digest ${digest}, not ${byDigest.digest}`);
     }
+    await this.deps.quotas?.check(repository, bytes.byteLength, digest);
     const doc = parseManifest(bytes, request.contentType);
     const references = { blobs: doc.blobs.map((d) => d.digest), manifests: doc.manifests.map((d) => d.digest) };
     // Fails early without writing bytes; the store checks again inside its write (atomically).

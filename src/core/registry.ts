@@ -5,6 +5,7 @@ import type { MetadataStore } from "../ports/metadata-store.ts";
 import { Blobs } from "./blobs.ts";
 import { Manifests } from "./manifests.ts";
 import type { ImmutableTagRule } from "./patterns.ts";
+import type { Quotas } from "./quotas.ts";
 import { Uploads } from "./uploads.ts";
 
 export interface RegistryOptions {
@@ -23,6 +24,8 @@ export interface RegistryOptions {
   immutableTags?: ImmutableTagRule[];
   /** See UploadDeps.claimOwner. */
   claimOwner?: string;
+  /** Namespace quotas (core/quotas.ts); absent: none. */
+  quotas?: Quotas;
 }
 
 /** The registry's rules, independent of HTTP and of any storage technology. */
@@ -42,6 +45,7 @@ export class Registry {
       maxManifestBytes: options.maxManifestBytes ?? 4 * 1024 * 1024,
       newId,
       immutableTags: options.immutableTags ?? [],
+      ...(options.quotas ? { quotas: options.quotas } : {}),
     });
     this.uploads = new Uploads({
       blobs: options.blobs,
@@ -51,6 +55,7 @@ export class Registry {
       now: options.now ?? Date.now,
       newId,
       ...(options.claimOwner ? { claimOwner: options.claimOwner } : {}),
+      ...(options.quotas ? { quotas: options.quotas } : {}),
     });
   }
 }

@@ -5,6 +5,7 @@ import type { BlobInfo, DigestAlgorithm, MetadataStore, UploadRecord } from "../
 import { RegistryError } from "./errors.ts";
 import { parseDigest, type ParsedDigest } from "./digest.ts";
 import { PartWriter } from "./part-writer.ts";
+import type { Quotas } from "./quotas.ts";
 import { chunkedBlobKey, newBlobKey, uploadTailKey } from "./storage-layout.ts";
 import { exactLength, lengthMismatch, readLimited } from "./streams.ts";
 
@@ -87,6 +88,8 @@ export interface UploadDeps {
   newId: () => string;
   /** How long a writer's claim lasts unrenewed (default CLAIM_TTL_MS). */
   claimTtlMs?: number;
+  /** Refuses a push that would take its namespace over its quota (core/quotas.ts). */
+  quotas?: Quotas;
   /**
    * Names this process in its claims' tokens (`<owner>/<id>`), so a supervisor that knows
    * the process died can release them at once instead of waiting for them to expire.
@@ -150,6 +153,9 @@ export class Uploads {
   async append(repository: string, id: string, chunk: Chunk): Promise<UploadRecord> {
     const record = await this.get(repository, id);
     checkChunk(record, chunk);
+    // The bytes received so far are not stored as a blob yet: they count with this chunk.
+    const declared = declaredLength(chunk);
+    if (declared !== undefined) await this.deps.quotas?.check(repository, record.received + declared);
     const claim = await this.claim(record);
     let appended: { changes: Appended; replacedTail: string | null } | null = null;
     try {
@@ -170,6 +176,8 @@ export class Uploads {
    * content-addressed key, and with a native one-shot hash where there is one.
    */
   async putWhole(repository: string, digest: ParsedDigest, chunk: Chunk): Promise<BlobInfo> {
+    const declared = declaredLength(chunk);
+    if (declared !== undefined) await this.deps.quotas?.check(repository, declared, digest.digest);
     const known = await this.deps.metadata.getBlob(digest.digest);
     if (known) {
       await this.verifyWithoutStoring(digest, chunk);
@@ -222,6 +230,7 @@ export class Uploads {
         );
       }
     }
+    if (!whole && hasBody && declaredLength(chunk) !== undefined) await this.deps.quotas?.check(repository, record.received + declaredLength(chunk)!);
     // Claimed even for a whole blob, so no PATCH writes to the upload while it is discarded.
     const claim = await this.claim(record);
     let settled = false;

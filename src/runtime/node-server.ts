@@ -13,6 +13,7 @@ import { openLocalMetadata } from "../adapters/sqlite/open.ts";
 import type { Auth } from "../auth/service.ts";
 import type { RegistryConfig } from "../config/schema.ts";
 import { Registry } from "../core/registry.ts";
+import { Quotas } from "../core/quotas.ts";
 import { createApp } from "../http/app.ts";
 import type { AwsStores } from "./aws-stores.ts";
 import { collectAws, collectLocal, describeCollection, type LocalCollection } from "./node-gc.ts";
@@ -70,6 +71,8 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
   const aws: AwsStores | null = awsModule ? awsModule.awsStores(config) : null;
   const local = aws ? null : openLocalMetadata(dataDir);
   const blobs = aws?.blobs ?? new FilesystemBlobStore(join(dataDir, "blobs"));
+  const quotas = Object.keys(config.quotas).length === 0 ? null : local ? new Quotas({ limits: config.quotas, usage: (ns) => local.store.namespaceBytes(ns), holds: (ns, digest) => local.store.namespaceHolds(ns, digest) }) : null;
+  if (aws && Object.keys(config.quotas).length > 0) console.warn("quotas are enforced on the local disk backend only; BACKEND=aws ignores them");
   const registry = new Registry({
     blobs,
     metadata: aws?.metadata ?? local!.store,
@@ -80,6 +83,7 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     immutableTags: config.immutableTags,
     // The primary releases a dead process's claims by this prefix (adapters/sqlite/instances.ts).
     claimOwner: String(process.pid),
+    ...(quotas ? { quotas } : {}),
   });
   const redirects = aws && config.blobRedirects ? { blobReadRedirects: { signer: aws.blobs, expiresInSeconds: config.blobRedirectTtlSeconds } } : {};
   const maintenance: Maintenance = {

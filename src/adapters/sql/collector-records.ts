@@ -105,6 +105,34 @@ export class CollectorRecords {
     });
   }
 
+  /** Bytes the repositories of `namespace` hold, each digest once (lifecycle/usage.ts counts the same way). */
+  namespaceBytes(namespace: string): number {
+    const inNamespace = "(repository = ?1 OR repository LIKE ?2 ESCAPE '\\')";
+    const row = this.#db.all<{ bytes: number | null }>(
+      `SELECT SUM(size) AS bytes FROM blobs WHERE digest IN (
+        SELECT digest FROM links WHERE ${inNamespace}
+        UNION SELECT digest FROM manifests WHERE ${inNamespace}
+        UNION SELECT digest FROM manifest_refs WHERE ${inNamespace})`,
+      namespace,
+      `${namespace.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`,
+    )[0];
+    return row?.bytes ?? 0;
+  }
+
+  namespaceHolds(namespace: string, digest: string): boolean {
+    const inNamespace = "(repository = ? OR repository LIKE ? ESCAPE '\\')";
+    const like = `${namespace.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`;
+    return this.#db.all(
+      `SELECT 1 FROM links WHERE digest = ? AND ${inNamespace} UNION ALL SELECT 1 FROM manifests WHERE digest = ? AND ${inNamespace} LIMIT 1`,
+      digest,
+      namespace,
+      like,
+      digest,
+      namespace,
+      like,
+    ).length > 0;
+  }
+
   /** Every multipart upload id and tail key an upload record names (for the leftover sweep). */
   uploadStorage(): { multipartIds: Set<string>; tailKeys: Set<string> } {
     const multipartIds = new Set<string>();

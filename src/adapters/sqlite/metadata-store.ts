@@ -203,6 +203,14 @@ export class SqliteMetadataStore implements MetadataStore, CollectableMetadata, 
     });
   }
 
+  async namespaceBytes(namespace: string): Promise<number> {
+    return this.#collector.namespaceBytes(namespace);
+  }
+
+  async namespaceHolds(namespace: string, digest: string): Promise<boolean> {
+    return this.#collector.namespaceHolds(namespace, digest);
+  }
+
   async removeEmptyRepositories(): Promise<string[]> {
     return this.#collector.removeEmptyRepositories();
   }
