@@ -21,6 +21,7 @@ import { createApp } from "../http/app.ts";
 import type { CollectionReport } from "../lifecycle/collector.ts";
 import { ScanningCollector } from "../lifecycle/scanning-collector.ts";
 import { measureUsage } from "../lifecycle/usage.ts";
+import { applyRetention, type RetentionReport } from "../lifecycle/retention.ts";
 import { awsStores } from "./aws-stores.ts";
 import { readSecretString } from "./lambda-secrets.ts";
 
@@ -93,10 +94,12 @@ async function deploy(env: Environment): Promise<Deployment> {
   return { config, registry, stores, serve: handle(app) };
 }
 
-/** The scanning collector over DynamoDB and S3 (retention rules need tag push times DynamoDB does not keep yet). */
-async function collectNow(config: RegistryConfig, stores: ReturnType<typeof awsStores>, dryRun: boolean): Promise<CollectionReport> {
+/** Retention rules, then the scanning collector over DynamoDB and S3. */
+async function collectNow(config: RegistryConfig, stores: ReturnType<typeof awsStores>, dryRun: boolean): Promise<{ retention: RetentionReport; collection: CollectionReport }> {
+  const retention = await applyRetention({ metadata: stores.metadata, rules: config.retention, immutableTags: config.immutableTags }, { dryRun });
   const graceMs = config.gcGraceSeconds * 1000;
-  return new ScanningCollector({ ...stores, graceMs, orphanLinkAgeMs: Math.max(graceMs, config.uploadTtlSeconds * 1000) }).run({ dryRun });
+  const collection = await new ScanningCollector({ ...stores, graceMs, orphanLinkAgeMs: Math.max(graceMs, config.uploadTtlSeconds * 1000) }).run({ dryRun });
+  return { retention, collection };
 }
 
 interface ScheduledResult {
@@ -108,7 +111,8 @@ interface ScheduledResult {
 async function maintain({ config, registry, stores }: Deployment): Promise<ScheduledResult> {
   const expired = await registry.uploads.expire(config.uploadTtlSeconds * 1000, { maxBatches: EXPIRY_BATCHES });
   console.log(`upload expiry: ${expired} abandoned upload(s) aborted`);
-  const collected = await collectNow(config, stores, false);
+  const { retention, collection: collected } = await collectNow(config, stores, false);
+  if (retention.tags.length + retention.manifests.length > 0) console.log(`retention: deleted ${retention.tags.length} tag(s) and ${retention.manifests.length} untagged manifest(s)`);
   console.log(
     `garbage collection: removed ${collected.blobsDeleted} blob(s) (${collected.bytesFreed} bytes) and ${collected.orphanLinksRemoved} link(s) no manifest uses; marked ${collected.blobsMarked}`,
   );

@@ -61,8 +61,7 @@ export async function collectAws(
     orphanLinkAgeMs: options.graceMs ?? Math.max(graceMs, config.uploadTtlSeconds * 1000),
     ...(options.progress ? { progress: options.progress } : {}),
   });
-  const retention: RetentionReport = { dryRun: options.dryRun ?? false, tags: [], manifests: [] };
-  if (config.retention.length > 0) console.warn("retention rules are not applied with BACKEND=aws yet (DynamoDB keeps no tag push times); garbage collection runs");
+  const retention = await applyRetention({ metadata: stores.metadata, rules: config.retention, immutableTags: config.immutableTags }, { dryRun: options.dryRun ?? false });
   return { retention, collection: await collector.run({ dryRun: options.dryRun ?? false }), leftovers: { files: 0, bytes: 0 } };
 }
 

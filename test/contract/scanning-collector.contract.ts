@@ -33,14 +33,14 @@ async function sha256(bytes: Uint8Array): Promise<string> {
 }
 
 export function scanningCollectorContract(name: string, create: () => Promise<ScanningFixture>): void {
-let fixture: ScanningFixture;
+let fixture: ScanningFixture | undefined;
 let objects: () => Promise<string[]>;
-afterEach(async () => fixture?.cleanup());
 
 async function setUp(beforeLink?: () => Promise<void>) {
-  fixture = await create();
-  objects = fixture.objects;
-  const { metadata, blobs, hashing } = fixture;
+  const created = await create();
+  fixture = created;
+  objects = created.objects;
+  const { metadata, blobs, hashing } = created;
   const store = beforeLink
     ? new Proxy(metadata, {
         get(target, property) {
@@ -95,6 +95,10 @@ const random = (size: number) => crypto.getRandomValues(new Uint8Array(size));
 const text = (s: string) => new TextEncoder().encode(s);
 
 describe(`scanning garbage collection: ${name}`, () => {
+  afterEach(async () => {
+    await fixture?.cleanup();
+    fixture = undefined;
+  });
   it("marks what nothing holds, deletes it after the grace period, keeps a shared layer and the other image whole", async () => {
     const { app, clock, collector } = await setUp();
     const base = random(30_000);

@@ -15,6 +15,7 @@ import { SqliteMetadataStore } from "../../src/adapters/sqlite/metadata-store.ts
 import { NodeSqliteDriver } from "../../src/adapters/sqlite/node-driver.ts";
 import { DATABASE_FILE, openLocalMetadata } from "../../src/adapters/sqlite/open.ts";
 import { HookedDriver, sqlRecordsContract } from "./sql-records.contract.ts";
+import { retentionContract } from "./retention.contract.ts";
 import { blob, digest, manifest, upload } from "./records.ts";
 import { indexingBytes } from "./metadata-store.contract.ts";
 
@@ -191,4 +192,10 @@ describe("registry processes on one DATA_DIR and their upload claims", () => {
     driver.close();
     await rm(dir, { recursive: true, force: true });
   });
+});
+
+retentionContract("sqlite (node:sqlite)", async () => {
+  const dir = await tempDir();
+  const local = openLocalMetadata(dir);
+  return { metadata: local.store, cleanup: async () => (local.close(), rm(dir, { recursive: true, force: true })) };
 });

@@ -31,12 +31,14 @@ export async function putManifest(
   const encoded = encodeManifest(repository, record, putId.S);
   await Promise.all(encoded.chunks.map((chunk) => table.put(chunk)));
   const refs = references ? referencesAttribute(references) : {};
-  const replaced = await table.replace({ ...keys.manifest(repository, record.digest), ...encoded.attributes, ...refs });
+  const pushedAt = { N: String(Date.now()) };
+  const replaced = await table.replace({ ...keys.manifest(repository, record.digest), ...encoded.attributes, ...refs, pushedAt });
   await deleteChunks(table, replaced);
   // 2. What leads to it: the referrer entry, then for each tag its back-reference before the tag itself.
   if (record.subject !== undefined) await table.put({ ...keys.referrer(repository, record.subject, record.digest), putId });
   await Promise.all(tags.map((tag) => table.put({ ...keys.tagged(repository, record.digest, tag), putId })));
-  await Promise.all(tags.map((tag) => table.put({ ...keys.tag(repository, tag), digest })));
+  const taggedAt = { N: String(Date.now()) };
+  await Promise.all(tags.map((tag) => table.put({ ...keys.tag(repository, tag), digest, taggedAt })));
   // 3. A delete that marked or removed the manifest after step 1 may have missed what steps 2 wrote:
   //    this put then happened just before that delete, and takes back its own tags and referrer.
   const now = await table.get(keys.manifest(repository, record.digest));

@@ -5,9 +5,9 @@ import { blobAttributes, blobFromItem, text, uploadAttributes, uploadFromItem } 
 import { decodeManifest } from "./manifest-items.ts";
 import { CATALOG_PK, keys, ranges, UPLOAD_INDEX, type Key } from "./keys.ts";
 import { deleteManifest, putManifest, referencesOf } from "./manifest-writes.ts";
-import type { IndexedBlob, MarkedBlob, ScannableMetadata } from "../../ports/collectable.ts";
+import type { IndexedBlob, MarkedBlob, RetainableMetadata, ScannableMetadata, TagTime } from "../../ports/collectable.ts";
 import { TABLE_SCHEMA } from "./table.ts";
-import { TableAccess } from "./table-access.ts";
+import { type Condition, TableAccess } from "./table-access.ts";
 
 export interface DynamoDbMetadataStoreOptions {
   client: DynamoDBClient;
@@ -20,7 +20,7 @@ export interface DynamoDbMetadataStoreOptions {
  * the multi-item changes (putManifest, deleteManifest) are ordered so that no
  * transaction is needed (manifest-writes.ts).
  */
-export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata {
+export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, RetainableMetadata {
   readonly #table: TableAccess;
   /** Repositories known to be in the catalog: names are never removed, so a cached yes stays true. */
   readonly #registered = new Set<string>();
@@ -96,6 +96,46 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata {
       if (entry) await this.linkBlob(repository, entry);
     }
     return [];
+  }
+
+  async listTagTimes(repository: string): Promise<TagTime[]> {
+    const items = await this.#table.query({
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+      ExpressionAttributeValues: { ":pk": { S: ranges.repositoryPk(repository) }, ":prefix": { S: ranges.tags.prefix } },
+      ConsistentRead: true,
+    });
+    return items.map((item) => ({ tag: text(item, "sk").slice(ranges.tags.prefix.length), digest: text(item, "digest"), taggedAt: Number(item.taggedAt?.N ?? 0) }));
+  }
+
+  /**
+   * Manifest items of the repository no tag names, no manifest of it references, and whose
+   * subject is not there, pushed before `pushedBefore` (the item's own write time).
+   */
+  async listUntaggedManifests(repository: string, pushedBefore: number): Promise<Array<{ digest: string; pushedAt: number }>> {
+    const pk = { S: ranges.repositoryPk(repository) };
+    const all = await this.#table.query({ KeyConditionExpression: "pk = :pk", ExpressionAttributeValues: { ":pk": pk }, ConsistentRead: true });
+    const manifests = all.filter((item) => /^manifest#[^#]+$/.test(text(item, "sk")));
+    const tagged = new Set(all.filter((item) => text(item, "sk").startsWith(ranges.tags.prefix)).map((item) => text(item, "digest")));
+    const present = new Set(manifests.map((item) => text(item, "sk").slice("manifest#".length)));
+    const referenced = new Set(manifests.flatMap((item) => referencesOf(item) ?? []));
+    return manifests
+      .map((item) => ({ digest: text(item, "sk").slice("manifest#".length), pushedAt: Number(item.pushedAt?.N ?? 0), subject: item.subject?.S }))
+      .filter((m) => m.pushedAt < pushedBefore && !tagged.has(m.digest) && !referenced.has(m.digest) && !(m.subject && present.has(m.subject)))
+      .map(({ digest, pushedAt }) => ({ digest, pushedAt }));
+  }
+
+  async deleteTagIfUnchanged(repository: string, tag: string, digest: string, taggedAt: number): Promise<boolean> {
+    const condition: Condition = taggedAt === 0
+      ? { expression: "digest = :digest AND attribute_not_exists(taggedAt)", values: { ":digest": { S: digest } } }
+      : { expression: "digest = :digest AND taggedAt = :at", values: { ":digest": { S: digest }, ":at": { N: String(taggedAt) } } };
+    return (await this.#table.delete(keys.tag(repository, tag), condition)).deleted;
+  }
+
+  /** Read again just before the delete (no transactions): a tag written in between can still lose its manifest, as with any racing DELETE. */
+  async deleteUntaggedManifest(repository: string, digest: string, pushedAt: number): Promise<boolean> {
+    const still = await this.listUntaggedManifests(repository, Number.MAX_SAFE_INTEGER);
+    if (!still.some((m) => m.digest === digest && m.pushedAt === pushedAt)) return false;
+    return deleteManifest(this.#table, repository, digest);
   }
 
   /** Garbage collection's visit of one repository (lifecycle/scanning-collector.ts). */
