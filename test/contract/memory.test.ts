@@ -4,6 +4,7 @@ import { hashWasm } from "../../src/adapters/hash-wasm.ts";
 import { blobStoreContract } from "./blob-store.contract.ts";
 import { metadataStoreContract } from "./metadata-store.contract.ts";
 import { uploadRacesContract } from "./upload-races.contract.ts";
+import { scanningCollectorContract } from "./scanning-collector.contract.ts";
 
 const nothingToClean = async () => {};
 
@@ -13,4 +14,15 @@ uploadRacesContract("memory", async () => {
   // One store: memory is one process's by nature.
   const blobs = new MemoryBlobStore();
   return { metadata: new MemoryMetadataStore(), blobStore: () => blobs, hashing: hashWasm, cleanup: nothingToClean };
+});
+
+scanningCollectorContract("memory", async () => {
+  const blobs = new MemoryBlobStore();
+  return {
+    metadata: new MemoryMetadataStore(),
+    blobs,
+    hashing: hashWasm,
+    objects: async () => blobs.keys().filter((key) => key.startsWith("blobs/")).sort(),
+    cleanup: async () => {},
+  };
 });

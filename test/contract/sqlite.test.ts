@@ -16,6 +16,9 @@ import { NodeSqliteDriver } from "../../src/adapters/sqlite/node-driver.ts";
 import { DATABASE_FILE, openLocalMetadata } from "../../src/adapters/sqlite/open.ts";
 import { HookedDriver, sqlRecordsContract } from "./sql-records.contract.ts";
 import { retentionContract } from "./retention.contract.ts";
+import { scanningCollectorContract } from "./scanning-collector.contract.ts";
+import { FilesystemBlobStore } from "../../src/adapters/filesystem/blob-store.ts";
+import { hashWasm } from "../../src/adapters/hash-wasm.ts";
 import { blob, digest, manifest, upload } from "./records.ts";
 import { indexingBytes } from "./metadata-store.contract.ts";
 
@@ -198,4 +201,20 @@ retentionContract("sqlite (node:sqlite)", async () => {
   const dir = await tempDir();
   const local = openLocalMetadata(dir);
   return { metadata: local.store, cleanup: async () => (local.close(), rm(dir, { recursive: true, force: true })) };
+});
+
+// The scanning view SQLite offers too (usage reports use it), under the same collector contract.
+scanningCollectorContract("sqlite + files", async () => {
+  const dir = await tempDir();
+  const local = openLocalMetadata(dir);
+  const blobs = new FilesystemBlobStore(join(dir, "blobs"));
+  return {
+    metadata: local.store,
+    blobs,
+    hashing: hashWasm,
+    objects: async () => (await readdir(join(dir, "blobs", "blobs"), { recursive: true, withFileTypes: true }).catch(() => []))
+      .filter((entry) => entry.isFile())
+      .map((entry) => join(entry.parentPath, entry.name)),
+    cleanup: async () => (local.close(), rm(dir, { recursive: true, force: true })),
+  };
 });

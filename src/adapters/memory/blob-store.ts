@@ -37,6 +37,11 @@ export class MemoryBlobStore implements BlobStore {
   readonly #objects = new Map<string, Uint8Array>();
   readonly #uploads = new Map<string, MultipartUpload>();
 
+  /** Every key with an object, for tests that count what the store holds. */
+  keys(): string[] {
+    return [...this.#objects.keys()];
+  }
+
   async put(key: string, body: BlobBody | Uint8Array, options: PutOptions = {}): Promise<ObjectInfo> {
     const expected = options.digest === undefined ? undefined : parseExpectedDigest(options.digest);
     const chunks: Uint8Array[] = [];

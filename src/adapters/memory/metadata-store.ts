@@ -1,5 +1,6 @@
 import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type UploadRecord } from "../../ports/metadata-store.ts";
 import { byCodePoint, pageOfNames } from "../paging.ts";
+import type { IndexedBlob, MarkedBlob, ScannableMetadata } from "../../ports/collectable.ts";
 
 interface Repository {
   /** Set by linkBlob and putManifest; only registered repositories are in the catalog. */
@@ -11,33 +12,57 @@ interface Repository {
   /** subject digest → digests of the manifests that refer to it */
   referrers: Map<string, Set<string>>;
   uploads: Map<string, UploadRecord>;
+  /** digest → when its link was last written (orphan links are collected by age). */
+  linkedAt: Map<string, number>;
+  /** manifest digest → what it references (garbage collection follows these). */
+  references: Map<string, Set<string>>;
 }
+
+/** A blob-index entry with its collection mark (null: live). */
+type IndexEntry = BlobInfo & { markedAt: number | null };
 
 /**
  * Metadata held in one process's memory. Every method runs without awaiting
  * in between, so each is atomic. Records are copied in and out, so a caller
  * changing an object it passed or got back cannot change the store.
  */
-export class MemoryMetadataStore implements MetadataStore {
-  readonly #blobs = new Map<string, BlobInfo>();
+export class MemoryMetadataStore implements MetadataStore, ScannableMetadata {
+  readonly #blobs = new Map<string, IndexEntry>();
   readonly #repositories = new Map<string, Repository>();
+  readonly #now: () => number;
+
+  constructor(options: { now?: () => number } = {}) {
+    this.#now = options.now ?? Date.now;
+  }
 
   async getBlob(digest: string): Promise<BlobInfo | null> {
-    return copy(this.#blobs.get(digest) ?? null);
+    const entry = this.#blobs.get(digest);
+    return entry ? { digest: entry.digest, size: entry.size, key: entry.key } : null;
   }
 
   async putBlobIfAbsent(info: BlobInfo): Promise<BlobInfo> {
     const stored = this.#blobs.get(info.digest);
-    if (stored) return copy(stored);
-    this.#blobs.set(info.digest, copy(info));
+    if (stored) {
+      stored.markedAt = null;
+      return { digest: stored.digest, size: stored.size, key: stored.key };
+    }
+    this.#blobs.set(info.digest, { ...copy(info), markedAt: null });
     return copy(info);
   }
 
-  /** No collector runs on this store, so there are no marks to clear: an entry only has to exist. */
+  /** Clears a collection mark; false when the index has no entry for the digest at this key. */
+  #revive(digest: string, key: string): boolean {
+    const entry = this.#blobs.get(digest);
+    if (entry?.key !== key) return false;
+    entry.markedAt = null;
+    return true;
+  }
+
   async linkBlob(repository: string, info: BlobInfo): Promise<boolean> {
-    if (this.#blobs.get(info.digest)?.key !== info.key) return false;
+    if (!this.#revive(info.digest, info.key)) return false;
     const repo = this.#repository(repository);
     repo.links.set(info.digest, copy(info));
+    repo.linkedAt.set(info.digest, this.#now());
     repo.registered = true;
     return true;
   }
@@ -52,6 +77,7 @@ export class MemoryMetadataStore implements MetadataStore {
 
   async putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences, fixedTags: string[] = []): Promise<string[]> {
     if (this.#blobs.get(record.digest)?.key !== record.key) return [record.digest];
+    this.#revive(record.digest, record.key);
     const existing = this.#repositories.get(repository);
     const moved = fixedTags.filter((tag) => (existing?.tags.get(tag) ?? record.digest) !== record.digest);
     if (moved.length > 0) throw new ImmutableTagError(moved);
@@ -70,6 +96,7 @@ export class MemoryMetadataStore implements MetadataStore {
       repo.referrers.set(record.subject, referrers);
     }
     for (const tag of tags) repo.tags.set(tag, record.digest);
+    repo.references.set(record.digest, new Set([...(references?.blobs ?? []), ...(references?.manifests ?? [])]));
     repo.registered = true;
     return [];
   }
@@ -99,6 +126,7 @@ export class MemoryMetadataStore implements MetadataStore {
     for (const [tag, target] of repo.tags) if (target === digest) repo.tags.delete(tag);
     if (record.subject !== undefined) repo.referrers.get(record.subject)?.delete(digest);
     repo.manifests.delete(digest);
+    repo.references.delete(digest);
     return true;
   }
 
@@ -147,10 +175,48 @@ export class MemoryMetadataStore implements MetadataStore {
     return stale.slice(0, Math.max(0, limit)).map(copy);
   }
 
+  // The scanning collector's view (lifecycle/scanning-collector.ts), so the collector's contract runs here too.
+  async scanRepository(repository: string, linkedBefore: number, dryRun: boolean): Promise<{ orphanLinks: number; held: string[] }> {
+    const repo = this.#repositories.get(repository);
+    if (!repo) return { orphanLinks: 0, held: [] };
+    const referenced = new Set([...repo.manifests.keys(), ...[...repo.references.values()].flatMap((set) => [...set])]);
+    const orphans = [...repo.links.keys()].filter((digest) => !referenced.has(digest) && (repo.linkedAt.get(digest) ?? 0) < linkedBefore);
+    if (!dryRun) for (const digest of orphans) repo.links.delete(digest);
+    const held = new Set([...referenced, ...[...repo.links.keys()].filter((digest) => !orphans.includes(digest))]);
+    return { orphanLinks: orphans.length, held: [...held] };
+  }
+
+  async *blobIndexPages(pageSize: number): AsyncIterable<IndexedBlob[]> {
+    const entries = [...this.#blobs.values()].map((entry) => ({ ...entry }));
+    for (let i = 0; i < entries.length; i += pageSize) yield entries.slice(i, i + pageSize);
+  }
+
+  async markBlob(digest: string, key: string, now: number): Promise<boolean> {
+    const entry = this.#blobs.get(digest);
+    if (entry?.key !== key || entry.markedAt !== null) return false;
+    entry.markedAt = now;
+    return true;
+  }
+
+  async removeMarkedBlob(blob: MarkedBlob): Promise<boolean> {
+    const entry = this.#blobs.get(blob.digest);
+    if (entry?.key !== blob.key || entry.markedAt !== blob.markedAt) return false;
+    return this.#blobs.delete(blob.digest);
+  }
+
   #repository(name: string): Repository {
     let repo = this.#repositories.get(name);
     if (!repo) {
-      repo = { registered: false, links: new Map(), manifests: new Map(), tags: new Map(), referrers: new Map(), uploads: new Map() };
+      repo = {
+        registered: false,
+        links: new Map(),
+        manifests: new Map(),
+        tags: new Map(),
+        referrers: new Map(),
+        uploads: new Map(),
+        linkedAt: new Map(),
+        references: new Map(),
+      };
       this.#repositories.set(name, repo);
     }
     return repo;
