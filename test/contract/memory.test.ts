@@ -22,6 +22,7 @@ scanningCollectorContract("memory", async () => {
     metadata: new MemoryMetadataStore(),
     blobs,
     hashing: hashWasm,
+    synchronous: true,
     objects: async () => blobs.keys().filter((key) => key.startsWith("blobs/")).sort(),
     cleanup: async () => {},
   };

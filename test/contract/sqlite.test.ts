@@ -212,6 +212,7 @@ scanningCollectorContract("sqlite + files", async () => {
     metadata: local.store,
     blobs,
     hashing: hashWasm,
+    synchronous: true,
     objects: async () => (await readdir(join(dir, "blobs", "blobs"), { recursive: true, withFileTypes: true }).catch(() => []))
       .filter((entry) => entry.isFile())
       .map((entry) => join(entry.parentPath, entry.name)),
