@@ -372,12 +372,12 @@ async function main(): Promise<void> {
         const listings = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.listings!.perSecond]));
         const pages = (key: string) => {
           const l = r[key]!.listings!;
-          return l.pagesMin === l.pagesMax ? `${l.pagesMin}` : `${l.pagesMin}-${l.pagesMax}`;
+          return l.pagesMin === l.pagesMax ? `${l.pagesMin} page${l.pagesMin === 1 ? "" : "s"}` : `${l.pagesMin}-${l.pagesMax} pages`;
         };
-        log(`${load.label}: ${registries.map((x) => `${x.label} ${listings[x.key]!.toFixed(0)} listings/s (${pages(x.key)} pages each, ${rate[x.key]!.toFixed(0)} req/s, ${cpuText(x.key)})`).join(", ")}`);
+        log(`${load.label}: ${registries.map((x) => `${x.label} ${listings[x.key]!.toFixed(0)} listings/s (${pages(x.key)} each, ${rate[x.key]!.toFixed(0)} req/s, ${cpuText(x.key)})`).join(", ")}`);
         for (const x of registries) {
           const largest = r[x.key]!.listings!.largestPage;
-          if (largest > settings.tagPage) notes.push(`${x.label} ignores n=${settings.tagPage}: one answer carried ${largest} tags, so its paged listing is ${pages(x.key)} request(s)`);
+          if (largest > settings.tagPage) notes.push(`${x.label} ignores n=${settings.tagPage}: one answer carried ${largest} tags, so one of its "paged" listings is ${pages(x.key)}`);
         }
         const listingDetail = (o: RunningRegistry) => ({
           ...cpuDetail(o),

@@ -52,7 +52,8 @@ export function haveCommand(command: string): boolean {
   return spawnSync("sh", ["-c", `command -v "$1"`, "sh", command], { stdio: "ignore" }).status === 0;
 }
 
-export async function startOurs(workDir: string, repoRoot: string, processes: number): Promise<RunningRegistry> {
+/** `entry` is for the harness's own tests (a stand-in server); the bench always runs src/runtime/node.ts. */
+export async function startOurs(workDir: string, repoRoot: string, processes: number, entry = "src/runtime/node.ts"): Promise<RunningRegistry> {
   const key = `ours-${processes}`;
   const port = await freePort();
   const dataDir = join(workDir, `${key}-data`);
@@ -62,7 +63,7 @@ export async function startOurs(workDir: string, repoRoot: string, processes: nu
   const env = { HOST: "127.0.0.1", PORT: String(port), DATA_DIR: dataDir, PROCESSES: String(processes) };
   // process.execPath: the Node running the bench, i.e. node_modules' pinned Node under `npm run bench`,
   // which is also what `npm start` runs. No npm/npx wrapper, so the root of the tree is the server itself.
-  const child = spawn(process.execPath, ["src/runtime/node.ts"], {
+  const child = spawn(process.execPath, [entry], {
     cwd: repoRoot,
     env: { ...withoutRegistrySettings(process.env), ...env },
     stdio: ["ignore", log, log],
@@ -165,13 +166,17 @@ export function identifyDistribution(requested: string): DistributionBinary {
   } catch (error) {
     throw new Error(`${command} --version failed: ${(error as Error).message.split("\n")[0]}`);
   }
-  // "<argv0> github.com/docker/distribution 2.8.2+ds1", "<argv0> github.com/distribution/distribution/v3 v3.0.0+unknown"
-  const words = versionOutput.split(/\s+/);
+  return { command, versionOutput, ...parseVersionOutput(versionOutput) };
+}
+
+/** The parts of `registry --version` output: "<argv0> github.com/docker/distribution 2.8.2+ds1", "<argv0> github.com/distribution/distribution/v3 v3.0.0+unknown". */
+export function parseVersionOutput(versionOutput: string): Pick<DistributionBinary, "module" | "version" | "shortVersion" | "label"> {
+  const words = versionOutput.trim().split(/\s+/);
   const at = words.findIndex((word) => /^github\.com\/[^/]+\/distribution/.test(word));
   const module = at >= 0 ? words[at]! : "unknown";
   const version = at >= 0 && words[at + 1] ? words[at + 1]! : "unknown";
   const shortVersion = version === "unknown" ? "(unknown version)" : version.replace(/^v/, "").replace(/\+.*$/, "");
-  return { command, versionOutput, module, version, shortVersion, label: `Distribution ${shortVersion}` };
+  return { module, version, shortVersion, label: `Distribution ${shortVersion}` };
 }
 
 /**
