@@ -425,7 +425,12 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const results = {
     date: new Date(started).toISOString(),
-    command: `npm run bench${argv.length ? ` -- ${argv.join(" ")}` : ""}`,
+    command: [
+      ...Object.entries(process.env)
+        .filter(([name]) => name.startsWith("BENCH_"))
+        .map(([name, value]) => `${name}=${value}`),
+      `npm run bench${argv.length ? ` -- ${argv.join(" ")}` : ""}`,
+    ].join(" "),
     commit: firstLine("git", ["rev-parse", "--short", "HEAD"]),
     uncommittedChanges: firstLine("git", ["status", "--porcelain", "--untracked-files=no"]) !== "",
     minutes: Number(((Date.now() - started) / 60_000).toFixed(1)),
