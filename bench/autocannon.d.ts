@@ -9,6 +9,14 @@ declare module "autocannon" {
     connections?: number;
     duration?: number;
     setupClient?: (client: { parser: Record<number, unknown> }) => void;
+    /** A sequence each connection walks through; `context` is per connection, reset after the last entry or when setupRequest returns null. */
+    requests?: {
+      method?: string;
+      path?: string;
+      headers?: Record<string, string>;
+      setupRequest?: (request: any, context: any) => object | null;
+      onResponse?: (status: number, body: string, context: any, headers: Record<string, string | string[]>) => void;
+    }[];
   }
 
   interface Result {
@@ -21,7 +29,7 @@ declare module "autocannon" {
     duration: number;
   }
 
-  type Instance = EventEmitter & PromiseLike<Result>;
+  type Instance = EventEmitter & PromiseLike<Result> & { stop(): void };
 
   function autocannon(options: Options): Instance;
   export default autocannon;
