@@ -34,7 +34,13 @@
  *   tag              (repository, tag) → manifest digest
  *   referrer         (repository, subject digest, digest)        derived from manifest.subject
  *   repository       name                                        for the catalog
- *   upload           (repository, upload id) → UploadRecord      versioned, conditional updates
+ *   upload           (repository, upload id) → UploadRecord      versioned, conditional updates;
+ *                                                                `writer` is the request allowed
+ *                                                                to write its parts and tail now
+ *                                                                (core/uploads.ts, "One writer at
+ *                                                                a time"): part numbers are slots
+ *                                                                a later write replaces, so only
+ *                                                                the claim keeps racers apart
  *
  * Adapter layouts:
  *
@@ -140,7 +146,7 @@
  *                      tag#<tag>                       digest
  *                      tagged#<digest>#<tag>           putId: <digest> was given <tag> (back-reference)
  *                      referrer#<subject>#<digest>     putId
- *                      upload#<upload-id>              record (JSON, parts aside), parts (deflated
+ *                      upload#<upload-id>              record (JSON, parts aside, writer in it), parts (deflated
  *                                                      JSON, ~25 bytes a part, so 10,000 parts fit
  *                                                      the 400 KB item limit), version, uploadIndex,
  *                                                      createdAt

@@ -232,6 +232,22 @@ describe.each(targetFactories)("chunked uploads ($name)", (factory) => {
       await expectBlob(repo, sha256(whole), whole);
     });
 
+    it("two PATCHes of different bytes in parallel at one offset: the blob is the accepted one's", async () => {
+      const repo = uniqueRepo("race");
+      const head = randomBytes(8 * MiB + 1000);
+      const candidates = [randomBytes(8 * MiB + 5000), randomBytes(8 * MiB + 5000)];
+      const { location } = await startUpload(t, repo);
+      const next = await expectChunkAccepted(await patchChunk(t, location, head, 0), head.length);
+      const answers = await Promise.all(candidates.map((bytes) => patchChunk(t, next, bytes, head.length)));
+      expect(answers.map((res) => res.status).sort()).toEqual([202, 416]);
+      const won = answers.findIndex((res) => res.status === 202);
+      const whole = concat(head, candidates[won]!);
+      const last = await expectChunkAccepted(answers[won]!, whole.length);
+      await expectOciError(answers[1 - won]!, 416, "BLOB_UPLOAD_INVALID");
+      await expectCreated(await putUpload(t, last, sha256(whole)));
+      await expectBlob(repo, sha256(whole), whole);
+    });
+
     it("two closing PUTs in parallel: one 201, the other 404 or 416, and the blob is whole", async () => {
       const repo = uniqueRepo("race");
       const data = randomBytes(6 * MiB + 7);
