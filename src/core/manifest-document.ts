@@ -17,6 +17,12 @@ export interface ManifestDocument {
   blobs: Descriptor[];
   /** Manifests that must already be in the repository (an index's entries). */
   manifests: Descriptor[];
+  /**
+   * Every digest the manifest keeps for garbage collection: the above, foreign layers, and for a
+   * media type the registry does not check (an artifact manifest's `blobs`, say) every descriptor
+   * in `config`, `layers`, `blobs` and `manifests`.
+   */
+  held: string[];
   subject?: string;
   artifactType?: string;
   annotations?: Record<string, string>;
@@ -48,7 +54,7 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   }
   const mediaType = declared || requestType || (Array.isArray(doc.manifests) ? OCI_INDEX : OCI_MANIFEST);
 
-  const result: ManifestDocument = { mediaType, blobs: [], manifests: [] };
+  const result: ManifestDocument = { mediaType, blobs: [], manifests: [], held: [] };
   if (doc.schemaVersion !== 2) throw invalid("schemaVersion must be 2 (schema 1 manifests are not supported)");
   if (isIndexType(mediaType)) {
     if (!Array.isArray(doc.manifests)) throw invalid("an index must have a manifests array");
@@ -61,6 +67,7 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
     result.blobs = [config, ...layers.filter((l) => !(isNonDistributable(l.mediaType) && l.urls?.length))];
     if (mediaType === OCI_MANIFEST && typeof doc.artifactType !== "string") result.artifactType = config.mediaType;
   }
+  result.held = [...new Set([...result.blobs, ...result.manifests].map((d) => d.digest).concat(heldDigests(doc)))];
   if (doc.subject !== undefined) result.subject = descriptor(doc.subject, "subject").digest;
   if (doc.artifactType !== undefined) {
     if (typeof doc.artifactType !== "string") throw invalid("artifactType must be a string");
@@ -73,6 +80,22 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
     result.annotations = doc.annotations as Record<string, string>;
   }
   return result;
+}
+
+/** Digests of the descriptor-shaped entries of a document, whatever its type; malformed ones are skipped. */
+function heldDigests(doc: Json): string[] {
+  const found: string[] = [];
+  const take = (value: unknown) => {
+    if (!isObject(value) || typeof value.digest !== "string") return;
+    try {
+      found.push(parseDigest(value.digest).digest);
+    } catch {
+      // Not a digest this registry stores: nothing to keep.
+    }
+  };
+  take(doc.config);
+  for (const field of ["layers", "blobs", "manifests"]) if (Array.isArray(doc[field])) (doc[field] as unknown[]).forEach(take);
+  return found;
 }
 
 function descriptor(value: unknown, where: string): Descriptor {

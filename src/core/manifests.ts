@@ -103,7 +103,7 @@ export class Manifests {
     }
     await this.deps.quotas?.check(repository, bytes.byteLength, digest);
     const doc = parseManifest(bytes, request.contentType);
-    const references = { blobs: doc.blobs.map((d) => d.digest), manifests: doc.manifests.map((d) => d.digest) };
+    const references = { blobs: doc.blobs.map((d) => d.digest), manifests: doc.manifests.map((d) => d.digest), held: doc.held };
     // Fails early without writing bytes; the store checks again inside its write (atomically).
     await this.assertReferencesPresent(repository, references);
 

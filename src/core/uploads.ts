@@ -405,6 +405,11 @@ export class Uploads {
       return this.indexOrDiscard({ digest, size, key });
     }
     const { key, uploadId } = record.multipart;
+    // A finish that died after completing the multipart upload, before recording it, left the
+    // blob at its key (which belongs to this upload alone; its digest was checked against the
+    // hash state before completing): a retry takes it as it is.
+    const assembled = await this.deps.blobs.head(key);
+    if (assembled && assembled.size === record.received) return this.indexOrDiscard({ digest, size: assembled.size, key });
     const parts = [...record.parts];
     if (tail.byteLength > 0) {
       const partNumber = parts.length + 1;

@@ -52,7 +52,7 @@
  *      after the mark, which no running request takes.
  *
  * Stores without CollectableMetadata (Durable Objects, DynamoDB: holders live in other
- * partitions than the index) are not collected yet; see README "Storage lifecycle".
+ * partitions than the index) are collected by lifecycle/scanning-collector.ts instead.
  */
 import type { BlobStore } from "../ports/blob-store.ts";
 import type { CollectableMetadata, LinkRef } from "../ports/collectable.ts";
@@ -129,7 +129,7 @@ export class Collector {
           if (!object) throw new Error(`its bytes are missing at ${record.key}`);
           const bytes = await readLimited(object.body, MAX_MANIFEST_READ, () => new Error("it is larger than any manifest"));
           const doc = parseManifest(bytes, record.mediaType);
-          const references = { blobs: doc.blobs.map((d) => d.digest), manifests: doc.manifests.map((d) => d.digest) };
+          const references = { blobs: doc.blobs.map((d) => d.digest), manifests: doc.manifests.map((d) => d.digest), held: doc.held };
           if (await metadata.recordReferences(repository, record.digest, references)) report.referencesRecorded++;
         } catch (error) {
           // Left unrecorded: its repository keeps every link until the manifest is deleted or readable.

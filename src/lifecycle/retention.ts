@@ -10,6 +10,10 @@
  *                        image a signature, SBOM or attestation is about) is still there
  *   protectTags          tag globs never deleted (`latest`, `v*`, ...)
  *
+ * Data written before push times and references were recorded is kept: a tag with no push
+ * time is never deleted, and a repository holding a manifest whose references are unknown
+ * (an index might hold its children) has no untagged manifest deleted until those are known.
+ *
  * Every delete is conditional on what was read: a tag pushed again since the listing, or
  * a manifest tagged or referenced since, is kept. A dry run lists what would go.
  */
@@ -51,8 +55,9 @@ export async function applyRetention(options: RetentionOptions, { dryRun = false
       if (!rule) continue;
       if (rule.keepLastTags !== undefined) {
         const kept = (tag: string) => (rule.protectTags ?? []).some((p) => tagMatches(p, tag)) || isImmutableTag(options.immutableTags ?? [], repository, tag);
+        // A tag whose push time is unknown (0: data of an earlier version) is kept and does not count.
         const candidates = (await metadata.listTagTimes(repository))
-          .filter((t) => !kept(t.tag))
+          .filter((t) => !kept(t.tag) && t.taggedAt > 0)
           .sort((a, b) => b.taggedAt - a.taggedAt || (a.tag < b.tag ? -1 : 1));
         for (const t of candidates.slice(rule.keepLastTags)) {
           if (dryRun || (await metadata.deleteTagIfUnchanged(repository, t.tag, t.digest, t.taggedAt))) report.tags.push({ repository, tag: t.tag });

@@ -10,7 +10,7 @@
  *      are unknown) and answers every digest it holds. Their union is `held`.
  *   2. Walk the blob index. An entry in `held` is left alone (a later write revives it if
  *      marked). An entry not in `held`:
- *        - unmarked: mark it with the run's start time (conditional: still unmarked);
+ *        - unmarked: mark it with the time of marking (conditional: still unmarked);
  *        - marked at least `graceMs` before the run started: remove it on condition that
  *          its key and mark are unchanged, then delete its object.
  *
@@ -86,7 +86,8 @@ export class ScanningCollector {
           report.blobsDeleted++;
           report.bytesFreed += entry.size;
         } else if (entry.markedAt === null) {
-          if (await metadata.markBlob(entry.digest, entry.key, started)) report.blobsMarked++;
+          // The time of the mark itself: another run overlapping this one must see a full grace period from now.
+          if (await metadata.markBlob(entry.digest, entry.key, this.#now())) report.blobsMarked++;
         } else if (entry.markedAt <= sweepBefore && (await metadata.removeMarkedBlob({ ...entry, markedAt: entry.markedAt }))) {
           try {
             await blobs.delete(entry.key);

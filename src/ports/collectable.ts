@@ -2,7 +2,7 @@
  * What garbage collection needs from a metadata store besides the MetadataStore
  * port (lifecycle/collector.ts runs the protocol over it). Implemented where the
  * store can answer "does anything hold this digest?" and act on the answer in one
- * atomic step: the SQLite store (one database) and the memory store.
+ * atomic step: the SQLite store (one database). The others offer ScannableMetadata below.
  */
 import type { BlobInfo, ManifestRecord, ManifestReferences, UploadRecord } from "./metadata-store.ts";
 

@@ -80,6 +80,8 @@ export interface UploadWriter {
 export interface ManifestReferences {
   blobs: string[];
   manifests: string[];
+  /** More digests the manifest keeps from garbage collection, not required to be present (foreign layers, unchecked types). */
+  held?: string[];
 }
 
 export interface Page {

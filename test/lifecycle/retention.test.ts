@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { FilesystemBlobStore } from "../../src/adapters/filesystem/blob-store.ts";
 import { hashWasm } from "../../src/adapters/hash-wasm.ts";
-import { openLocalMetadata, type LocalMetadata } from "../../src/adapters/sqlite/open.ts";
+import { DATABASE_FILE, openLocalMetadata, type LocalMetadata } from "../../src/adapters/sqlite/open.ts";
+import { NodeSqliteDriver } from "../../src/adapters/sqlite/node-driver.ts";
 import { resolveConfig } from "../../src/config/schema.ts";
 import { Registry } from "../../src/core/registry.ts";
 import { createApp } from "../../src/http/app.ts";
@@ -27,7 +28,7 @@ afterEach(async () => {
 async function fixture() {
   const root = await mkdtemp(join(tmpdir(), "registry-retention-"));
   const clock = { now: 10 * DAY };
-  const metadata: LocalMetadata = openLocalMetadata(root, { now: () => clock.now });
+  const metadata: LocalMetadata & { root: string } = { ...openLocalMetadata(root, { now: () => clock.now }), root };
   const blobs = new FilesystemBlobStore(join(root, "blobs"));
   const app = createApp(new Registry({ blobs, metadata: metadata.store, hashing: hashWasm, partSize: MIN_PART_SIZE, now: () => clock.now }));
   cleanups.push(async () => {
@@ -101,6 +102,24 @@ describe("retention rules", () => {
     expect((await retention(rules)).manifests.map((m) => m.digest)).toEqual([signature]);
     const freed = await new Collector({ metadata: metadata.store, blobs, graceMs: 0, orphanLinkAgeMs: 0, now: () => clock.now }).run();
     expect(freed.blobsDeleted).toBeGreaterThanOrEqual(4); // three manifests' bytes and their configs (one config is shared)
+  });
+
+  it("keeps what an earlier version wrote without push times or references: such tags stay, and no untagged manifest goes while an index's references are unknown", async () => {
+    const { app, clock, metadata, retention } = await fixture();
+    const child = await push(app, "team/app", "", 1);
+    const index = JSON.stringify({ schemaVersion: 2, mediaType: INDEX, manifests: [{ mediaType: MANIFEST, digest: child, size: 1 }] });
+    expect((await app.request("/v2/team/app/manifests/latest", { method: "PUT", body: index, headers: { "Content-Type": INDEX } })).status).toBe(201);
+    await push(app, "team/app", "v1", 2);
+    // As the import of an earlier version's data leaves them.
+    const db = new NodeSqliteDriver(join(metadata.root, DATABASE_FILE));
+    db.run("UPDATE tags SET tagged_at = 0");
+    db.run("UPDATE manifests SET refs_recorded = 0 WHERE digest = ?", sha256(index));
+    db.run("DELETE FROM manifest_refs WHERE manifest = ?", sha256(index));
+    db.close();
+    clock.now += 30 * DAY;
+    expect(await retention([{ repositories: ["team/*"], keepLastTags: 0, untaggedAfterSeconds: 1 }])).toMatchObject({ tags: [], manifests: [] });
+    expect(await tags(app, "team/app")).toEqual(["latest", "v1"]);
+    expect((await app.request(`/v2/team/app/manifests/${child}`, { method: "HEAD" })).status).toBe(200);
   });
 
   it("a tag pushed again after retention listed it is kept", async () => {

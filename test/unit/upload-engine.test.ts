@@ -243,3 +243,35 @@ describe("upload engine: one writer at a time (claims)", () => {
     expect((await finisher.uploads.finish(repository, upload.id, digestOf(data), { body: null })).size).toBe(data.byteLength);
   });
 });
+
+describe("finishing an upload after a crash", () => {
+  it("a PUT retried after the process died between completing the multipart upload and recording it takes the assembled blob", async () => {
+    const blobs = new MemoryBlobStore();
+    const metadata = new MemoryMetadataStore();
+    let crashAfterCompleting = true;
+    // As if the process died right after storage completed the upload: the record still names it.
+    const crashing = new Proxy(blobs, {
+      get(target, property) {
+        const value = Reflect.get(target, property) as unknown;
+        if (property === "completeMultipartUpload") {
+          return async (...args: Parameters<typeof target.completeMultipartUpload>) => {
+            const done = await target.completeMultipartUpload(...args);
+            if (crashAfterCompleting) throw new Error("process killed (simulated) after completing");
+            return done;
+          };
+        }
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const registry = new Registry({ blobs: crashing, metadata, hashing: hashWasm, partSize: MIN_PART_SIZE });
+    const bytes = filled(6 * MiB + 123, 9);
+    const upload = await registry.uploads.start("crash/repo");
+    await registry.uploads.append("crash/repo", upload.id, { body: stream(bytes), length: bytes.byteLength });
+    await expect(registry.uploads.finish("crash/repo", upload.id, digestOf(bytes), { body: null })).rejects.toThrow(/simulated/);
+    crashAfterCompleting = false;
+    const info = await registry.uploads.finish("crash/repo", upload.id, digestOf(bytes), { body: null });
+    expect(info.digest).toBe(digestOf(bytes));
+    const object = await blobs.get(info.key);
+    expect(digestOf(new Uint8Array(await new Response(object!.body).arrayBuffer()))).toBe(digestOf(bytes));
+  });
+});

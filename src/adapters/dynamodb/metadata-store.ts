@@ -88,13 +88,6 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
     const missing = await this.#missingReferences(repository, references);
     if (missing.length > 0) return missing;
     await putManifest(this.#table, repository, record, tags, references ?? { blobs: [], manifests: [] });
-    // The collector may have removed a link it found orphaned between the check above and the
-    // write (it cannot see this put until the item exists): put back any that went.
-    const gone = await this.#missingReferences(repository, { blobs: references?.blobs ?? [], manifests: [] });
-    for (const digest of gone) {
-      const entry = await this.getBlob(digest);
-      if (entry) await this.linkBlob(repository, entry);
-    }
     return [];
   }
 
@@ -115,12 +108,14 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
     const pk = { S: ranges.repositoryPk(repository) };
     const all = await this.#table.query({ KeyConditionExpression: "pk = :pk", ExpressionAttributeValues: { ":pk": pk }, ConsistentRead: true });
     const manifests = all.filter((item) => /^manifest#[^#]+$/.test(text(item, "sk")));
+    // References unknown (written by an earlier version, or too many to record): an index may hold any of them.
+    if (manifests.some((item) => referencesOf(item) === null)) return [];
     const tagged = new Set(all.filter((item) => text(item, "sk").startsWith(ranges.tags.prefix)).map((item) => text(item, "digest")));
     const present = new Set(manifests.map((item) => text(item, "sk").slice("manifest#".length)));
     const referenced = new Set(manifests.flatMap((item) => referencesOf(item) ?? []));
     return manifests
       .map((item) => ({ digest: text(item, "sk").slice("manifest#".length), pushedAt: Number(item.pushedAt?.N ?? 0), subject: item.subject?.S }))
-      .filter((m) => m.pushedAt < pushedBefore && !tagged.has(m.digest) && !referenced.has(m.digest) && !(m.subject && present.has(m.subject)))
+      .filter((m) => m.pushedAt > 0 && m.pushedAt < pushedBefore && !tagged.has(m.digest) && !referenced.has(m.digest) && !(m.subject && present.has(m.subject)))
       .map(({ digest, pushedAt }) => ({ digest, pushedAt }));
   }
 
@@ -189,14 +184,30 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
     return (await this.#table.delete(keys.blob(blob.digest), condition)).deleted;
   }
 
+  /**
+   * Blob links are checked by touching them (a conditional write of their linkedAt), not by
+   * reading them: the collector removes an orphan link only if its linkedAt is what its scan
+   * read, so a link this put relies on cannot be removed after the check (it was, before: a
+   * scan that read the repository before the manifest existed). Manifests are read.
+   */
   async #missingReferences(repository: string, references: ManifestReferences | undefined): Promise<string[]> {
-    const wanted = [
-      ...[...new Set(references?.blobs ?? [])].map((digest) => ({ digest, key: keys.link(repository, digest) })),
-      ...[...new Set(references?.manifests ?? [])].map((digest) => ({ digest, key: keys.manifest(repository, digest) })),
-    ];
-    if (wanted.length === 0) return [];
-    const found = new Set((await this.#table.getMany(wanted.map((w) => w.key))).map((item) => item.sk?.S));
-    return wanted.filter((w) => !found.has(w.key.sk.S)).map((w) => w.digest);
+    const blobs = [...new Set(references?.blobs ?? [])];
+    const manifests = [...new Set(references?.manifests ?? [])];
+    const missing: string[] = [];
+    const now = { N: String(Date.now()) };
+    for (let i = 0; i < blobs.length; i += 16) {
+      await Promise.all(
+        blobs.slice(i, i + 16).map(async (digest) => {
+          const touched = await this.#table.update(keys.link(repository, digest), { expression: "SET linkedAt = :now", values: { ":now": now } }, { expression: "attribute_exists(pk)" });
+          if (!touched) missing.push(digest);
+        }),
+      );
+    }
+    if (manifests.length > 0) {
+      const found = new Set((await this.#table.getMany(manifests.map((d) => keys.manifest(repository, d)))).map((item) => item.sk?.S));
+      missing.push(...manifests.filter((d) => !found.has(keys.manifest(repository, d).sk.S)));
+    }
+    return missing;
   }
 
   async getManifest(repository: string, digest: string): Promise<ManifestRecord | null> {

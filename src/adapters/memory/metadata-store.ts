@@ -96,7 +96,7 @@ export class MemoryMetadataStore implements MetadataStore, ScannableMetadata {
       repo.referrers.set(record.subject, referrers);
     }
     for (const tag of tags) repo.tags.set(tag, record.digest);
-    repo.references.set(record.digest, new Set([...(references?.blobs ?? []), ...(references?.manifests ?? [])]));
+    repo.references.set(record.digest, new Set([...(references?.blobs ?? []), ...(references?.manifests ?? []), ...(references?.held ?? [])]));
     repo.registered = true;
     return [];
   }

@@ -190,11 +190,14 @@ export class RepositoryRecords {
   /**
    * Manifests no tag names, no other manifest of the repository references, and whose subject
    * (a signature's or SBOM's image) is not in the repository, pushed before `pushedBefore`.
+   * None while any manifest of the repository has unknown references (an index imported from an
+   * earlier version may hold its children), nor any whose push time is unknown (0).
    */
   untaggedManifests(repository: string, pushedBefore: number): Array<{ digest: string; pushedAt: number }> {
     return this.#db
       .all<{ digest: string; pushed_at: number }>(
-        `SELECT digest, pushed_at FROM manifests m WHERE repository = ? AND pushed_at < ?
+        `SELECT digest, pushed_at FROM manifests m WHERE repository = ? AND pushed_at < ? AND pushed_at > 0
+          AND NOT EXISTS (SELECT 1 FROM manifests u WHERE u.repository = m.repository AND u.refs_recorded = 0)
           AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository = m.repository AND t.digest = m.digest)
           AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.repository = m.repository AND r.digest = m.digest)
           AND (m.subject IS NULL OR NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repository = m.repository AND s.digest = m.subject))
@@ -214,7 +217,8 @@ export class RepositoryRecords {
   deleteUntaggedManifest(repository: string, digest: string, pushedAt: number): boolean {
     return this.#db.transaction(() => {
       const still = this.#db.all(
-        `SELECT 1 FROM manifests m WHERE repository = ? AND digest = ? AND pushed_at = ?
+        `SELECT 1 FROM manifests m WHERE repository = ? AND digest = ? AND pushed_at = ? AND pushed_at > 0
+          AND NOT EXISTS (SELECT 1 FROM manifests u WHERE u.repository = m.repository AND u.refs_recorded = 0)
           AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository = m.repository AND t.digest = m.digest)
           AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.repository = m.repository AND r.digest = m.digest)
           AND (m.subject IS NULL OR NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repository = m.repository AND s.digest = m.subject))`,
@@ -243,7 +247,7 @@ export class RepositoryRecords {
 
   #writeReferences(repository: string, digest: string, references: ManifestReferences): void {
     this.#db.run("DELETE FROM manifest_refs WHERE repository = ? AND manifest = ?", repository, digest);
-    for (const held of new Set([...references.blobs, ...references.manifests])) {
+    for (const held of new Set([...references.blobs, ...references.manifests, ...(references.held ?? [])])) {
       this.#db.run("INSERT INTO manifest_refs (repository, manifest, digest) VALUES (?, ?, ?)", repository, digest, held);
     }
   }
