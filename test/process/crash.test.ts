@@ -9,7 +9,8 @@
  *   digest DELETE of a manifest with 200 tags: afterwards the manifest and all its
  *     tags are gone, or the manifest and all its tags are there; a DELETE answered 202
  *     before the kill removed them
- *   chunked upload (POST, PATCHes with Content-Range, PUT ?digest=): afterwards the
+ *   chunked upload (POST, PATCHes with Content-Range, PUT ?digest=; every other kill aimed
+ *     at the closing PUT alone): afterwards the
  *     upload answers GET with a Range at least as far as the last acknowledged PATCH and
  *     no further than the bytes sent, and resuming from it ends in 201 and the right
  *     bytes; or it answers 404 and the blob can be pushed again
@@ -317,7 +318,8 @@ describe.each(PROCESS_COUNTS)("registry killed with SIGKILL and restarted, PROCE
       if (res.status !== status) throw new UnexpectedAnswer(`${what}: expected ${status}, got ${res.status} ${res.text().slice(0, 300)}`);
     };
     /** POST, a PATCH per chunk, PUT ?digest=; `progress` says how far it got. */
-    const upload = async (data: Buffer, digest: string, chunks: number[], progress: Progress) => {
+    /** POST and a PATCH per chunk. */
+    const send = async (data: Buffer, chunks: number[], progress: Progress) => {
       const post = await call(registry, log, "POST", `/v2/${repo}/blobs/uploads/`);
       expectStatus("POST", post, 202);
       progress.location = post.header("location");
@@ -334,9 +336,19 @@ describe.each(PROCESS_COUNTS)("registry killed with SIGKILL and restarted, PROCE
         progress.acked = offset;
         progress.location = patch.header("location") ?? progress.location;
       }
+    };
+    /** PUT ?digest= closing the upload; its time goes to `putTimes`. */
+    const putTimes: number[] = [];
+    const close = async (digest: string, progress: Progress) => {
+      const t0 = performance.now();
       const put = await call(registry, log, "PUT", withDigest(progress.location!, digest), { timeoutMs: 15_000 });
+      putTimes.push(performance.now() - t0);
       progress.putStatus = put.status;
       expectStatus("PUT ?digest=", put, 201);
+    };
+    const upload = async (data: Buffer, digest: string, chunks: number[], progress: Progress) => {
+      await send(data, chunks, progress);
+      await close(digest, progress);
     };
     /** The blob GETs 200 with exactly `data`; else a description of what it answered. */
     const blobProblem = async (digest: string, data: Buffer): Promise<string | null> => {
@@ -351,6 +363,7 @@ describe.each(PROCESS_COUNTS)("registry killed with SIGKILL and restarted, PROCE
       await timed(() => upload(data, digest, chunks, { acked: 0, offered: 0 }));
       expect(await blobProblem(digest, data)).toBeNull();
     });
+    const putDuration = Math.min(...putTimes);
 
     const violations: string[] = [];
     const stats: Stats = { kills: 0, midOperation: 0 };
@@ -358,13 +371,18 @@ describe.each(PROCESS_COUNTS)("registry killed with SIGKILL and restarted, PROCE
     for (let i = 0; i < KILLS && withinBudget(i, loopStart, stats); i++) {
       const { data, digest, chunks } = plan();
       const progress: Progress = { acked: 0, offered: 0 };
-      const delay = random.next() * duration;
-      const run = await killDuring(() => upload(data, digest, chunks, progress), delay);
+      // Every other kill aims at the closing PUT alone (the multipart completion and the records
+      // that follow it); the others anywhere from the POST to the PUT's answer.
+      const atPut = i % 2 === 1;
+      if (atPut) await send(data, chunks, progress);
+      const delay = random.next() * (atPut ? putDuration : duration);
+      const run = await killDuring(() => (atPut ? close(digest, progress) : upload(data, digest, chunks, progress)), delay);
       stats.kills++;
       if (run.error instanceof UnexpectedAnswer) violations.push(`${label} upload #${i} before the kill: ${run.error.message}`);
       if (run.error && !(run.error instanceof UnexpectedAnswer)) stats.midOperation++;
       const state = progress.putStatus !== undefined ? `PUT answered ${progress.putStatus}` : progress.location ? `${progress.acked} of ${data.length} bytes acknowledged, ${progress.offered} sent` : "POST not answered";
-      const what = `${label} upload #${i} (kill ${delay.toFixed(0)} ms into a ~${duration.toFixed(0)} ms upload of ${chunks.length} PATCHes; ${state})`;
+      const target = atPut ? `the closing PUT (~${putDuration.toFixed(0)} ms) of an upload of ${chunks.length} PATCHes` : `a ~${duration.toFixed(0)} ms upload of ${chunks.length} PATCHes`;
+      const what = `${label} upload #${i} (kill ${delay.toFixed(0)} ms into ${target}; ${state})`;
 
       try {
         if (progress.putStatus === 201) {
