@@ -14,6 +14,7 @@ import type { Auth } from "../auth/service.ts";
 import type { RegistryConfig } from "../config/schema.ts";
 import { Registry } from "../core/registry.ts";
 import { Quotas } from "../core/quotas.ts";
+import { processOwner } from "../adapters/sqlite/instances.ts";
 import { createApp } from "../http/app.ts";
 import type { AwsStores } from "./aws-stores.ts";
 import { collectAws, collectLocal, describeCollection, type LocalCollection } from "./node-gc.ts";
@@ -82,7 +83,7 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     automaticMount: config.automaticMount,
     immutableTags: config.immutableTags,
     // The primary releases a dead process's claims by this prefix (adapters/sqlite/instances.ts).
-    claimOwner: String(process.pid),
+    claimOwner: processOwner(),
     ...(quotas ? { quotas } : {}),
   });
   const redirects = aws && config.blobRedirects ? { blobReadRedirects: { signer: aws.blobs, expiresInSeconds: config.blobRedirectTtlSeconds } } : {};

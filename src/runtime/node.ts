@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { generateSigningJwk } from "../auth/keys.ts";
 import { type Auth, AuthConfigError, createAuth } from "../auth/service.ts";
 import { prepareLocalMetadata, withDatabase } from "../adapters/sqlite/open.ts";
-import { registerInstance, releaseClaims, unregisterInstance } from "../adapters/sqlite/instances.ts";
+import { processOwner, registerInstance, releaseClaims, unregisterInstance } from "../adapters/sqlite/instances.ts";
 import { ConfigError, type RegistryConfig } from "../config/schema.ts";
 import { awaitSetup, report, runPrimary } from "./node-cluster.ts";
 import { loadConfig, processCount } from "./node-config.ts";
@@ -59,7 +59,7 @@ async function prepare(config: RegistryConfig): Promise<void> {
   const dataDir = resolve(config.dataDir);
   await assertWritableDirectory(dataDir);
   try {
-    const released = withDatabase(dataDir, (db) => (registerInstance(db, process.pid).alone ? releaseClaims(db, null) : 0));
+    const released = withDatabase(dataDir, (db) => (registerInstance(db, processOwner()).alone ? releaseClaims(db, null) : 0));
     if (released > 0) console.log(`released ${released} upload claim(s) left by a registry process that stopped mid-request; those uploads resume at once`);
     const imported = prepareLocalMetadata(dataDir);
     if (imported) {
@@ -122,14 +122,14 @@ async function main(): Promise<void> {
 
   const local = config.backend === "aws" ? null : resolve(config.dataDir);
   const forget = () => {
-    if (local) withDatabase(local, (db) => unregisterInstance(db, process.pid));
+    if (local) withDatabase(local, (db) => unregisterInstance(db, processOwner()));
   };
   if (count > 1) {
     runPrimary(count, {
       ...(ephemeralJwk ? { ephemeralJwk } : {}),
       announce: announce(config, auth !== undefined),
       onWorkerExit: (pid) => {
-        if (local) withDatabase(local, (db) => releaseClaims(db, String(pid)));
+        if (local) withDatabase(local, (db) => releaseClaims(db, processOwner(pid)));
       },
       onExit: forget,
     });

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { importJsonMetadata } from "../../src/adapters/sqlite/import-json-metadata.ts";
-import { registerInstance, releaseClaims, unregisterInstance } from "../../src/adapters/sqlite/instances.ts";
+import { isOwnerAlive, processOwner, registerInstance, releaseClaims, unregisterInstance } from "../../src/adapters/sqlite/instances.ts";
 import { SqliteMetadataStore } from "../../src/adapters/sqlite/metadata-store.ts";
 import { NodeSqliteDriver } from "../../src/adapters/sqlite/node-driver.ts";
 import { DATABASE_FILE, openLocalMetadata } from "../../src/adapters/sqlite/open.ts";
@@ -125,6 +125,8 @@ describe("importing an earlier version's JSON metadata", () => {
     const dir = await tempDir();
     const m = join(dir, "metadata");
     await put(m, `blobs/sha256/${hex(1)}.json`, blob(1));
+    // Manifest 3's bytes were also pushed as a blob, indexed at another key.
+    await put(m, `blobs/sha256/${hex(3)}.json`, { digest: digest(3), size: 503, key: "blobs/chunked/u3" });
     await put(m, "repositories/team/app/_repository.json", { name: "team/app" });
     await put(m, `repositories/team/app/_links/sha256/${hex(1)}.json`, blob(1));
     await put(m, `repositories/team/app/_manifests/sha256/${hex(2)}.json`, manifest(2));
@@ -138,7 +140,7 @@ describe("importing an earlier version's JSON metadata", () => {
 
     const driver = new NodeSqliteDriver(join(dir, DATABASE_FILE));
     const imported = importJsonMetadata(driver, dir, new Date("2026-12-05T10:00:00Z"));
-    expect(imported).toMatchObject({ repositories: 2, blobs: 1, links: 1, manifests: 2, tags: 2, uploads: 1 });
+    expect(imported).toMatchObject({ repositories: 2, blobs: 2, links: 1, manifests: 2, tags: 2, uploads: 1 });
     expect(await readdir(dir)).toContain("metadata.imported-2026-12-05T10-00-00-000Z");
     expect(await readdir(dir)).not.toContain("metadata");
     expect(importJsonMetadata(driver, dir)).toBeNull();
@@ -150,6 +152,8 @@ describe("importing an earlier version's JSON metadata", () => {
     expect(await store.listTags("team/app", {})).toEqual(["Release-X", "latest"]);
     expect((await store.getTaggedManifest("team/app", "Release-X"))?.digest).toBe(digest(2));
     expect((await store.listReferrers("team/app", digest(2))).map((r) => r.digest)).toEqual([digest(3)]);
+    expect((await store.getManifest("team/app", digest(3)))?.key).toBe("blobs/chunked/u3");
+    expect((await store.getBlob(digest(2)))?.key).toBe(manifest(2).key);
     expect(await store.getUpload("team/app", "u-A")).toEqual(upload("u-A", { repository: "team/app", received: 7 }));
     driver.close();
     await rm(dir, { recursive: true, force: true });
@@ -169,31 +173,38 @@ describe("importing an earlier version's JSON metadata", () => {
 });
 
 describe("registry processes on one DATA_DIR and their upload claims", () => {
-  it("a process starting alone (the others registered are dead) releases every claim; a dead worker's claims go by owner", async () => {
+  it("a process starting alone (the others registered are dead) releases every claim; a dead worker's claims go by owner, in one statement", async () => {
     const dir = await tempDir();
     const driver = new NodeSqliteDriver(join(dir, DATABASE_FILE));
     const store = new SqliteMetadataStore(driver);
     const claimed = (id: string, owner: string) => upload(id, { version: 3, writer: { token: `${owner}/x-${id}`, expiresAt: Date.now() + 30_000 } });
-    await store.createUpload(claimed("a", "111"));
-    await store.createUpload(claimed("b", "222"));
-    await store.createUpload(upload("c"));
+    await store.createUpload(claimed("a", "h:111"));
+    await store.createUpload(claimed("b", "h:222"));
+    await store.createUpload(claimed("c", "h:2220")); // a prefix of another owner's name is not that owner
+    await store.createUpload(upload("d"));
 
-    expect(registerInstance(driver, 111, () => true)).toEqual({ alone: true });
-    expect(registerInstance(driver, 333, (pid) => pid === 111)).toEqual({ alone: false });
-    expect(releaseClaims(driver, "222")).toBe(1);
+    expect(registerInstance(driver, "h:111", () => true)).toEqual({ alone: true });
+    expect(registerInstance(driver, "h:333", (owner) => owner === "h:111")).toEqual({ alone: false });
+    expect(releaseClaims(driver, "h:222")).toBe(1);
     expect((await store.getUpload("library/alpine", "b"))?.writer).toBeUndefined();
     expect((await store.getUpload("library/alpine", "b"))?.version).toBe(4);
-    expect((await store.getUpload("library/alpine", "a"))?.writer?.token).toBe("111/x-a");
+    expect((await store.getUpload("library/alpine", "c"))?.writer?.token).toBe("h:2220/x-c");
     // A holder of the released claim can no longer commit: the version moved on.
     expect(await store.updateUpload(upload("b", { version: 4 }), 3)).toBe(false);
 
-    unregisterInstance(driver, 333);
-    expect(registerInstance(driver, 444, () => false)).toEqual({ alone: true });
-    expect(releaseClaims(driver, null)).toBe(1);
+    unregisterInstance(driver, "h:333");
+    expect(registerInstance(driver, "h:444", () => false)).toEqual({ alone: true });
+    expect(releaseClaims(driver, null)).toBe(2);
     expect((await store.getUpload("library/alpine", "a"))?.writer).toBeUndefined();
-    expect((await store.getUpload("library/alpine", "c"))?.version).toBe(1);
+    expect((await store.getUpload("library/alpine", "d"))?.version).toBe(1);
     driver.close();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it("a process registered from another host always counts as alive", () => {
+    expect(isOwnerAlive("another-host:1")).toBe(true);
+    expect(isOwnerAlive(processOwner())).toBe(true);
+    expect(isOwnerAlive(processOwner(2 ** 22 + 7))).toBe(false);
   });
 });
 

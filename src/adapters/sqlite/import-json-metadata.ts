@@ -54,8 +54,10 @@ export function importJsonMetadata(db: SqlDriver, dataDir: string, now = new Dat
       }
       for (const file of jsonFilesUnder(join(dir, "_manifests"))) {
         const record = readRecord<ManifestRecord>(file);
-        // Earlier versions kept manifest bytes out of the blob index; garbage collection needs them in it.
-        blobIndex.putBlobIfAbsent({ digest: record.digest, size: record.size, key: record.key });
+        // Earlier versions kept manifest bytes out of the blob index; garbage collection needs them in
+        // it. When the digest is indexed already (its bytes also pushed as a blob), the record names
+        // that object, so no object is left that nothing indexes (the leftover sweep would take it).
+        record.key = blobIndex.putBlobIfAbsent({ digest: record.digest, size: record.size, key: record.key }).key;
         // References unknown (null): garbage collection reads them from the bytes before trusting this repository's links.
         repositories.putManifest(name, record, [], null);
         counts.manifests++;
