@@ -127,6 +127,24 @@ describe("the Worker with AUTH_CONFIG (the example teams configuration)", () => 
     expect(refused.headers.get("www-authenticate")).toContain('error="insufficient_scope"');
   });
 
+  it("reads a POST /token form only up to 64 KiB: a 64 MiB stream of unknown length gets 413 and is not read whole", async () => {
+    let pulled = 0;
+    const piece = new TextEncoder().encode("a".repeat(16 * 1024));
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled >= 64 * 1024 * 1024) return controller.close();
+        pulled += piece.byteLength;
+        controller.enqueue(piece);
+      },
+    });
+    const response = await fetch("/token", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body, duplex: "half" } as RequestInit);
+    expect(response.status).toBe(413);
+    const error = ((await response.json()) as { errors: { code: string; message: string }[] }).errors[0]!;
+    expect(error.code).toBe("SIZE_INVALID");
+    expect(error.message).toContain("at most 65536 bytes");
+    expect(pulled).toBeLessThan(1024 * 1024);
+  });
+
   it("refuses a wrong password at /token", async () => {
     const response = await fetch(`/token?service=${SERVICE}&scope=repository:blue/app:pull`, { headers: basic("alice", "not-her-password") });
     expect(response.status).toBe(401);
