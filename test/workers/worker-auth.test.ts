@@ -166,6 +166,37 @@ describe("the Worker with AUTH_CONFIG (the example teams configuration)", () => 
     await pushImage(fetch, green.token, "green/app", "v1");
   });
 
+  it("answers wrong bytes alike whether another team holds the digest or nobody does (no cross-team probe)", async () => {
+    const secret = new TextEncoder().encode("blue's secret layer, in R2");
+    const held = await sha256(secret);
+    const pusher = await tokenFor(fetch, "repository:blue/probe:pull,push", alice);
+    expect((await fetch(`/v2/blue/probe/blobs/uploads/?digest=${held}`, { method: "POST", headers: bearer(pusher.token), body: secret })).status).toBe(201);
+    const prober = await tokenFor(fetch, "repository:green/probe:pull,push", bob);
+    const wrong = new TextEncoder().encode("bytes that hash to neither digest");
+    const nowhere = await sha256(new TextEncoder().encode(`held by nobody ${Math.random()}`));
+    const answer = async (digest: string, withLength: boolean) => {
+      const body = withLength
+        ? wrong
+        : new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(wrong.slice(0, 7));
+              controller.enqueue(wrong.slice(7));
+              controller.close();
+            },
+          });
+      const headers = withLength ? { ...bearer(prober.token), "content-length": String(wrong.byteLength) } : bearer(prober.token);
+      const response = await fetch(`/v2/green/probe/blobs/uploads/?digest=${digest}`, { method: "POST", headers, body, duplex: "half" } as RequestInit);
+      return { status: response.status, headers: [...response.headers].sort(), body: await response.text() };
+    };
+    for (const withLength of [true, false]) {
+      const known = await answer(held, withLength);
+      expect(known.status).toBe(400);
+      expect(known.body).toContain("DIGEST_INVALID");
+      expect(known).toEqual(await answer(nowhere, withLength));
+    }
+    expect((await fetch(`/v2/green/probe/blobs/${held}`, { method: "HEAD", headers: bearer(prober.token) })).status).toBe(404);
+  });
+
   it("lets anyone pull public/*, which alice (team blue) may push", async () => {
     const pusher = await tokenFor(fetch, "repository:public/base:pull,push", alice);
     const digest = await pushImage(fetch, pusher.token, "public/base", "v1");
