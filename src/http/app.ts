@@ -37,6 +37,8 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
   app.use("*", async (c, next) => {
     await next();
     c.res.headers.set("Docker-Distribution-API-Version", "registry/2.0");
+    // Browsers must take every answer as the type it is labelled with, never sniff it into HTML.
+    c.res.headers.set("X-Content-Type-Options", "nosniff");
   });
 
   if (options.auth) {

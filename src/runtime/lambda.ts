@@ -116,5 +116,5 @@ function isScheduled(event: LambdaEvent | ScheduledEvent): event is ScheduledEve
 
 function misconfigured(): APIGatewayProxyResult {
   const body = { errors: [{ code: "UNKNOWN", message: "the registry is misconfigured; its operator will find why in the function's log", detail: null }] };
-  return { statusCode: 500, headers: { "content-type": "application/json" }, body: JSON.stringify(body), isBase64Encoded: false };
+  return { statusCode: 500, headers: { "content-type": "application/json", "x-content-type-options": "nosniff" }, body: JSON.stringify(body), isBase64Encoded: false };
 }

@@ -86,7 +86,7 @@ export default {
     } catch (error) {
       if (!isConfigurationError(error)) throw error;
       console.error(error.message);
-      return new Response(`${error.message}\n`, { status: 500, headers: { "Content-Type": "text/plain" } });
+      return new Response(`${error.message}\n`, { status: 500, headers: { "Content-Type": "text/plain", "X-Content-Type-Options": "nosniff" } });
     }
     return app.fetch(request, env, ctx);
   },

@@ -197,6 +197,32 @@ describe("the Worker with AUTH_CONFIG (the example teams configuration)", () => 
     expect((await fetch(`/v2/green/probe/blobs/${held}`, { method: "HEAD", headers: bearer(prober.token) })).status).toBe(404);
   });
 
+  it("checks a manifest's references whatever its Content-Type, refuses other types, and serves nosniff", async () => {
+    const { token } = await tokenFor(fetch, "repository:green/types:pull,push", bob);
+    const random = async () => sha256(new TextEncoder().encode(`nowhere ${Math.random()}`));
+    const dangling = JSON.stringify({
+      schemaVersion: 2,
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: await random(), size: 10 },
+      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: await random(), size: 20 }],
+    });
+    const put = (body: string, contentType: string) => fetch("/v2/green/types/manifests/v1", { method: "PUT", headers: { ...bearer(token), "content-type": contentType }, body });
+    for (const contentType of ["application/json", "application/octet-stream", "Application/Vnd.OCI.Image.Manifest.v1+JSON"]) {
+      const response = await put(dangling, contentType);
+      expect(response.status, contentType).toBe(404);
+      expect(await response.text()).toContain("MANIFEST_BLOB_UNKNOWN");
+    }
+    const html = await put(JSON.stringify({ schemaVersion: 2, manifests: [], x: "<script>alert(1)</script>" }), "text/html");
+    expect(html.status).toBe(400);
+    expect(await html.text()).toContain("MANIFEST_INVALID");
+    expect(html.headers.get("x-content-type-options")).toBe("nosniff");
+
+    const index = await put(JSON.stringify({ schemaVersion: 2, manifests: [] }), "application/json");
+    expect(index.status).toBe(201);
+    const pulled = await fetch("/v2/green/types/manifests/v1", { headers: bearer(token) });
+    expect(pulled.headers.get("content-type")).toBe("application/vnd.oci.image.index.v1+json");
+    expect(pulled.headers.get("x-content-type-options")).toBe("nosniff");
+  });
+
   it("lets anyone pull public/*, which alice (team blue) may push", async () => {
     const pusher = await tokenFor(fetch, "repository:public/base:pull,push", alice);
     const digest = await pushImage(fetch, pusher.token, "public/base", "v1");
@@ -237,6 +263,7 @@ describe("the Worker's AUTH_CONFIG mistakes", () => {
     const secretText = '{"signingKeys": [{"jwk": {"d": "TOP-SECRET-PRIVATE-KEY-MATERIAL"';
     const broken = await client(worker, { ...env, AUTH_CONFIG: secretText })("/v2/");
     expect(broken.status).toBe(500);
+    expect(broken.headers.get("x-content-type-options")).toBe("nosniff");
     const body = await broken.text();
     expect(body).toContain("auth (env AUTH_CONFIG) is not valid JSON");
     expect(body).not.toContain("TOP-SECRET");
