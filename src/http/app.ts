@@ -27,6 +27,12 @@ export interface AppOptions {
    * every route. Without it the registry is open to every caller.
    */
   auth?: Auth;
+  /**
+   * The origin clients reach the registry at (RegistryConfig.publicUrl): the challenge's
+   * realm is `<publicUrl>/token` unless the auth configuration names one. Without it the
+   * realm follows the request's Host header, which the client chooses.
+   */
+  publicUrl?: string;
 }
 
 /** Builds the HTTP face of a registry over the given adapters. Holds no state of its own. */
@@ -43,7 +49,7 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
 
   if (options.auth) {
     tokenRoutes(app, options.auth);
-    guardRoutes(app, options.auth);
+    guardRoutes(app, options.auth, options.auth.realm ?? (options.publicUrl ? `${options.publicUrl}/token` : undefined));
   }
 
   // end-1: a 200 here tells clients this registry implements the spec.

@@ -87,6 +87,7 @@ async function deploy(env: Environment): Promise<Deployment> {
     maxRequestBytes: LAMBDA_MAX_REQUEST_BYTES,
     blobReadRedirects: { signer: stores.blobs, expiresInSeconds: config.blobRedirectTtlSeconds },
     ...(auth ? { auth } : {}),
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
   });
   return { config, registry, stores, serve: handle(app) };
 }

@@ -77,7 +77,7 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     claimOwner: String(process.pid),
   });
   const redirects = aws && config.blobRedirects ? { blobReadRedirects: { signer: aws.blobs, expiresInSeconds: config.blobRedirectTtlSeconds } } : {};
-  const app = createApp(registry, { ...redirects, ...(options.auth ? { auth: options.auth } : {}) });
+  const app = createApp(registry, { ...redirects, ...(options.auth ? { auth: options.auth } : {}), ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
   const description = awsModule ? awsModule.describeAwsStores(config) : `data in ${dataDir}`;
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => options.onListening(info.address, info.port, description));
   server.on("error", (error: NodeJS.ErrnoException) => {

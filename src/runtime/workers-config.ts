@@ -10,6 +10,8 @@ export interface WorkersVars {
   /** JSON: [{"repositories": ["team/*"], "tags": ["v*"]}]. */
   IMMUTABLE_TAGS?: string;
   GC_GRACE_SECONDS?: string;
+  /** The origin clients use (https://registry.example.com): the token realm's base. Unset: each request's Host. */
+  PUBLIC_URL?: string;
 }
 
 /** Secrets of the Workers deployment: `wrangler secret put NAME` (`.dev.vars` for wrangler dev). */
@@ -21,6 +23,8 @@ export interface WorkersSecrets {
 export interface WorkersConfig extends Pick<RegistryConfig, "partSize" | "maxManifestBytes" | "automaticMount" | "uploadTtlSeconds" | "immutableTags" | "gcGraceSeconds" | "auth"> {
   /** Largest request body Cloudflare lets through on the zone's plan; larger uploads get a 413 that says how to chunk. */
   maxRequestBytes: number;
+  /** RegistryConfig.publicUrl, when set. */
+  publicUrl?: string;
 }
 
 /** Cloudflare's request body limit on Free and Pro zones (Business 200 MB, Enterprise 500 MB). */
@@ -41,8 +45,8 @@ export function resolveWorkersConfig(vars: WorkersVars, secrets: WorkersSecrets 
   const problems: string[] = [];
   let shared: RegistryConfig | undefined;
   try {
-    const { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS, GC_GRACE_SECONDS } = vars;
-    shared = resolveConfig({}, { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS, GC_GRACE_SECONDS, AUTH_CONFIG: secrets.AUTH_CONFIG });
+    const { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS, GC_GRACE_SECONDS, PUBLIC_URL } = vars;
+    shared = resolveConfig({}, { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS, GC_GRACE_SECONDS, PUBLIC_URL, AUTH_CONFIG: secrets.AUTH_CONFIG });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...error.message.split("\n  - ").slice(1));
@@ -60,6 +64,6 @@ export function resolveWorkersConfig(vars: WorkersVars, secrets: WorkersSecrets 
     problems.push("auth.signingKeys (secret AUTH_CONFIG) is empty: a Worker needs a lasting key every isolate shares (`npm run auth:keygen` prints one)");
   }
   if (problems.length > 0 || !shared) throw new ConfigError(problems);
-  const { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, auth } = shared;
-  return { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, maxRequestBytes, ...(auth ? { auth } : {}) };
+  const { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, auth, publicUrl } = shared;
+  return { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, maxRequestBytes, ...(auth ? { auth } : {}), ...(publicUrl ? { publicUrl } : {}) };
 }

@@ -69,7 +69,7 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
         "Set it with `npx wrangler secret put AUTH_CONFIG` (docs/workers.md, docs/auth.md).",
     );
   }
-  const app = createApp(registry, { maxRequestBytes: config.maxRequestBytes, ...(auth ? { auth } : {}) });
+  const app = createApp(registry, { maxRequestBytes: config.maxRequestBytes, ...(auth ? { auth } : {}), ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
   return { config, registry, metadata, blobs, app };
 }
 

@@ -224,6 +224,23 @@ describe("anonymous pulls of public repositories", () => {
     expect(res.headers.get("www-authenticate")).toBe(`Bearer realm="https://registry.example.com/token",service="${SERVICE}",scope="repository:blue/app:pull"`);
   });
 
+  it("names <publicUrl>/token as the realm whatever Host the request carries, once publicUrl is configured", async () => {
+    const auth = await buildAuth({ ...(await teamsConfig()), signingKeys: [{ jwk: registry.signingJwk }] });
+    const stores = { blobs: new MemoryBlobStore(), metadata: new MemoryMetadataStore(), hashing: hashWasm };
+    const configured = createApp(stores, { auth, publicUrl: "https://registry.example.com" });
+    for (const path of ["http://evil.example/v2/", "http://evil.example/v2/blue/app/tags/list"]) {
+      const res = await configured.request(path, { headers: { host: "evil.example" } });
+      expect(res.status).toBe(401);
+      expect(res.headers.get("www-authenticate")).toMatch(/^Bearer realm="https:\/\/registry\.example\.com\/token",/);
+    }
+    // auth.realm, when set, still wins over publicUrl.
+    const both = createApp(stores, { auth: await buildAuth({ ...(await teamsConfig({ realm: "https://auth.example.com/token" })), signingKeys: [{ jwk: registry.signingJwk }] }), publicUrl: "https://registry.example.com" });
+    expect((await both.request("http://evil.example/v2/")).headers.get("www-authenticate")).toContain('realm="https://auth.example.com/token"');
+    // Unconfigured (local use, documented): the realm follows the request's origin.
+    const local = createApp(stores, { auth });
+    expect((await local.request("http://evil.example/v2/")).headers.get("www-authenticate")).toContain('realm="http://evil.example/token"');
+  });
+
   it("refuses malformed names before anything else, as the route would", async () => {
     const res = await registry.request("/v2/Public/Base/tags/list");
     expect(res.status).toBe(400);

@@ -319,3 +319,18 @@ describe("the Worker without AUTH_CONFIG", () => {
     expect(warnings).toHaveLength(1);
   });
 });
+
+describe("the Worker with PUBLIC_URL", () => {
+  it("names <PUBLIC_URL>/token as the realm whatever host the request came to; without it, the request's", async () => {
+    const AUTH_CONFIG = JSON.stringify({ ...example.auth, signingKeys: [{ jwk: await signingJwk() }] });
+    const worker = await freshWorker();
+    const challenge = async (workerEnv: WorkersEnv) => {
+      const ctx = createExecutionContext();
+      const response = await worker.fetch(new Request("http://evil.example/v2/", { headers: { host: "evil.example" } }) as Request<unknown, IncomingRequestCfProperties>, workerEnv, ctx);
+      await waitOnExecutionContext(ctx);
+      return response.headers.get("www-authenticate");
+    };
+    expect(await challenge({ ...env, AUTH_CONFIG, PUBLIC_URL: "https://registry.example.com" })).toBe(`Bearer realm="https://registry.example.com/token",service="${SERVICE}"`);
+    expect(await client(await freshWorker(), { ...env, AUTH_CONFIG })("/v2/").then((r) => r.headers.get("www-authenticate"))).toBe(`Bearer realm="${ORIGIN}/token",service="${SERVICE}"`);
+  });
+});
