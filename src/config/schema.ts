@@ -10,6 +10,12 @@ import { type RetentionRule, retentionProblems } from "../lifecycle/retention.ts
 export interface RegistryConfig {
   /** Interface the Node server listens on. */
   host: string;
+  /**
+   * The origin clients reach this registry at (`https://registry.example.com`): the token
+   * realm in challenges is `<publicUrl>/token` unless `auth.realm` says otherwise. Empty:
+   * taken from each request's Host header, which whoever sends the request chooses.
+   */
+  publicUrl: string;
   port: number;
   /** Node processes serving the port (node:cluster); 1: one process. Default: one per CPU core. */
   processes: number;
@@ -55,6 +61,7 @@ export interface RegistryConfig {
 
 export const defaultConfig: RegistryConfig = {
   host: "127.0.0.1",
+  publicUrl: "",
   port: 5000,
   processes: 0,
   dataDir: "./data",
@@ -81,6 +88,7 @@ export const defaultConfig: RegistryConfig = {
 /** Environment variable for each setting. */
 export const environmentNames: Record<keyof RegistryConfig, string> = {
   host: "HOST",
+  publicUrl: "PUBLIC_URL",
   port: "PORT",
   processes: "PROCESSES",
   dataDir: "DATA_DIR",
@@ -153,6 +161,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
 
   text("host");
   text("dataDir");
+  publicUrl();
   integer("port", 0, 65535);
   integer("processes", 0, 256);
   integer("partSize", 5 * 1024 * 1024, 5 * 1024 * 1024 * 1024);
@@ -168,6 +177,21 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   config.auth = authSection(file.auth, env[environmentNames.auth], problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+
+  /** An http(s) origin, kept without a trailing slash; a path, query or credentials would be silently dropped, so they are refused. */
+  function publicUrl(): void {
+    const raw = read("publicUrl");
+    if (raw === "") return;
+    let url: URL | undefined;
+    try {
+      url = typeof raw === "string" ? new URL(raw) : undefined;
+    } catch {
+      url = undefined;
+    }
+    if (!url || !/^https?:$/.test(url.protocol) || url.pathname !== "/" || url.search || url.hash || url.username || url.password) {
+      problems.push(`${where("publicUrl")} must be an http(s) origin such as https://registry.example.com (no path), not ${JSON.stringify(raw)}`);
+    } else config.publicUrl = url.origin;
+  }
 
   /** A list of {repositories, tags} pattern lists, from the file or IMMUTABLE_TAGS as JSON text. */
   function immutableTags(): void {

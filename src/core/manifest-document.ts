@@ -1,5 +1,5 @@
 import { RegistryError } from "./errors.ts";
-import { DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, isIndexType, isNonDistributable } from "./media-types.ts";
+import { MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST, isIndexType, isManifestType, isNonDistributable } from "./media-types.ts";
 import { parseDigest } from "./digest.ts";
 
 /** A descriptor as found inside a manifest (image-spec descriptor.md). */
@@ -18,9 +18,9 @@ export interface ManifestDocument {
   /** Manifests that must already be in the repository (an index's entries). */
   manifests: Descriptor[];
   /**
-   * Every digest the manifest keeps for garbage collection: the above, foreign layers, and for a
-   * media type the registry does not check (an artifact manifest's `blobs`, say) every descriptor
-   * in `config`, `layers`, `blobs` and `manifests`.
+   * Every digest the manifest keeps for garbage collection: the above, foreign layers, and any
+   * other descriptor in `config`, `layers`, `blobs` and `manifests` (documents stored by earlier
+   * versions under other media types are read this way too).
    */
   held: string[];
   subject?: string;
@@ -36,7 +36,10 @@ const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null 
 /**
  * Parses the pushed bytes. The media type is the document's `mediaType`, or
  * the request's Content-Type when the document has none (image-spec allows
- * omitting it); when both are present they must agree.
+ * omitting it), or else the document's shape; when both are present they must
+ * agree. Whichever way it is found, it is one of MANIFEST_TYPES, so every
+ * stored manifest had its references checked: Content-Type alone (generic,
+ * wrongly cased, or anything else) never opts a document out of the checks.
  */
 export function parseManifest(bytes: Uint8Array, contentType: string | undefined): ManifestDocument {
   let doc: unknown;
@@ -46,20 +49,14 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
     throw invalid("the body is not valid UTF-8 JSON");
   }
   if (!isObject(doc)) throw invalid("the body must be a JSON object");
-  const requestType = contentType?.split(";")[0]?.trim() || undefined;
-  const declared = doc.mediaType;
-  if (declared !== undefined && typeof declared !== "string") throw invalid("mediaType must be a string");
-  if (declared && requestType && declared !== requestType && requestType !== "application/json" && requestType !== "application/octet-stream") {
-    throw invalid(`mediaType ${declared} does not match Content-Type ${requestType}`);
-  }
-  const mediaType = declared || requestType || (Array.isArray(doc.manifests) ? OCI_INDEX : OCI_MANIFEST);
+  if (doc.schemaVersion !== 2) throw invalid("schemaVersion must be 2 (schema 1 manifests are not supported)");
+  const mediaType = manifestType(doc, contentType);
 
   const result: ManifestDocument = { mediaType, blobs: [], manifests: [], held: [] };
-  if (doc.schemaVersion !== 2) throw invalid("schemaVersion must be 2 (schema 1 manifests are not supported)");
   if (isIndexType(mediaType)) {
     if (!Array.isArray(doc.manifests)) throw invalid("an index must have a manifests array");
     result.manifests = doc.manifests.map((d, i) => descriptor(d, `manifests[${i}]`));
-  } else if (mediaType === OCI_MANIFEST || mediaType === DOCKER_MANIFEST) {
+  } else {
     if (!isObject(doc.config)) throw invalid("an image manifest must have a config descriptor");
     if (!Array.isArray(doc.layers)) throw invalid("an image manifest must have a layers array");
     const config = descriptor(doc.config, "config");
@@ -96,6 +93,25 @@ function heldDigests(doc: Json): string[] {
   take(doc.config);
   for (const field of ["layers", "blobs", "manifests"]) if (Array.isArray(doc[field])) (doc[field] as unknown[]).forEach(take);
   return found;
+}
+
+/** Content-Types that say only "some JSON" or "some bytes": the document decides. */
+const GENERIC_TYPES = ["application/json", "application/octet-stream"];
+
+function manifestType(doc: Json, contentType: string | undefined): string {
+  const supported = `this registry stores ${MANIFEST_TYPES.join(", ")}`;
+  // RFC 9110: type and subtype are case-insensitive; parameters are ignored (distribution-spec).
+  const requested = contentType?.split(";")[0]?.trim().toLowerCase() || undefined;
+  if (requested && !GENERIC_TYPES.includes(requested) && !isManifestType(requested)) {
+    throw invalid(`Content-Type ${requested.slice(0, 100)} is not a manifest type; ${supported}`);
+  }
+  const declared = doc.mediaType;
+  if (declared !== undefined && typeof declared !== "string") throw invalid("mediaType must be a string");
+  // image-spec: the field holds the type exactly as registered, lower case.
+  if (declared !== undefined && !isManifestType(declared)) throw invalid(`mediaType ${declared.slice(0, 100)} is not a manifest type; ${supported}`);
+  const claimed = requested && isManifestType(requested) ? requested : undefined;
+  if (declared && claimed && declared !== claimed) throw invalid(`mediaType ${declared} does not match Content-Type ${claimed}`);
+  return declared || claimed || (Array.isArray(doc.manifests) ? OCI_INDEX : OCI_MANIFEST);
 }
 
 function descriptor(value: unknown, where: string): Descriptor {

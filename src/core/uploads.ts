@@ -174,16 +174,17 @@ export class Uploads {
    * Monolithic push (POST ?digest= or a PUT carrying the whole blob): the
    * store verifies the digest while writing, so the bytes land once at their
    * content-addressed key, and with a native one-shot hash where there is one.
+   *
+   * A digest the registry already holds takes the same path: written, verified, and
+   * only then found indexed, when our copy is dropped (indexOrDiscard). Skipping the
+   * write for it would save one, but then a caller who may push anywhere could send
+   * wrong bytes with any digest and tell from the answer or its timing whether another
+   * team holds that digest (docs/auth.md promises no such probe). Only a caller whose
+   * bytes match, who therefore has the content, reaches the point where the paths part.
    */
   async putWhole(repository: string, digest: ParsedDigest, chunk: Chunk): Promise<BlobInfo> {
     const declared = declaredLength(chunk);
     if (declared !== undefined) await this.deps.quotas?.check(repository, declared, digest.digest);
-    const known = await this.deps.metadata.getBlob(digest.digest);
-    if (known) {
-      await this.verifyWithoutStoring(digest, chunk);
-      if (!(await this.deps.metadata.linkBlob(repository, known))) throw collectedMeanwhile(digest.digest);
-      return known;
-    }
     const length = declaredLength(chunk);
     if (length === undefined) return this.putWholeOfUnknownLength(repository, digest, chunk);
     const key = newBlobKey(digest.digest, this.deps.newId());
@@ -192,7 +193,7 @@ export class Uploads {
     try {
       ({ size } = await this.deps.blobs.put(key, body, { digest: digest.digest, length }));
     } catch (error) {
-      throw asDigestError(error, digest.digest);
+      throw asDigestError(error);
     }
     const info = await this.indexOrDiscard({ digest: digest.digest, size, key });
     if (!(await this.deps.metadata.linkBlob(repository, info))) throw collectedMeanwhile(digest.digest);
@@ -259,7 +260,7 @@ export class Uploads {
       if (actual !== digest.digest) {
         settled = true;
         await this.discard(current);
-        throw new RegistryError("DIGEST_INVALID", `the uploaded content has digest ${actual}, not ${digest.digest}; the upload was discarded`);
+        throw digestMismatch(actual, "the upload was discarded");
       }
       const known = await this.deps.metadata.getBlob(digest.digest);
       let info = known ?? (await this.store(claim, digest.digest));
@@ -466,16 +467,6 @@ export class Uploads {
     return readLimited(object.body, tail.size, () => new Error(`upload ${record.id}: tail object is larger than recorded`));
   }
 
-  /** A blob already stored: the body must still match the digest the client claims. */
-  private async verifyWithoutStoring(digest: ParsedDigest, chunk: Chunk): Promise<void> {
-    const hash = await this.deps.hashing.resumable(digest.algorithm);
-    const length = declaredLength(chunk);
-    let body = chunk.body ?? emptyStream();
-    if (length !== undefined) body = exactLength(body, length);
-    for await (const piece of body) hash.update(piece);
-    const actual = `${digest.algorithm}:${hash.digestHex()}`;
-    if (actual !== digest.digest) throw new RegistryError("DIGEST_INVALID", `the uploaded content has digest ${actual}, not ${digest.digest}`);
-  }
 }
 
 /**
@@ -610,11 +601,17 @@ function declaredLength(chunk: Chunk): number | undefined {
   return chunk.length;
 }
 
-function asDigestError(error: unknown, expected: string): unknown {
-  if (error instanceof DigestMismatchError) {
-    return new RegistryError("DIGEST_INVALID", `the uploaded content has digest ${error.actual}, not ${expected}; nothing was stored`);
-  }
-  return error;
+function asDigestError(error: unknown): unknown {
+  return error instanceof DigestMismatchError ? digestMismatch(error.actual, "nothing was stored") : error;
+}
+
+/**
+ * The bytes do not hash to the requested digest. The text names only what the bytes
+ * are, not the digest asked for: the answer to wrong bytes is then the same, byte for
+ * byte, whatever digest they were sent under (held elsewhere in the registry or not).
+ */
+function digestMismatch(actual: string, outcome: string): RegistryError {
+  return new RegistryError("DIGEST_INVALID", `the uploaded content has digest ${actual}, not the digest the request named; ${outcome}`);
 }
 
 function emptyStream(): ReadableStream<Uint8Array> {

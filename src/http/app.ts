@@ -30,6 +30,12 @@ export interface AppOptions {
   auth?: Auth;
   /** The /admin/ endpoints' work (usage, garbage collection now); without it they answer 404. */
   maintenance?: Maintenance;
+  /**
+   * The origin clients reach the registry at (RegistryConfig.publicUrl): the challenge's
+   * realm is `<publicUrl>/token` unless the auth configuration names one. Without it the
+   * realm follows the request's Host header, which the client chooses.
+   */
+  publicUrl?: string;
 }
 
 /** Builds the HTTP face of a registry over the given adapters. Holds no state of its own. */
@@ -40,11 +46,13 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
   app.use("*", async (c, next) => {
     await next();
     c.res.headers.set("Docker-Distribution-API-Version", "registry/2.0");
+    // Browsers must take every answer as the type it is labelled with, never sniff it into HTML.
+    c.res.headers.set("X-Content-Type-Options", "nosniff");
   });
 
   if (options.auth) {
     tokenRoutes(app, options.auth);
-    guardRoutes(app, options.auth);
+    guardRoutes(app, options.auth, options.auth.realm ?? (options.publicUrl ? `${options.publicUrl}/token` : undefined));
   }
 
   // end-1: a 200 here tells clients this registry implements the spec.

@@ -72,26 +72,33 @@ export const guardedRoutes: GuardedRoute[] = [
   { methods: ["DELETE"], path: "/admin/repositories/:name{.+}", need: admin },
 ];
 
-/** Registers the guards; call before the routes they guard. */
-export function guardRoutes(app: Hono, auth: Auth): void {
+/**
+ * Registers the guards; call before the routes they guard. `realm` is the token endpoint's
+ * URL from configuration; undefined: derived from each request (its Host header).
+ */
+export function guardRoutes(app: Hono, auth: Auth, realm?: string): void {
+  const challenge = (c: Context, scopes: AccessEntry[], error?: "invalid_token" | "insufficient_scope") =>
+    challengeError(realm ?? new URL("/token", c.req.url).href, auth.service, scopes, error);
   // end-1 with auth: any valid token passes (an anonymous one too); without one, the
   // challenge clients key their login on (B.10: a 200 here would make docker login fail).
   app.on(["GET", "HEAD"], ["/v2/", "/v2"], async (c, next) => {
     const caller = await auth.caller(c.req.header("authorization"));
-    if (!caller) throw challenge(c, auth, [], "invalid_token");
-    if (!caller.hasToken) throw challenge(c, auth, []);
+    if (!caller) throw challenge(c, [], "invalid_token");
+    if (!caller.hasToken) throw challenge(c, []);
     await next();
   });
-  for (const route of guardedRoutes) app.on(route.methods, route.path, guard(auth, route));
+  for (const route of guardedRoutes) app.on(route.methods, route.path, guard(auth, route, challenge));
 }
 
-function guard(auth: Auth, route: GuardedRoute): MiddlewareHandler {
+type Challenge = (c: Context, scopes: AccessEntry[], error?: "invalid_token" | "insufficient_scope") => RegistryError;
+
+function guard(auth: Auth, route: GuardedRoute, challenge: Challenge): MiddlewareHandler {
   return async (c, next) => {
     // A malformed name is refused as the route would refuse it, before anything is looked up.
     const need = route.need(c);
     const caller = await auth.caller(c.req.header("authorization"));
-    if (!caller) throw challenge(c, auth, need.challenge, "invalid_token");
-    if (!permitsAll(caller, need.required)) throw challenge(c, auth, need.challenge, caller.hasToken ? "insufficient_scope" : undefined);
+    if (!caller) throw challenge(c, need.challenge, "invalid_token");
+    if (!permitsAll(caller, need.required)) throw challenge(c, need.challenge, caller.hasToken ? "insufficient_scope" : undefined);
     setReadAccess(c, caller);
     await next();
   };
@@ -112,9 +119,8 @@ const messages = {
  * clients fetch a new token on 401 with the challenge's scope and give up on
  * 403, so a missing scope must be a 401 for a client to be able to recover.
  */
-function challenge(c: Context, auth: Auth, scopes: AccessEntry[], error?: "invalid_token" | "insufficient_scope"): RegistryError {
-  const realm = auth.realm ?? new URL("/token", c.req.url).href;
-  let header = `Bearer realm="${quoted(realm)}",service="${quoted(auth.service)}"`;
+function challengeError(realm: string, service: string, scopes: AccessEntry[], error?: "invalid_token" | "insufficient_scope"): RegistryError {
+  let header = `Bearer realm="${quoted(realm)}",service="${quoted(service)}"`;
   if (scopes.length > 0) header += `,scope="${scopes.map(formatScope).join(" ")}"`;
   if (error) header += `,error="${error}"`;
   const detail = scopes.flatMap((entry) => entry.actions.map((action) => ({ Type: entry.type, Name: entry.name, Action: action })));

@@ -90,6 +90,7 @@ async function deploy(env: Environment): Promise<Deployment> {
     maintenance: { usage: () => measureUsage(stores.metadata), collect: ({ dryRun }) => collectNow(config, stores, dryRun) },
     blobReadRedirects: { signer: stores.blobs, expiresInSeconds: config.blobRedirectTtlSeconds },
     ...(auth ? { auth } : {}),
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
   });
   return { config, registry, stores, serve: handle(app) };
 }
@@ -126,5 +127,5 @@ function isScheduled(event: LambdaEvent | ScheduledEvent): event is ScheduledEve
 
 function misconfigured(): APIGatewayProxyResult {
   const body = { errors: [{ code: "UNKNOWN", message: "the registry is misconfigured; its operator will find why in the function's log", detail: null }] };
-  return { statusCode: 500, headers: { "content-type": "application/json" }, body: JSON.stringify(body), isBase64Encoded: false };
+  return { statusCode: 500, headers: { "content-type": "application/json", "x-content-type-options": "nosniff" }, body: JSON.stringify(body), isBase64Encoded: false };
 }

@@ -41,10 +41,13 @@ async function authOrExit(config: RegistryConfig): Promise<Auth | undefined> {
 function announce(config: RegistryConfig, auth: boolean) {
   return (address: string, port: number, description: string) => {
     console.log(`registry listening on http://${address}:${port} with ${description}`);
+    if (!auth) return console.log("no auth configured: every caller may pull, push and delete");
+    const realm = config.auth!.realm ?? (config.publicUrl ? `${config.publicUrl}/token` : undefined);
     console.log(
-      auth
-        ? `token auth on: service "${config.auth!.service}", token endpoint ${config.auth!.realm ?? `http://${address}:${port}/token`}`
-        : "no auth configured: every caller may pull, push and delete",
+      realm
+        ? `token auth on: service "${config.auth!.service}", token endpoint ${realm}`
+        : `token auth on: service "${config.auth!.service}", token endpoint <the request's Host>/token (e.g. http://${address}:${port}/token); ` +
+            "set PUBLIC_URL (publicUrl) to the URL clients use, so that no request can choose the realm its challenge names",
     );
   };
 }

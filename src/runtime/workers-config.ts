@@ -12,6 +12,8 @@ export interface WorkersVars {
   GC_GRACE_SECONDS?: string;
   /** JSON: [{"repositories": ["team/*"], "keepLastTags": 20, "untaggedAfterSeconds": 604800, "protectTags": ["latest"]}]. */
   RETENTION?: string;
+  /** The origin clients use (https://registry.example.com): the token realm's base. Unset: each request's Host. */
+  PUBLIC_URL?: string;
 }
 
 /** Secrets of the Workers deployment: `wrangler secret put NAME` (`.dev.vars` for wrangler dev). */
@@ -23,6 +25,8 @@ export interface WorkersSecrets {
 export interface WorkersConfig extends Pick<RegistryConfig, "partSize" | "maxManifestBytes" | "automaticMount" | "uploadTtlSeconds" | "immutableTags" | "gcGraceSeconds" | "retention" | "auth"> {
   /** Largest request body Cloudflare lets through on the zone's plan; larger uploads get a 413 that says how to chunk. */
   maxRequestBytes: number;
+  /** RegistryConfig.publicUrl, when set. */
+  publicUrl?: string;
 }
 
 /** Cloudflare's request body limit on Free and Pro zones (Business 200 MB, Enterprise 500 MB). */
@@ -43,8 +47,8 @@ export function resolveWorkersConfig(vars: WorkersVars, secrets: WorkersSecrets 
   const problems: string[] = [];
   let shared: RegistryConfig | undefined;
   try {
-    const { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS, GC_GRACE_SECONDS, RETENTION } = vars;
-    shared = resolveConfig({}, { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS, GC_GRACE_SECONDS, RETENTION, AUTH_CONFIG: secrets.AUTH_CONFIG });
+    const { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS, GC_GRACE_SECONDS, RETENTION, PUBLIC_URL } = vars;
+    shared = resolveConfig({}, { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS, GC_GRACE_SECONDS, RETENTION, PUBLIC_URL, AUTH_CONFIG: secrets.AUTH_CONFIG });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...error.message.split("\n  - ").slice(1));
@@ -62,6 +66,6 @@ export function resolveWorkersConfig(vars: WorkersVars, secrets: WorkersSecrets 
     problems.push("auth.signingKeys (secret AUTH_CONFIG) is empty: a Worker needs a lasting key every isolate shares (`npm run auth:keygen` prints one)");
   }
   if (problems.length > 0 || !shared) throw new ConfigError(problems);
-  const { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, retention, auth } = shared;
-  return { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, retention, maxRequestBytes, ...(auth ? { auth } : {}) };
+  const { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, retention, auth, publicUrl } = shared;
+  return { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, retention, maxRequestBytes, ...(auth ? { auth } : {}), ...(publicUrl ? { publicUrl } : {}) };
 }

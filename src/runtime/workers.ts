@@ -72,7 +72,7 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
     );
   }
   const maintenance = { usage: () => measureUsage(metadata), collect: ({ dryRun }: { dryRun: boolean }) => collect(config, metadata, blobs, dryRun) };
-  const app = createApp(registry, { maxRequestBytes: config.maxRequestBytes, maintenance, ...(auth ? { auth } : {}) });
+  const app = createApp(registry, { maxRequestBytes: config.maxRequestBytes, maintenance, ...(auth ? { auth } : {}), ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
   return { config, registry, metadata, blobs, app };
 }
 
@@ -97,7 +97,7 @@ export default {
     } catch (error) {
       if (!isConfigurationError(error)) throw error;
       console.error(error.message);
-      return new Response(`${error.message}\n`, { status: 500, headers: { "Content-Type": "text/plain" } });
+      return new Response(`${error.message}\n`, { status: 500, headers: { "Content-Type": "text/plain", "X-Content-Type-Options": "nosniff" } });
     }
     return app.fetch(request, env, ctx);
   },

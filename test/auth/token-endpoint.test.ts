@@ -125,6 +125,33 @@ describe("POST /token (oauth.md)", () => {
     expect((await registry.request("/token", form({ grant_type: "authorization_code", code: "x" }))).status).toBe(400);
     expect((await registry.request("/token", form({ grant_type: "password", username: "alice" }))).status).toBe(400);
   });
+
+  it("reads a form only up to 64 KiB: a larger body, even chunked without Content-Length, gets 413 after at most that much is read", async () => {
+    // 64 MiB offered as a stream of unknown length; the endpoint must stop pulling at the limit.
+    let pulled = 0;
+    const piece = new TextEncoder().encode("a".repeat(16 * 1024));
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled >= 64 * 1024 * 1024) return controller.close();
+        pulled += piece.byteLength;
+        controller.enqueue(piece);
+      },
+    });
+    const res = await registry.request("/token", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body, duplex: "half" } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(res.headers.get("connection")).toBe("close");
+    const error = ((await res.json()) as { errors: { code: string; message: string }[] }).errors[0]!;
+    expect(error.code).toBe("SIZE_INVALID");
+    expect(error.message).toContain("at most 65536 bytes");
+    expect(pulled).toBeLessThan(1024 * 1024);
+
+    // A declared Content-Length above the limit is refused before anything is read.
+    const declared = await registry.request("/token", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "content-length": String(65537) }, body: "x".repeat(65537) });
+    expect(declared.status).toBe(413);
+    // At the limit, a form is still read (and judged on its fields).
+    const atLimit = await registry.request("/token", form({ grant_type: "password", username: "alice", password: PASSWORDS.alice, padding: "x".repeat(65536 - 200) }));
+    expect(atLimit.status).toBe(200);
+  });
 });
 
 describe("refresh tokens end with the credential they were issued for", () => {
@@ -195,6 +222,23 @@ describe("anonymous pulls of public repositories", () => {
     const proxied = await authedRegistry(await teamsConfig({ realm: "https://registry.example.com/token" }));
     const res = await proxied.request("/v2/blue/app/tags/list");
     expect(res.headers.get("www-authenticate")).toBe(`Bearer realm="https://registry.example.com/token",service="${SERVICE}",scope="repository:blue/app:pull"`);
+  });
+
+  it("names <publicUrl>/token as the realm whatever Host the request carries, once publicUrl is configured", async () => {
+    const auth = await buildAuth({ ...(await teamsConfig()), signingKeys: [{ jwk: registry.signingJwk }] });
+    const stores = { blobs: new MemoryBlobStore(), metadata: new MemoryMetadataStore(), hashing: hashWasm };
+    const configured = createApp(stores, { auth, publicUrl: "https://registry.example.com" });
+    for (const path of ["http://evil.example/v2/", "http://evil.example/v2/blue/app/tags/list"]) {
+      const res = await configured.request(path, { headers: { host: "evil.example" } });
+      expect(res.status).toBe(401);
+      expect(res.headers.get("www-authenticate")).toMatch(/^Bearer realm="https:\/\/registry\.example\.com\/token",/);
+    }
+    // auth.realm, when set, still wins over publicUrl.
+    const both = createApp(stores, { auth: await buildAuth({ ...(await teamsConfig({ realm: "https://auth.example.com/token" })), signingKeys: [{ jwk: registry.signingJwk }] }), publicUrl: "https://registry.example.com" });
+    expect((await both.request("http://evil.example/v2/")).headers.get("www-authenticate")).toContain('realm="https://auth.example.com/token"');
+    // Unconfigured (local use, documented): the realm follows the request's origin.
+    const local = createApp(stores, { auth });
+    expect((await local.request("http://evil.example/v2/")).headers.get("www-authenticate")).toContain('realm="http://evil.example/token"');
   });
 
   it("refuses malformed names before anything else, as the route would", async () => {

@@ -150,6 +150,7 @@ describe("Lambda handler (Function URL, payload 2.0) on S3 and DynamoDB", () => 
     const fixable = createLambdaHandler(settings);
     const result = (await fixable(functionUrlEvent("GET", "/v2/"))) as APIGatewayProxyResult;
     expect(result.statusCode).toBe(500);
+    expect(result.headers?.["x-content-type-options"]).toBe("nosniff");
     expect((JSON.parse(result.body) as { errors: { code: string }[] }).errors[0]!.code).toBe("UNKNOWN");
     settings.S3_BUCKET = bucket;
     expect(((await fixable(functionUrlEvent("GET", "/v2/"))) as APIGatewayProxyResult).statusCode).toBe(200);

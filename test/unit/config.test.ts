@@ -16,6 +16,14 @@ describe("configuration", () => {
     expect(config.automaticMount).toBe(false);
     expect(config.partSize).toBe(16 * 1024 * 1024);
   });
+  it("reads publicUrl (PUBLIC_URL) as an http(s) origin, and refuses anything else by name", () => {
+    expect(resolveConfig({}, {}).publicUrl).toBe("");
+    expect(resolveConfig({ publicUrl: "https://registry.example.com/" }, {}).publicUrl).toBe("https://registry.example.com");
+    expect(resolveConfig({}, { PUBLIC_URL: "http://10.0.0.5:5000" }).publicUrl).toBe("http://10.0.0.5:5000");
+    for (const bad of ["registry.example.com", "ftp://registry.example.com", "https://registry.example.com/prefix", "https://registry.example.com/?x=1", "https://user:pw@registry.example.com"]) {
+      expect(() => resolveConfig({}, { PUBLIC_URL: bad }), bad).toThrow(/publicUrl \(env PUBLIC_URL\) must be an http\(s\) origin/);
+    }
+  });
   it("reports every mistake at once", () => {
     let error: unknown;
     try {

@@ -40,6 +40,11 @@ describe("Workers configuration", () => {
     });
   });
 
+  it("reads PUBLIC_URL, the base of the token realm", () => {
+    expect(resolveWorkersConfig({ PUBLIC_URL: "https://registry.example.com" }).publicUrl).toBe("https://registry.example.com");
+    expect(() => resolveWorkersConfig({ PUBLIC_URL: "registry.example.com" })).toThrow(/PUBLIC_URL/);
+  });
+
   it("reports every mistake at once, including a part size too large for a Worker's memory", () => {
     let error: unknown;
     try {

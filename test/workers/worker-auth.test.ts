@@ -127,6 +127,24 @@ describe("the Worker with AUTH_CONFIG (the example teams configuration)", () => 
     expect(refused.headers.get("www-authenticate")).toContain('error="insufficient_scope"');
   });
 
+  it("reads a POST /token form only up to 64 KiB: a 64 MiB stream of unknown length gets 413 and is not read whole", async () => {
+    let pulled = 0;
+    const piece = new TextEncoder().encode("a".repeat(16 * 1024));
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled >= 64 * 1024 * 1024) return controller.close();
+        pulled += piece.byteLength;
+        controller.enqueue(piece);
+      },
+    });
+    const response = await fetch("/token", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body, duplex: "half" } as RequestInit);
+    expect(response.status).toBe(413);
+    const error = ((await response.json()) as { errors: { code: string; message: string }[] }).errors[0]!;
+    expect(error.code).toBe("SIZE_INVALID");
+    expect(error.message).toContain("at most 65536 bytes");
+    expect(pulled).toBeLessThan(1024 * 1024);
+  });
+
   it("refuses a wrong password at /token", async () => {
     const response = await fetch(`/token?service=${SERVICE}&scope=repository:blue/app:pull`, { headers: basic("alice", "not-her-password") });
     expect(response.status).toBe(401);
@@ -146,6 +164,63 @@ describe("the Worker with AUTH_CONFIG (the example teams configuration)", () => 
     const green = await tokenFor(fetch, "repository:green/app:pull,push", bob);
     expect(green.scope).toBe("repository:green/app:pull,push");
     await pushImage(fetch, green.token, "green/app", "v1");
+  });
+
+  it("answers wrong bytes alike whether another team holds the digest or nobody does (no cross-team probe)", async () => {
+    const secret = new TextEncoder().encode("blue's secret layer, in R2");
+    const held = await sha256(secret);
+    const pusher = await tokenFor(fetch, "repository:blue/probe:pull,push", alice);
+    expect((await fetch(`/v2/blue/probe/blobs/uploads/?digest=${held}`, { method: "POST", headers: bearer(pusher.token), body: secret })).status).toBe(201);
+    const prober = await tokenFor(fetch, "repository:green/probe:pull,push", bob);
+    const wrong = new TextEncoder().encode("bytes that hash to neither digest");
+    const nowhere = await sha256(new TextEncoder().encode(`held by nobody ${Math.random()}`));
+    const answer = async (digest: string, withLength: boolean) => {
+      const body = withLength
+        ? wrong
+        : new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(wrong.slice(0, 7));
+              controller.enqueue(wrong.slice(7));
+              controller.close();
+            },
+          });
+      const headers = withLength ? { ...bearer(prober.token), "content-length": String(wrong.byteLength) } : bearer(prober.token);
+      const response = await fetch(`/v2/green/probe/blobs/uploads/?digest=${digest}`, { method: "POST", headers, body, duplex: "half" } as RequestInit);
+      return { status: response.status, headers: [...response.headers].sort(), body: await response.text() };
+    };
+    for (const withLength of [true, false]) {
+      const known = await answer(held, withLength);
+      expect(known.status).toBe(400);
+      expect(known.body).toContain("DIGEST_INVALID");
+      expect(known).toEqual(await answer(nowhere, withLength));
+    }
+    expect((await fetch(`/v2/green/probe/blobs/${held}`, { method: "HEAD", headers: bearer(prober.token) })).status).toBe(404);
+  });
+
+  it("checks a manifest's references whatever its Content-Type, refuses other types, and serves nosniff", async () => {
+    const { token } = await tokenFor(fetch, "repository:green/types:pull,push", bob);
+    const random = async () => sha256(new TextEncoder().encode(`nowhere ${Math.random()}`));
+    const dangling = JSON.stringify({
+      schemaVersion: 2,
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: await random(), size: 10 },
+      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: await random(), size: 20 }],
+    });
+    const put = (body: string, contentType: string) => fetch("/v2/green/types/manifests/v1", { method: "PUT", headers: { ...bearer(token), "content-type": contentType }, body });
+    for (const contentType of ["application/json", "application/octet-stream", "Application/Vnd.OCI.Image.Manifest.v1+JSON"]) {
+      const response = await put(dangling, contentType);
+      expect(response.status, contentType).toBe(404);
+      expect(await response.text()).toContain("MANIFEST_BLOB_UNKNOWN");
+    }
+    const html = await put(JSON.stringify({ schemaVersion: 2, manifests: [], x: "<script>alert(1)</script>" }), "text/html");
+    expect(html.status).toBe(400);
+    expect(await html.text()).toContain("MANIFEST_INVALID");
+    expect(html.headers.get("x-content-type-options")).toBe("nosniff");
+
+    const index = await put(JSON.stringify({ schemaVersion: 2, manifests: [] }), "application/json");
+    expect(index.status).toBe(201);
+    const pulled = await fetch("/v2/green/types/manifests/v1", { headers: bearer(token) });
+    expect(pulled.headers.get("content-type")).toBe("application/vnd.oci.image.index.v1+json");
+    expect(pulled.headers.get("x-content-type-options")).toBe("nosniff");
   });
 
   it("lets anyone pull public/*, which alice (team blue) may push", async () => {
@@ -188,6 +263,7 @@ describe("the Worker's AUTH_CONFIG mistakes", () => {
     const secretText = '{"signingKeys": [{"jwk": {"d": "TOP-SECRET-PRIVATE-KEY-MATERIAL"';
     const broken = await client(worker, { ...env, AUTH_CONFIG: secretText })("/v2/");
     expect(broken.status).toBe(500);
+    expect(broken.headers.get("x-content-type-options")).toBe("nosniff");
     const body = await broken.text();
     expect(body).toContain("auth (env AUTH_CONFIG) is not valid JSON");
     expect(body).not.toContain("TOP-SECRET");
@@ -241,5 +317,20 @@ describe("the Worker without AUTH_CONFIG", () => {
     }
     const warnings = warn.mock.calls.filter(([message]) => String(message).includes("AUTH_CONFIG is not set"));
     expect(warnings).toHaveLength(1);
+  });
+});
+
+describe("the Worker with PUBLIC_URL", () => {
+  it("names <PUBLIC_URL>/token as the realm whatever host the request came to; without it, the request's", async () => {
+    const AUTH_CONFIG = JSON.stringify({ ...example.auth, signingKeys: [{ jwk: await signingJwk() }] });
+    const worker = await freshWorker();
+    const challenge = async (workerEnv: WorkersEnv) => {
+      const ctx = createExecutionContext();
+      const response = await worker.fetch(new Request("http://evil.example/v2/", { headers: { host: "evil.example" } }) as Request<unknown, IncomingRequestCfProperties>, workerEnv, ctx);
+      await waitOnExecutionContext(ctx);
+      return response.headers.get("www-authenticate");
+    };
+    expect(await challenge({ ...env, AUTH_CONFIG, PUBLIC_URL: "https://registry.example.com" })).toBe(`Bearer realm="https://registry.example.com/token",service="${SERVICE}"`);
+    expect(await client(await freshWorker(), { ...env, AUTH_CONFIG })("/v2/").then((r) => r.headers.get("www-authenticate"))).toBe(`Bearer realm="${ORIGIN}/token",service="${SERVICE}"`);
   });
 });

@@ -1,4 +1,5 @@
 import type { Hono } from "hono";
+import { servedManifestType } from "../../core/media-types.ts";
 import type { Registry } from "../../core/registry.ts";
 import type { ManifestRecord } from "../../ports/metadata-store.ts";
 import { queryAll, repositoryParam } from "../request.ts";
@@ -41,7 +42,7 @@ export function manifestRoutes(app: Hono, registry: Registry): void {
 
 function manifestHeaders(record: ManifestRecord): Record<string, string> {
   return {
-    "Content-Type": record.mediaType,
+    "Content-Type": servedManifestType(record.mediaType),
     "Content-Length": String(record.size),
     "Docker-Content-Digest": record.digest,
     ETag: `"${record.digest}"`,

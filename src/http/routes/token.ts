@@ -5,9 +5,11 @@
 import type { Context, Hono } from "hono";
 import type { Auth, TokenOutcome, TokenRequest } from "../../auth/service.ts";
 import { RegistryError } from "../../core/errors.ts";
+import { readLimited } from "../../core/streams.ts";
+import { contentLength } from "../request.ts";
 
 /** Token requests are a few hundred bytes; anything much larger is not a client. */
-const MAX_FORM_BYTES = 64 * 1024;
+export const MAX_FORM_BYTES = 64 * 1024;
 
 export function tokenRoutes(app: Hono, auth: Auth): void {
   app.get("/token", async (c) => {
@@ -25,11 +27,11 @@ export function tokenRoutes(app: Hono, auth: Auth): void {
   });
 
   app.post("/token", async (c) => {
-    const length = Number(c.req.header("content-length") ?? "0");
-    if (!(length <= MAX_FORM_BYTES)) throw badRequest(`the form may have at most ${MAX_FORM_BYTES} bytes`);
-    const text = await c.req.text();
-    if (text.length > MAX_FORM_BYTES) throw badRequest(`the form may have at most ${MAX_FORM_BYTES} bytes`);
-    const form = new URLSearchParams(text);
+    // Unauthenticated: the body is read only up to the limit, so a huge (or endless,
+    // chunked) body costs 64 KiB of memory and is cut off there, not buffered whole.
+    const length = contentLength(c);
+    if (length !== undefined && length > MAX_FORM_BYTES) throw formTooLarge();
+    const form = new URLSearchParams(new TextDecoder().decode(await readLimited(c.req.raw.body, MAX_FORM_BYTES, formTooLarge)));
     const request: TokenRequest = {
       scopes: form.getAll("scope"),
       offline: form.get("access_type") === "offline",
@@ -80,6 +82,14 @@ function basicCredentials(header: string | undefined): { username: string; passw
 
 function invalidCredentials(auth: Auth, message: string): RegistryError {
   return new RegistryError("UNAUTHORIZED", message, { headers: { "WWW-Authenticate": `Basic realm="${auth.service.replace(/["\\]/g, "\\$&")}"` } });
+}
+
+/** 413, which also closes the connection (http/errors.ts): the rest of the body is never read. */
+function formTooLarge(): RegistryError {
+  return new RegistryError("SIZE_INVALID", `a token request form may have at most ${MAX_FORM_BYTES} bytes (a real one has a few hundred); the rest was not read`, {
+    status: 413,
+    detail: { maxFormBytes: MAX_FORM_BYTES },
+  });
 }
 
 function badRequest(message: string): RegistryError {
