@@ -65,8 +65,14 @@
  *   tags (repository, tag) PK, digest                          indexed by (repository, digest) for deletes
  *   uploads (repository, id) PK, version, created_at, record   UploadRecord as JSON; updated
  *                                                              `WHERE ... AND version = ?`; indexed by age
- *   blobs (digest PK, size, key)                               blob index; INSERT OR IGNORE: first writer wins
+ *   blobs (digest PK, size, key, marked_at)                    blob index; INSERT OR IGNORE: first writer wins;
+ *                                                              marked_at: garbage collection's mark (NULL: live)
  *   repositories (name PK)                                     the catalog
+ *   instances (owner PK, started_at)                           Node only: registry processes on this DATA_DIR
+ *                                                              (adapters/sqlite/instances.ts)
+ *   Also: links.linked_at, manifests.pushed_at and refs_recorded, tags.tagged_at, uploads.touched_at
+ *   (garbage collection, retention, expiry), and manifest_refs (repository, manifest, digest PK):
+ *   what each manifest holds, indexed by digest.
  *
  *   Node keeps every table in one database file in WAL mode, opened by every process of
  *   the cluster: putManifest (its reference checks, the record, every tag and the catalog
