@@ -121,6 +121,8 @@ export class ConfigError extends Error {
 
 type Source = Record<string, unknown>;
 
+const INVALID = Symbol("invalid");
+
 /** Merges defaults, a parsed config file and the environment; throws ConfigError listing every mistake. */
 export function resolveConfig(file: Source, env: Record<string, string | undefined>): RegistryConfig {
   const problems: string[] = [];
@@ -193,18 +195,22 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
     } else config.publicUrl = url.origin;
   }
 
+  /** A structured setting: from the file, or its environment variable as JSON text; INVALID (reported) when that is not JSON. */
+  function structured(key: "immutableTags" | "retention" | "quotas", fallback: unknown): unknown {
+    const fromEnv = env[environmentNames[key]];
+    if (fromEnv === undefined) return file[key] ?? fallback;
+    try {
+      return JSON.parse(fromEnv) as unknown;
+    } catch {
+      problems.push(`${where(key)} is not valid JSON`);
+      return INVALID;
+    }
+  }
+
   /** A list of {repositories, tags} pattern lists, from the file or IMMUTABLE_TAGS as JSON text. */
   function immutableTags(): void {
-    let raw: unknown = file.immutableTags ?? [];
-    const fromEnv = env[environmentNames.immutableTags];
-    if (fromEnv !== undefined) {
-      try {
-        raw = JSON.parse(fromEnv);
-      } catch {
-        problems.push(`${where("immutableTags")} is not valid JSON`);
-        return;
-      }
-    }
+    const raw = structured("immutableTags", []);
+    if (raw === INVALID) return;
     const names = (value: unknown) => Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === "string" && v !== "");
     if (!Array.isArray(raw) || !raw.every((rule) => typeof rule === "object" && rule !== null && names(rule.repositories) && names(rule.tags))) {
       problems.push(`${where("immutableTags")} must be a list of {"repositories": ["team/*", ...], "tags": ["v*", ...]}`);
@@ -214,32 +220,16 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   }
 
   function retention(): void {
-    let raw: unknown = file.retention ?? [];
-    const fromEnv = env[environmentNames.retention];
-    if (fromEnv !== undefined) {
-      try {
-        raw = JSON.parse(fromEnv);
-      } catch {
-        problems.push(`${where("retention")} is not valid JSON`);
-        return;
-      }
-    }
+    const raw = structured("retention", []);
+    if (raw === INVALID) return;
     const found = retentionProblems(raw);
     if (found.length > 0) problems.push(...found.map((problem) => `${where("retention")}: ${problem}`));
     else config.retention = structuredClone(raw as RetentionRule[]);
   }
 
   function quotas(): void {
-    let raw: unknown = file.quotas ?? {};
-    const fromEnv = env[environmentNames.quotas];
-    if (fromEnv !== undefined) {
-      try {
-        raw = JSON.parse(fromEnv);
-      } catch {
-        problems.push(`${where("quotas")} is not valid JSON`);
-        return;
-      }
-    }
+    const raw = structured("quotas", {});
+    if (raw === INVALID) return;
     const valid =
       typeof raw === "object" && raw !== null && !Array.isArray(raw) &&
       Object.entries(raw).every(([name, bytes]) => /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/.test(name) && Number.isSafeInteger(bytes) && (bytes as number) >= 0);
