@@ -2,8 +2,9 @@
  * Quotas: the most bytes a namespace (a repository name's first component) may store,
  * counted as lifecycle/usage.ts counts them (a layer shared by its repositories once).
  * A push that would exceed its namespace's quota is refused before its bytes are taken
- * where their length is known (a monolithic push, a PATCH with Content-Length), and in any
- * case before its manifest is accepted. The check reads the usage, then the push proceeds:
+ * where their length is known (a monolithic push, a PATCH with Content-Length), at the
+ * latest when the upload is closed (its size known, the upload discarded), and in any case
+ * before its manifest is accepted. The check reads the usage, then the push proceeds:
  * pushes racing into one namespace may together overshoot it by what they carry.
  */
 import { RegistryError } from "./errors.ts";
@@ -37,7 +38,7 @@ export class Quotas {
     if (used + adding <= limit) return;
     throw new RegistryError(
       "DENIED",
-      `namespace ${namespace} would store ${used + adding} bytes, over its quota of ${limit} (it stores ${used}); delete images and let garbage collection run, or ask for a larger quota`,
+      `namespace ${namespace} would store ${used + adding} bytes, over its quota of ${limit} (it stores ${used}); nothing of this blob was kept. Delete images (garbage collection reclaims them, and layers of refused pushes once the grace period is over) or ask for a larger quota`,
       { detail: { namespace, quota: limit, used, adding } },
     );
   }

@@ -262,6 +262,14 @@ export class Uploads {
         await this.discard(current);
         throw digestMismatch(actual, "the upload was discarded");
       }
+      // The size is known now, whatever the client declared along the way: the last quota check.
+      try {
+        await this.deps.quotas?.check(repository, current.received, digest.digest);
+      } catch (error) {
+        settled = true;
+        await this.discard(current);
+        throw error;
+      }
       const known = await this.deps.metadata.getBlob(digest.digest);
       let info = known ?? (await this.store(claim, digest.digest));
       let ownBytes = known === null;

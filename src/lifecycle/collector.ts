@@ -81,6 +81,8 @@ export interface CollectionReport {
   blobsMarked: number;
   blobsDeleted: number;
   bytesFreed: number;
+  /** The grace period the run used: with 0, what it marked it also removed. */
+  graceMs?: number;
   /** Repositories dropped from the catalog because they hold nothing any more. */
   repositoriesRemoved?: string[];
   /** Problems that did not stop the run (an unreadable manifest, a failed object delete). */
@@ -102,13 +104,13 @@ export class Collector {
 
   /** One collection; with `dryRun`, only counts what would go (orphan links, and the entries and bytes they and unheld entries free). */
   async run({ dryRun = false } = {}): Promise<CollectionReport> {
-    const report: CollectionReport = { dryRun, referencesRecorded: 0, orphanLinksRemoved: 0, blobsMarked: 0, blobsDeleted: 0, bytesFreed: 0, problems: [] };
+    const report: CollectionReport = { dryRun, graceMs: this.#options.graceMs, referencesRecorded: 0, orphanLinksRemoved: 0, blobsMarked: 0, blobsDeleted: 0, bytesFreed: 0, problems: [] };
     const now = this.#now();
     const linkedBefore = now - this.#options.orphanLinkAgeMs;
     if (!dryRun) await this.#recordReferences(report);
     await this.#orphanLinks(linkedBefore, dryRun, report);
     if (dryRun) {
-      await this.#countUnheld(linkedBefore, report);
+      await this.#countUnheld(linkedBefore, now - this.#options.graceMs, report);
       return report;
     }
     await this.#mark(now, report);
@@ -184,14 +186,17 @@ export class Collector {
     }
   }
 
-  async #countUnheld(linkedBefore: number, report: CollectionReport): Promise<void> {
+  /** As the run would: an entry marked long enough ago (or any, with no grace period) goes; another is marked. */
+  async #countUnheld(linkedBefore: number, markedBefore: number, report: CollectionReport): Promise<void> {
     let after = "";
     for (;;) {
       const batch = await this.#options.metadata.listUnheldBlobs(linkedBefore, after, this.#batch);
       for (const entry of batch) {
         after = entry.digest;
-        report.blobsDeleted++;
-        report.bytesFreed += entry.size;
+        if (this.#options.graceMs === 0 || (entry.markedAt !== null && entry.markedAt <= markedBefore)) {
+          report.blobsDeleted++;
+          report.bytesFreed += entry.size;
+        } else report.blobsMarked++;
       }
       if (batch.length < this.#batch) return;
     }

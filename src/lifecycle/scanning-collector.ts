@@ -62,7 +62,7 @@ export class ScanningCollector {
 
   async run({ dryRun = false } = {}): Promise<CollectionReport> {
     const { metadata, blobs } = this.#options;
-    const report: CollectionReport = { dryRun, referencesRecorded: 0, orphanLinksRemoved: 0, blobsMarked: 0, blobsDeleted: 0, bytesFreed: 0, problems: [] };
+    const report: CollectionReport = { dryRun, graceMs: this.#options.graceMs, referencesRecorded: 0, orphanLinksRemoved: 0, blobsMarked: 0, blobsDeleted: 0, bytesFreed: 0, problems: [] };
     const started = this.#now();
     const held = new Set<string>();
     let after: string | undefined;
@@ -83,8 +83,11 @@ export class ScanningCollector {
       for (const entry of entries) {
         if (held.has(entry.digest)) continue;
         if (dryRun) {
-          report.blobsDeleted++;
-          report.bytesFreed += entry.size;
+          // As the run would: an entry marked long enough ago goes; another is marked.
+          if (entry.markedAt !== null && entry.markedAt <= sweepBefore) {
+            report.blobsDeleted++;
+            report.bytesFreed += entry.size;
+          } else if (entry.markedAt === null) report.blobsMarked++;
         } else if (entry.markedAt === null) {
           // The time of the mark itself: another run overlapping this one must see a full grace period from now.
           if (await metadata.markBlob(entry.digest, entry.key, this.#now())) report.blobsMarked++;

@@ -40,7 +40,7 @@ export interface CollectableMetadata {
    */
   removeBlobEntry(blob: MarkedBlob): Promise<boolean>;
   /** A dry run: entries nothing holds, or nothing would once the orphan links before `linkedBefore` are gone. */
-  listUnheldBlobs(linkedBefore: number, afterDigest: string, limit: number): Promise<BlobInfo[]>;
+  listUnheldBlobs(linkedBefore: number, afterDigest: string, limit: number): Promise<IndexedBlob[]>;
   /** Drops catalog entries of repositories that hold nothing; answers their names. */
   removeEmptyRepositories(): Promise<string[]>;
   /** Deletes every record of a repository and its catalog entry at once; null when it is not in the catalog. */

@@ -66,16 +66,22 @@ export async function collectAws(
 }
 
 export function describeCollection({ retention, collection, leftovers }: LocalCollection): string {
-  const verb = collection.dryRun ? "would remove" : "removed";
+  const dry = collection.dryRun;
+  const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
   const retained =
     retention.tags.length + retention.manifests.length > 0
-      ? `retention rules ${collection.dryRun ? "would delete" : "deleted"} ${retention.tags.length} tags and ${retention.manifests.length} untagged manifests${collection.dryRun ? " (their blobs are not counted below)" : ""}; `
+      ? `retention rules ${dry ? "would delete" : "deleted"} ${count(retention.tags.length, "tag", "tags")} and ${count(retention.manifests.length, "untagged manifest", "untagged manifests")}${dry ? " (what they held is not counted below)" : ""}; `
+      : "";
+  // With no grace period a run removes what it marks; otherwise marked blobs go in a later run.
+  const marked =
+    collection.blobsMarked > 0 && collection.graceMs !== 0
+      ? `; ${count(collection.blobsMarked, "newly unreferenced blob", "newly unreferenced blobs")} ${dry ? "would be" : ""} marked, to go once unreferenced for the grace period`.replace("  ", " ")
       : "";
   return (
     retained +
-    `garbage collection ${verb} ${collection.blobsDeleted} blobs (${formatBytes(collection.bytesFreed)}), ` +
-    `${collection.orphanLinksRemoved} links no manifest uses, and ${leftovers.files} leftover files (${formatBytes(leftovers.bytes)})` +
-    (collection.dryRun || collection.blobsMarked === 0 ? "" : `; ${collection.blobsMarked} newly unreferenced blobs marked (their bytes go once unreferenced for the grace period)`) +
+    `garbage collection ${dry ? "would remove" : "removed"} ${count(collection.blobsDeleted, "blob", "blobs")} (${formatBytes(collection.bytesFreed)}), ` +
+    `${count(collection.orphanLinksRemoved, "link", "links")} no manifest uses, and ${count(leftovers.files, "leftover file", "leftover files")} (${formatBytes(leftovers.bytes)})` +
+    marked +
     (collection.referencesRecorded > 0 ? `; read the references of ${collection.referencesRecorded} imported manifests` : "")
   );
 }

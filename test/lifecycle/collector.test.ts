@@ -232,6 +232,11 @@ describe("garbage collection (files + SQLite)", () => {
     const real = await f.collector({ graceMs: 0, orphanLinkAgeMs: 0 }).run();
     expect(dry).toMatchObject({ dryRun: true, orphanLinksRemoved: real.orphanLinksRemoved, blobsDeleted: real.blobsDeleted, bytesFreed: real.bytesFreed });
     expect(real.blobsDeleted).toBe(4);
+    // With a grace period, a dry run says the newly unreferenced blobs would only be marked now.
+    const img2 = image('{"d":2}', [random(10_000)]);
+    expect(await pushImage(f, "team/b", "v1", img2)).toBe(201);
+    await f.request(`/v2/team/b/manifests/${img2.digest}`, { method: "DELETE" });
+    expect(await f.collector({ graceMs: 60_000, orphanLinkAgeMs: 0 }).run({ dryRun: true })).toMatchObject({ blobsMarked: 3, blobsDeleted: 0 });
   });
 
   it("a blob collected between being indexed and being linked is never linked: the push fails cleanly, nothing dangles", async () => {

@@ -70,3 +70,20 @@ describe("namespace quotas", () => {
     expect(() => resolveConfig({ quotas: { Team: -1 } }, {})).toThrow(/quotas \(env QUOTAS\) must map namespaces to byte counts/);
   });
 });
+
+describe("namespace quotas on streamed uploads", () => {
+  it("refuse a blob streamed without any length when its upload is closed, and keep nothing of it", async () => {
+    const { app, store, close } = await fixture({ team: 1000 });
+    const start = await app.request("/v2/team/a/blobs/uploads/", { method: "POST" });
+    const location = start.headers.get("location")!;
+    const data = "q".repeat(3000);
+    const body = new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode(data)), c.close()) });
+    expect((await app.request(location, { method: "PATCH", body, duplex: "half" } as RequestInit)).status).toBe(202);
+    const put = await app.request(`${location}${location.includes("?") ? "&" : "?"}digest=${sha256(data)}`, { method: "PUT" });
+    expect(put.status).toBe(403);
+    expect(await put.text()).toContain("over its quota of 1000");
+    expect(await store.namespaceBytes("team")).toBe(0);
+    expect((await app.request(location)).status).toBe(404);
+    await close();
+  });
+});

@@ -1,5 +1,5 @@
 import type { BlobInfo } from "../../ports/metadata-store.ts";
-import type { LinkRef, MarkedBlob } from "../../ports/collectable.ts";
+import type { IndexedBlob, LinkRef, MarkedBlob } from "../../ports/collectable.ts";
 import type { SqlDriver } from "./driver.ts";
 
 /**
@@ -77,9 +77,9 @@ export class CollectorRecords {
   }
 
   /** Entries nothing holds now, or nothing would hold once the orphan links written before `linkedBefore` are gone (a dry run). */
-  listUnheld(linkedBefore: number, afterDigest: string, limit: number): BlobInfo[] {
-    return this.#db.all<BlobInfo>(
-      `SELECT digest, size, key FROM blobs WHERE digest > ?
+  listUnheld(linkedBefore: number, afterDigest: string, limit: number): IndexedBlob[] {
+    return this.#db.all<BlobInfo & { marked_at: number | null }>(
+      `SELECT digest, size, key, marked_at FROM blobs WHERE digest > ?
         AND NOT EXISTS (SELECT 1 FROM links WHERE links.digest = blobs.digest AND NOT (${ORPHAN_LINK}))
         AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = blobs.digest)
         AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.digest = blobs.digest)
@@ -87,7 +87,7 @@ export class CollectorRecords {
       afterDigest,
       linkedBefore,
       Math.max(0, limit),
-    );
+    ).map(({ marked_at, ...info }) => ({ ...info, markedAt: marked_at }));
   }
 
   /**

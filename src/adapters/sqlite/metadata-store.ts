@@ -143,7 +143,7 @@ export class SqliteMetadataStore implements MetadataStore, CollectableMetadata, 
     return this.#collector.removeEntry(blob);
   }
 
-  async listUnheldBlobs(linkedBefore: number, afterDigest: string, limit: number): Promise<BlobInfo[]> {
+  async listUnheldBlobs(linkedBefore: number, afterDigest: string, limit: number): Promise<IndexedBlob[]> {
     return this.#collector.listUnheld(linkedBefore, afterDigest, limit);
   }
 
