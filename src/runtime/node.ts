@@ -147,13 +147,22 @@ async function main(): Promise<void> {
       process.exit(2);
     },
   });
-  const stop = () =>
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: stopping; requests in flight finish first (at most ${STOP_GRACE_SECONDS} s)`);
+    // A client that stalls mid-request would otherwise hold the process forever.
+    setTimeout(() => process.exit(0), STOP_GRACE_SECONDS * 1000).unref();
     void server.close().then(() => {
       forget();
       process.exit(0);
     });
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
 }
+
+const STOP_GRACE_SECONDS = 10;
 
 void main();
