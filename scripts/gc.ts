@@ -11,10 +11,9 @@
  */
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
-import { openLocalMetadata, prepareLocalMetadata } from "../src/adapters/sqlite/open.ts";
 import { ConfigError } from "../src/config/schema.ts";
 import { loadConfig } from "../src/runtime/node-config.ts";
-import { collectAws, collectLocal, describeCollection, formatBytes } from "../src/runtime/node-gc.ts";
+import { collectAws, collectLocal, describeCollection, formatBytes, openStoresOf } from "../src/runtime/node-gc.ts";
 
 const usage = "usage: npm run gc -- [--dry-run] [--grace <duration: 0, 90s, 10m, 2h, 1d>]";
 
@@ -46,10 +45,8 @@ try {
   console.error(error instanceof ConfigError ? error.message : (error as Error).message);
   process.exit(2);
 }
-const aws = config.backend === "aws" ? (await import("../src/runtime/aws-stores.ts")).awsStores(config) : null;
+const { local: metadata, aws } = await openStoresOf(config);
 const dataDir = resolve(config.dataDir);
-if (!aws) prepareLocalMetadata(dataDir);
-const metadata = aws ? null : openLocalMetadata(dataDir);
 const started = Date.now();
 let lastLine = 0;
 const where = aws ? `S3 bucket ${config.s3Bucket} and DynamoDB table ${config.dynamodbTable}` : dataDir;

@@ -6,13 +6,11 @@
  *   npm run usage               # a table
  *   npm run usage -- --json     # the report as JSON
  */
-import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { openLocalMetadata, prepareLocalMetadata } from "../src/adapters/sqlite/open.ts";
 import { ConfigError } from "../src/config/schema.ts";
 import { measureUsage } from "../src/lifecycle/usage.ts";
 import { loadConfig } from "../src/runtime/node-config.ts";
-import { formatBytes } from "../src/runtime/node-gc.ts";
+import { formatBytes, openStoresOf } from "../src/runtime/node-gc.ts";
 
 const { values } = parseArgs({ options: { json: { type: "boolean" } } });
 let config;
@@ -22,10 +20,7 @@ try {
   console.error(error instanceof ConfigError ? error.message : (error as Error).message);
   process.exit(2);
 }
-const aws = config.backend === "aws" ? (await import("../src/runtime/aws-stores.ts")).awsStores(config) : null;
-const dataDir = resolve(config.dataDir);
-if (!aws) prepareLocalMetadata(dataDir);
-const local = aws ? null : openLocalMetadata(dataDir);
+const { local, aws } = await openStoresOf(config);
 try {
   const report = await measureUsage(aws ? aws.metadata : local!.store);
   if (values.json) {

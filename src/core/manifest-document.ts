@@ -79,6 +79,11 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   return result;
 }
 
+/** What the metadata store checks and records for a manifest (ports/metadata-store.ts ManifestReferences). */
+export function referencesOf(doc: ManifestDocument): { blobs: string[]; manifests: string[]; held: string[] } {
+  return { blobs: doc.blobs.map((d) => d.digest), manifests: doc.manifests.map((d) => d.digest), held: doc.held };
+}
+
 /** Digests of the descriptor-shaped entries of a document, whatever its type; malformed ones are skipped. */
 function heldDigests(doc: Json): string[] {
   const found: string[] = [];

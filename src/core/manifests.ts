@@ -5,7 +5,7 @@ import type { Quotas } from "./quotas.ts";
 import { RegistryError } from "./errors.ts";
 import { digestBytes, looksLikeDigest, parseDigest } from "./digest.ts";
 import { isTag } from "./names.ts";
-import { parseManifest } from "./manifest-document.ts";
+import { parseManifest, referencesOf } from "./manifest-document.ts";
 import { ContentCache } from "./content-cache.ts";
 import { newBlobKey } from "./storage-layout.ts";
 import { readLimited } from "./streams.ts";
@@ -103,7 +103,7 @@ export class Manifests {
     }
     await this.deps.quotas?.check(repository, bytes.byteLength, digest);
     const doc = parseManifest(bytes, request.contentType);
-    const references = { blobs: doc.blobs.map((d) => d.digest), manifests: doc.manifests.map((d) => d.digest), held: doc.held };
+    const references = referencesOf(doc);
     // Fails early without writing bytes; the store checks again inside its write (atomically).
     await this.assertReferencesPresent(repository, references);
 

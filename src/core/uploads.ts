@@ -478,9 +478,9 @@ export class Uploads {
 }
 
 /**
- * The blob was known when the push began and garbage collection removed it (after it had
- * been unreferenced for the whole grace period) before the push could link it: rare, and
- * safe, but the bytes this request carried were only checked, not kept.
+ * Garbage collection removed the blob's index entry (after it had been unreferenced for the
+ * whole grace period) between this push indexing or finding it and linking it: rare, and
+ * safe (nothing is linked to missing bytes), but the push must be made again.
  */
 function collectedMeanwhile(digest: string): RegistryError {
   return new RegistryError("BLOB_UPLOAD_INVALID", `blob ${digest} was garbage-collected while this push ran; push it again`);

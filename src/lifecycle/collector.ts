@@ -56,8 +56,8 @@
  */
 import type { BlobStore } from "../ports/blob-store.ts";
 import type { CollectableMetadata, LinkRef } from "../ports/collectable.ts";
-import type { MetadataStore } from "../ports/metadata-store.ts";
-import { parseManifest } from "../core/manifest-document.ts";
+import type { BlobInfo, MetadataStore } from "../ports/metadata-store.ts";
+import { parseManifest, referencesOf } from "../core/manifest-document.ts";
 import { readLimited } from "../core/streams.ts";
 
 export interface CollectorOptions {
@@ -91,6 +91,21 @@ export interface CollectionReport {
 
 const MAX_MANIFEST_READ = 64 * 1024 * 1024;
 
+export function emptyReport(dryRun: boolean, graceMs: number): CollectionReport {
+  return { dryRun, graceMs, referencesRecorded: 0, orphanLinksRemoved: 0, blobsMarked: 0, blobsDeleted: 0, bytesFreed: 0, problems: [] };
+}
+
+/** The last step for an entry already removed from the index: its object, counted, or the failure noted. */
+export async function deleteObject(blobs: BlobStore, entry: BlobInfo, report: CollectionReport): Promise<void> {
+  try {
+    await blobs.delete(entry.key);
+    report.blobsDeleted++;
+    report.bytesFreed += entry.size;
+  } catch (error) {
+    report.problems.push(`blob ${entry.digest}: its index entry is gone but deleting ${entry.key} failed (${(error as Error).message}); the object is a leftover now`);
+  }
+}
+
 export class Collector {
   readonly #options: CollectorOptions;
   readonly #now: () => number;
@@ -104,7 +119,7 @@ export class Collector {
 
   /** One collection; with `dryRun`, only counts what would go (orphan links, and the entries and bytes they and unheld entries free). */
   async run({ dryRun = false } = {}): Promise<CollectionReport> {
-    const report: CollectionReport = { dryRun, graceMs: this.#options.graceMs, referencesRecorded: 0, orphanLinksRemoved: 0, blobsMarked: 0, blobsDeleted: 0, bytesFreed: 0, problems: [] };
+    const report = emptyReport(dryRun, this.#options.graceMs);
     const now = this.#now();
     const linkedBefore = now - this.#options.orphanLinkAgeMs;
     if (!dryRun) await this.#recordReferences(report);
@@ -131,7 +146,7 @@ export class Collector {
           if (!object) throw new Error(`its bytes are missing at ${record.key}`);
           const bytes = await readLimited(object.body, MAX_MANIFEST_READ, () => new Error("it is larger than any manifest"));
           const doc = parseManifest(bytes, record.mediaType);
-          const references = { blobs: doc.blobs.map((d) => d.digest), manifests: doc.manifests.map((d) => d.digest), held: doc.held };
+          const references = referencesOf(doc);
           if (await metadata.recordReferences(repository, record.digest, references)) report.referencesRecorded++;
         } catch (error) {
           // Left unrecorded: its repository keeps every link until the manifest is deleted or readable.
@@ -172,14 +187,7 @@ export class Collector {
       const batch = await metadata.listSweepableBlobs(markedBefore, after, this.#batch);
       for (const entry of batch) {
         after = entry.digest;
-        if (!(await metadata.removeBlobEntry(entry))) continue;
-        try {
-          await blobs.delete(entry.key);
-          report.blobsDeleted++;
-          report.bytesFreed += entry.size;
-        } catch (error) {
-          report.problems.push(`blob ${entry.digest}: its index entry is gone but deleting ${entry.key} failed (${(error as Error).message}); the leftover sweep retries`);
-        }
+        if (await metadata.removeBlobEntry(entry)) await deleteObject(blobs, entry, report);
       }
       this.#options.progress?.(report);
       if (batch.length < this.#batch) return;

@@ -20,6 +20,7 @@
 import type { RetainableMetadata } from "../ports/collectable.ts";
 import type { MetadataStore } from "../ports/metadata-store.ts";
 import { type ImmutableTagRule, isImmutableTag, repositoryMatches, tagMatches } from "../core/patterns.ts";
+import { everyRepository } from "./catalog.ts";
 
 export interface RetentionRule {
   repositories: string[];
@@ -46,31 +47,26 @@ export async function applyRetention(options: RetentionOptions, { dryRun = false
   if (options.rules.length === 0) return report;
   const { metadata } = options;
   const now = (options.now ?? Date.now)();
-  let after: string | undefined;
-  for (;;) {
-    const names = await metadata.listRepositories({ limit: 200, ...(after === undefined ? {} : { after }) });
-    for (const repository of names) {
-      after = repository;
-      const rule = options.rules.find((r) => r.repositories.some((pattern) => repositoryMatches(pattern, repository)));
-      if (!rule) continue;
-      if (rule.keepLastTags !== undefined) {
-        const kept = (tag: string) => (rule.protectTags ?? []).some((p) => tagMatches(p, tag)) || isImmutableTag(options.immutableTags ?? [], repository, tag);
-        // A tag whose push time is unknown (0: data of an earlier version) is kept and does not count.
-        const candidates = (await metadata.listTagTimes(repository))
-          .filter((t) => !kept(t.tag) && t.taggedAt > 0)
-          .sort((a, b) => b.taggedAt - a.taggedAt || (a.tag < b.tag ? -1 : 1));
-        for (const t of candidates.slice(rule.keepLastTags)) {
-          if (dryRun || (await metadata.deleteTagIfUnchanged(repository, t.tag, t.digest, t.taggedAt))) report.tags.push({ repository, tag: t.tag });
-        }
-      }
-      if (rule.untaggedAfterSeconds !== undefined) {
-        for (const m of await metadata.listUntaggedManifests(repository, now - rule.untaggedAfterSeconds * 1000)) {
-          if (dryRun || (await metadata.deleteUntaggedManifest(repository, m.digest, m.pushedAt))) report.manifests.push({ repository, digest: m.digest });
-        }
+  for await (const repository of everyRepository(metadata)) {
+    const rule = options.rules.find((r) => r.repositories.some((pattern) => repositoryMatches(pattern, repository)));
+    if (!rule) continue;
+    if (rule.keepLastTags !== undefined) {
+      const kept = (tag: string) => (rule.protectTags ?? []).some((p) => tagMatches(p, tag)) || isImmutableTag(options.immutableTags ?? [], repository, tag);
+      // A tag whose push time is unknown (0: data of an earlier version) is kept and does not count.
+      const candidates = (await metadata.listTagTimes(repository))
+        .filter((t) => !kept(t.tag) && t.taggedAt > 0)
+        .sort((a, b) => b.taggedAt - a.taggedAt || (a.tag < b.tag ? -1 : 1));
+      for (const t of candidates.slice(rule.keepLastTags)) {
+        if (dryRun || (await metadata.deleteTagIfUnchanged(repository, t.tag, t.digest, t.taggedAt))) report.tags.push({ repository, tag: t.tag });
       }
     }
-    if (names.length < 200) return report;
+    if (rule.untaggedAfterSeconds !== undefined) {
+      for (const m of await metadata.listUntaggedManifests(repository, now - rule.untaggedAfterSeconds * 1000)) {
+        if (dryRun || (await metadata.deleteUntaggedManifest(repository, m.digest, m.pushedAt))) report.manifests.push({ repository, digest: m.digest });
+      }
+    }
   }
+  return report;
 }
 
 /** Validates the `retention` setting; answers the problems found. */

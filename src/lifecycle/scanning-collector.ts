@@ -37,7 +37,8 @@
 import type { BlobStore } from "../ports/blob-store.ts";
 import type { ScannableMetadata } from "../ports/collectable.ts";
 import type { MetadataStore } from "../ports/metadata-store.ts";
-import type { CollectionReport } from "./collector.ts";
+import { type CollectionReport, deleteObject, emptyReport } from "./collector.ts";
+import { everyRepository } from "./catalog.ts";
 
 export interface ScanningCollectorOptions {
   metadata: MetadataStore & ScannableMetadata;
@@ -62,21 +63,15 @@ export class ScanningCollector {
 
   async run({ dryRun = false } = {}): Promise<CollectionReport> {
     const { metadata, blobs } = this.#options;
-    const report: CollectionReport = { dryRun, graceMs: this.#options.graceMs, referencesRecorded: 0, orphanLinksRemoved: 0, blobsMarked: 0, blobsDeleted: 0, bytesFreed: 0, problems: [] };
+    const report = emptyReport(dryRun, this.#options.graceMs);
     const started = this.#now();
     const held = new Set<string>();
-    let after: string | undefined;
-    for (;;) {
-      const names = await metadata.listRepositories({ limit: this.#batch, ...(after === undefined ? {} : { after }) });
-      for (const name of names) {
-        const scanned = await metadata.scanRepository(name, started - this.#options.orphanLinkAgeMs, dryRun);
-        report.orphanLinksRemoved += scanned.orphanLinks;
-        for (const digest of scanned.held) held.add(digest);
-        after = name;
-      }
-      this.#options.progress?.(report);
-      if (names.length < this.#batch) break;
+    for await (const name of everyRepository(metadata, this.#batch)) {
+      const scanned = await metadata.scanRepository(name, started - this.#options.orphanLinkAgeMs, dryRun);
+      report.orphanLinksRemoved += scanned.orphanLinks;
+      for (const digest of scanned.held) held.add(digest);
     }
+    this.#options.progress?.(report);
 
     const sweepBefore = started - this.#options.graceMs;
     for await (const entries of metadata.blobIndexPages(this.#batch)) {
@@ -92,13 +87,7 @@ export class ScanningCollector {
           // The time of the mark itself: another run overlapping this one must see a full grace period from now.
           if (await metadata.markBlob(entry.digest, entry.key, this.#now())) report.blobsMarked++;
         } else if (entry.markedAt <= sweepBefore && (await metadata.removeMarkedBlob({ ...entry, markedAt: entry.markedAt }))) {
-          try {
-            await blobs.delete(entry.key);
-            report.blobsDeleted++;
-            report.bytesFreed += entry.size;
-          } catch (error) {
-            report.problems.push(`blob ${entry.digest}: its index entry is gone but deleting ${entry.key} failed (${(error as Error).message})`);
-          }
+          await deleteObject(blobs, entry, report);
         }
       }
       this.#options.progress?.(report);

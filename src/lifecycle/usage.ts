@@ -8,6 +8,7 @@
  */
 import type { ScannableMetadata } from "../ports/collectable.ts";
 import type { MetadataStore } from "../ports/metadata-store.ts";
+import { everyRepository } from "./catalog.ts";
 
 export interface UsageReport {
   totalBytes: number;
@@ -20,18 +21,11 @@ export function namespaceOf(repository: string): string {
   return repository.split("/")[0]!;
 }
 
-export async function measureUsage(metadata: MetadataStore & ScannableMetadata, { repositoryFilter }: { repositoryFilter?: (name: string) => boolean } = {}): Promise<UsageReport> {
+export async function measureUsage(metadata: MetadataStore & ScannableMetadata): Promise<UsageReport> {
   const heldBy = new Map<string, string[]>();
-  let after: string | undefined;
-  for (;;) {
-    const names = await metadata.listRepositories({ limit: 200, ...(after === undefined ? {} : { after }) });
-    for (const name of names) {
-      after = name;
-      if (repositoryFilter && !repositoryFilter(name)) continue;
-      // linkedBefore 0: no link counts as an orphan; dry run: nothing changes.
-      heldBy.set(name, (await metadata.scanRepository(name, 0, true)).held);
-    }
-    if (names.length < 200) break;
+  for await (const name of everyRepository(metadata)) {
+    // linkedBefore 0: no link counts as an orphan; dry run: nothing changes.
+    heldBy.set(name, (await metadata.scanRepository(name, 0, true)).held);
   }
   const sizes = new Map<string, number>();
   for await (const page of metadata.blobIndexPages(500)) for (const entry of page) sizes.set(entry.digest, entry.size);

@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { FilesystemBlobStore } from "../adapters/filesystem/blob-store.ts";
 import { sweepLeftovers, type LeftoverReport } from "../adapters/filesystem/leftovers.ts";
 import type { SqliteMetadataStore } from "../adapters/sqlite/metadata-store.ts";
+import { type LocalMetadata, openLocalMetadata, prepareLocalMetadata } from "../adapters/sqlite/open.ts";
 import type { RegistryConfig } from "../config/schema.ts";
 import { Collector, type CollectionReport } from "../lifecycle/collector.ts";
 import { ScanningCollector } from "../lifecycle/scanning-collector.ts";
@@ -46,6 +47,17 @@ export async function collectLocal(
     { olderThanMs: Math.max(graceMs, LEFTOVER_MIN_AGE_MS), dryRun: options.dryRun ?? false },
   );
   return { retention, collection, leftovers };
+}
+
+/**
+ * The stores `npm start` would serve with these settings, for a command run beside it
+ * (npm run gc, npm run usage): the local database (prepared as at start-up), or S3 and DynamoDB.
+ */
+export async function openStoresOf(config: RegistryConfig): Promise<{ local: LocalMetadata | null; aws: AwsStores | null }> {
+  if (config.backend === "aws") return { local: null, aws: (await import("./aws-stores.ts")).awsStores(config) };
+  const dataDir = resolve(config.dataDir);
+  prepareLocalMetadata(dataDir);
+  return { local: openLocalMetadata(dataDir), aws: null };
 }
 
 /** BACKEND=aws: the scanning collector over DynamoDB and S3 (what the scheduled Lambda runs); S3's lifecycle rule aborts leftover multipart uploads. */

@@ -1,6 +1,7 @@
 import type { BlobInfo } from "../../ports/metadata-store.ts";
 import type { IndexedBlob, LinkRef, MarkedBlob } from "../../ports/collectable.ts";
 import type { SqlDriver } from "./driver.ts";
+import { ORPHAN_LINK } from "./records.ts";
 
 /**
  * Garbage collection's queries over a database that holds every table (the
@@ -15,15 +16,6 @@ const HELD = `(
   OR EXISTS (SELECT 1 FROM manifests m WHERE m.digest = blobs.digest)
   OR EXISTS (SELECT 1 FROM manifest_refs r WHERE r.digest = blobs.digest))`;
 
-/**
- * A link no manifest of its repository uses, written before `?` (a push in progress links its
- * layers before its manifest, within the upload TTL). A repository with a manifest whose
- * references are not recorded yet has no orphans: its references are unknown.
- */
-const ORPHAN_LINK = `links.linked_at < ?
-  AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.repository = links.repository AND r.digest = links.digest)
-  AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.repository = links.repository AND m.digest = links.digest)
-  AND NOT EXISTS (SELECT 1 FROM manifests u WHERE u.repository = links.repository AND u.refs_recorded = 0)`;
 
 export class CollectorRecords {
   readonly #db: SqlDriver;
@@ -107,29 +99,27 @@ export class CollectorRecords {
 
   /** Bytes the repositories of `namespace` hold, each digest once (lifecycle/usage.ts counts the same way). */
   namespaceBytes(namespace: string): number {
-    const inNamespace = "(repository = ?1 OR repository LIKE ?2 ESCAPE '\\')";
+    const [where, ...params] = inNamespace(namespace);
     const row = this.#db.all<{ bytes: number | null }>(
       `SELECT SUM(size) AS bytes FROM blobs WHERE digest IN (
-        SELECT digest FROM links WHERE ${inNamespace}
-        UNION SELECT digest FROM manifests WHERE ${inNamespace}
-        UNION SELECT digest FROM manifest_refs WHERE ${inNamespace})`,
-      namespace,
-      `${namespace.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`,
+        SELECT digest FROM links WHERE ${where}
+        UNION SELECT digest FROM manifests WHERE ${where}
+        UNION SELECT digest FROM manifest_refs WHERE ${where})`,
+      ...params,
+      ...params,
+      ...params,
     )[0];
     return row?.bytes ?? 0;
   }
 
   namespaceHolds(namespace: string, digest: string): boolean {
-    const inNamespace = "(repository = ? OR repository LIKE ? ESCAPE '\\')";
-    const like = `${namespace.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`;
+    const [where, ...params] = inNamespace(namespace);
     return this.#db.all(
-      `SELECT 1 FROM links WHERE digest = ? AND ${inNamespace} UNION ALL SELECT 1 FROM manifests WHERE digest = ? AND ${inNamespace} LIMIT 1`,
+      `SELECT 1 FROM links WHERE digest = ? AND ${where} UNION ALL SELECT 1 FROM manifests WHERE digest = ? AND ${where} LIMIT 1`,
       digest,
-      namespace,
-      like,
+      ...params,
       digest,
-      namespace,
-      like,
+      ...params,
     ).length > 0;
   }
 
@@ -149,4 +139,9 @@ export class CollectorRecords {
   keyIndexed(key: string): boolean {
     return this.#db.all("SELECT 1 FROM blobs WHERE key = ?", key).length > 0;
   }
+}
+
+/** A condition on `repository` for the repositories of a namespace (`team`, `team/...`), and its two parameters. */
+function inNamespace(namespace: string): [string, string, string] {
+  return ["(repository = ? OR repository LIKE ? ESCAPE '\\')", namespace, `${namespace.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`];
 }

@@ -158,16 +158,7 @@ export class RepositoryRecords {
    */
   scanForCollection(repository: string, linkedBefore: number, dryRun: boolean): { orphanLinks: number; held: string[] } {
     return this.#db.transaction(() => {
-      const unknown = this.#db.all("SELECT 1 FROM manifests WHERE repository = ? AND refs_recorded = 0 LIMIT 1", repository).length > 0;
-      const orphans = unknown
-        ? []
-        : this.#db.all<{ digest: string }>(
-          `SELECT digest FROM links WHERE repository = ? AND linked_at < ?
-            AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.repository = links.repository AND r.digest = links.digest)
-            AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.repository = links.repository AND m.digest = links.digest)`,
-            repository,
-            linkedBefore,
-          );
+      const orphans = this.#db.all<{ digest: string }>(`SELECT digest FROM links WHERE repository = ? AND ${ORPHAN_LINK}`, repository, linkedBefore);
       if (!dryRun) for (const { digest } of orphans) this.#db.run("DELETE FROM links WHERE repository = ? AND digest = ?", repository, digest);
       const gone = new Set(orphans.map((row) => row.digest));
       const held = new Set<string>();
@@ -196,12 +187,7 @@ export class RepositoryRecords {
   untaggedManifests(repository: string, pushedBefore: number): Array<{ digest: string; pushedAt: number }> {
     return this.#db
       .all<{ digest: string; pushed_at: number }>(
-        `SELECT digest, pushed_at FROM manifests m WHERE repository = ? AND pushed_at < ? AND pushed_at > 0
-          AND NOT EXISTS (SELECT 1 FROM manifests u WHERE u.repository = m.repository AND u.refs_recorded = 0)
-          AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository = m.repository AND t.digest = m.digest)
-          AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.repository = m.repository AND r.digest = m.digest)
-          AND (m.subject IS NULL OR NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repository = m.repository AND s.digest = m.subject))
-          ORDER BY digest`,
+        `SELECT digest, pushed_at FROM manifests m WHERE repository = ? AND pushed_at < ? AND ${UNTAGGED} ORDER BY digest`,
         repository,
         pushedBefore,
       )
@@ -217,11 +203,7 @@ export class RepositoryRecords {
   deleteUntaggedManifest(repository: string, digest: string, pushedAt: number): boolean {
     return this.#db.transaction(() => {
       const still = this.#db.all(
-        `SELECT 1 FROM manifests m WHERE repository = ? AND digest = ? AND pushed_at = ? AND pushed_at > 0
-          AND NOT EXISTS (SELECT 1 FROM manifests u WHERE u.repository = m.repository AND u.refs_recorded = 0)
-          AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository = m.repository AND t.digest = m.digest)
-          AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.repository = m.repository AND r.digest = m.digest)
-          AND (m.subject IS NULL OR NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repository = m.repository AND s.digest = m.subject))`,
+        `SELECT 1 FROM manifests m WHERE repository = ? AND digest = ? AND pushed_at = ? AND ${UNTAGGED}`,
         repository,
         digest,
         pushedAt,
@@ -404,6 +386,29 @@ export class CatalogRecords {
       .map((row) => row.name);
   }
 }
+
+/**
+ * A link no manifest of its repository uses, written before `?` (a push in progress links its
+ * layers before its manifest, within the upload TTL). A repository with a manifest whose
+ * references are not recorded yet has no orphans: its references are unknown. Garbage
+ * collection's rule, here and in collector-records.ts.
+ */
+export const ORPHAN_LINK = `links.linked_at < ?
+  AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.repository = links.repository AND r.digest = links.digest)
+  AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.repository = links.repository AND m.digest = links.digest)
+  AND NOT EXISTS (SELECT 1 FROM manifests u WHERE u.repository = links.repository AND u.refs_recorded = 0)`;
+
+/**
+ * Manifest `m` is one retention may delete as untagged: no tag names it, no manifest of the
+ * repository references it, its subject is not there, its push time is known, and no manifest
+ * of the repository has unknown references (an index imported from an earlier version may
+ * hold it).
+ */
+const UNTAGGED = `m.pushed_at > 0
+  AND NOT EXISTS (SELECT 1 FROM manifests u WHERE u.repository = m.repository AND u.refs_recorded = 0)
+  AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository = m.repository AND t.digest = m.digest)
+  AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.repository = m.repository AND r.digest = m.digest)
+  AND (m.subject IS NULL OR NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repository = m.repository AND s.digest = m.subject))`;
 
 const NO_REFERENCES: ManifestReferences = { blobs: [], manifests: [] };
 
