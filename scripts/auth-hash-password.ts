@@ -1,33 +1,41 @@
 /**
  * Prints a password hash for `auth.users.<name>.password` (docs/auth.md).
  *
+ *   npm run --silent auth:hash-password                          # asks twice, shows nothing typed
  *   printf %s 'the password' | npm run --silent auth:hash-password
- *   npm run --silent auth:hash-password -- 'the password'      # ends up in shell history
  *   npm run --silent auth:hash-password -- --iterations 600000  # Node/Lambda only: Workers allow 100000 at most
  */
 import { DEFAULT_ITERATIONS, hashPassword, MAX_ITERATIONS, MIN_ITERATIONS } from "../src/auth/passwords.ts";
+import { readSecret } from "./read-secret.ts";
+
+const USAGE = `usage: npm run --silent auth:hash-password [-- --iterations N]
+  Reads the password from the terminal (not shown, asked twice) or from stdin, and prints
+  the PBKDF2 hash to put in auth.users.<name>.password. --iterations: ${MIN_ITERATIONS} to ${MAX_ITERATIONS}
+  (default ${DEFAULT_ITERATIONS}; Workers allow 100000 at most).`;
 
 const args = process.argv.slice(2);
 let iterations = DEFAULT_ITERATIONS;
-const at = args.indexOf("--iterations");
-if (at >= 0) {
-  iterations = Number(args[at + 1]);
-  args.splice(at, 2);
-  if (!Number.isSafeInteger(iterations) || iterations < MIN_ITERATIONS || iterations > MAX_ITERATIONS) {
-    console.error(`--iterations must be an integer from ${MIN_ITERATIONS} to ${MAX_ITERATIONS}`);
+for (let i = 0; i < args.length; i++) {
+  const arg = args[i]!;
+  if (arg === "--help" || arg === "-h") {
+    console.log(USAGE);
+    process.exit(0);
+  } else if (arg === "--iterations") {
+    iterations = Number(args[++i]);
+    if (!Number.isSafeInteger(iterations) || iterations < MIN_ITERATIONS || iterations > MAX_ITERATIONS) {
+      console.error(`--iterations must be an integer from ${MIN_ITERATIONS} to ${MAX_ITERATIONS}`);
+      process.exit(2);
+    }
+  } else {
+    // A password given as an argument lands in shell history and in `ps`: refused, whatever it is.
+    console.error(`unexpected argument ${arg.startsWith("-") ? JSON.stringify(arg) : "(a password as an argument would end up in your shell history)"}\n${USAGE}`);
     process.exit(2);
   }
 }
 
-let password = args[0];
-if (password === undefined) {
-  if (process.stdin.isTTY) console.error("type the password, then Enter and Ctrl-D:");
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  password = Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
-}
+const password = await readSecret("password (not shown): ", true);
 if (password === "") {
-  console.error("empty password: give one on stdin or as the argument");
+  console.error("empty password: type one, or pipe it on stdin");
   process.exit(2);
 }
 console.log(await hashPassword(password, iterations));

@@ -6,7 +6,8 @@
  *                                      "registry", prints `export ...` lines (also in DIR/env)
  *   npm run aws:local -- stop DIR      stops them and removes DIR
  *
- *   eval "$(npm run -s aws:local -- start)"    # exports BACKEND=aws, S3_*, DYNAMODB_*, AWS_*, LOCAL_AWS_DIR
+ *   eval "$(npm run -s aws:local -- start)"    # exports BACKEND=aws, S3_*, DYNAMODB_*, AWS_*, LOCAL_AWS_DIR;
+ *                                              # fails (status 1) with the reason when it cannot
  *   npm start                                  # the registry on the local S3 and DynamoDB
  *   npm run -s aws:local -- stop "$LOCAL_AWS_DIR"
  */
@@ -45,5 +46,8 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : error);
+  // `eval "$(… start)"` takes the status of what it evaluates, not of this process: give it a
+  // failing command, so the shell (and `set -e`) sees the failure instead of exporting nothing.
+  if (process.argv[2] === "start") process.stdout.write("false\n");
   process.exitCode = 1;
 });
