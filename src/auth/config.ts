@@ -111,7 +111,15 @@ export function validateAuthConfig(raw: unknown): { config?: AuthConfig; problem
   const realm = p.url(raw.realm, "realm", false, true);
   if (realm) config.realm = realm;
   const signingKeyId = p.text(raw.signingKeyId, "signingKeyId");
-  if (signingKeyId) config.signingKeyId = signingKeyId;
+  if (signingKeyId) {
+    config.signingKeyId = signingKeyId;
+    // Checked here, with every other mistake, when each key names its kid; a key whose kid is its
+    // thumbprint is only known once imported (asynchronously), and is checked then.
+    const kids = config.signingKeys.map((key) => key.kid ?? key.jwk?.kid);
+    if (kids.every((kid) => kid !== undefined) && !kids.includes(signingKeyId)) {
+      p.add(`signingKeyId "${signingKeyId}" names no signing key (their kids: ${kids.map((kid) => `"${kid}"`).join(", ") || "none"})`);
+    }
+  }
   uniqueNames(p, config);
   return p.problems.length > 0 ? { problems: p.problems } : { config, problems: [] };
 }

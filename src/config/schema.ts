@@ -131,7 +131,9 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   }
   const config = { ...defaultConfig };
   const read = <K extends keyof RegistryConfig>(key: K): unknown => env[environmentNames[key]] ?? file[key] ?? defaultConfig[key];
-  const where = (key: keyof RegistryConfig) => `${key} (env ${environmentNames[key]})`;
+  // Names where the value came from, so the operator edits the right place.
+  const where = (key: keyof RegistryConfig) =>
+    env[environmentNames[key]] !== undefined ? `${key} (env ${environmentNames[key]})` : file[key] !== undefined ? `${key} (config file)` : key;
 
   const text = (key: "host" | "dataDir") => {
     const value = read(key);

@@ -75,6 +75,18 @@ describe("auth configuration", () => {
     expect(auth.jwks().keys).toHaveLength(1);
   });
 
+  it("reports a signingKeyId naming none of the keys with the other mistakes, when the keys name their kids", async () => {
+    const jwk = await generateSigningJwk();
+    const { problems } = validateAuthConfig({ servce: "x", signingKeys: [{ jwk }], signingKeyId: "no-such-key" });
+    expect(problems).toContain(`signingKeyId "no-such-key" names no signing key (their kids: "${jwk.kid}")`);
+    expect(problems.some((problem) => problem.includes("servce"))).toBe(true);
+    expect(validateAuthConfig({ signingKeys: [{ jwk }], signingKeyId: jwk.kid }).problems).toEqual([]);
+    // A kid that is only the thumbprint of a key without one is checked when the keys are imported.
+    const { kid: _kid, ...withoutKid } = jwk;
+    expect(validateAuthConfig({ signingKeys: [{ jwk: withoutKid }], signingKeyId: "x" }).problems).toEqual([]);
+    await expect(buildAuth({ signingKeys: [{ jwk: withoutKid }], signingKeyId: "x" })).rejects.toThrow(/signingKeyId "x" names no signing key/);
+  });
+
   it("says which signing key could not be imported, without its material", async () => {
     const jwk = await generateSigningJwk();
     const broken = { ...jwk, d: "AAAA" };
@@ -106,7 +118,7 @@ describe("auth in the registry configuration", () => {
       throw new Error("no ConfigError");
     };
     const message = run({ port: "x", auth: { tokenTtlSeconds: 1 } }, {});
-    expect(message).toContain("port (env PORT)");
+    expect(message).toContain("port (config file)");
     expect(message).toContain("auth: tokenTtlSeconds must be an integer");
     const secret = '{"users": {"alice": {"password": "hunter2"';
     const broken = run({}, { AUTH_CONFIG: secret });

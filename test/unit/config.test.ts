@@ -35,6 +35,7 @@ describe("configuration", () => {
     const message = (error as Error).message;
     expect(message).toContain('unknown setting "prot"');
     expect(message).toContain("port (env PORT)");
-    expect(message).toContain("partSize (env PART_SIZE)");
+    expect(message).toContain("partSize (config file)");
+    expect(message).not.toContain("PART_SIZE");
   });
 });
