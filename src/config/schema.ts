@@ -133,7 +133,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   const read = <K extends keyof RegistryConfig>(key: K): unknown => env[environmentNames[key]] ?? file[key] ?? defaultConfig[key];
   // Names where the value came from, so the operator edits the right place.
   const where = (key: keyof RegistryConfig) =>
-    env[environmentNames[key]] !== undefined ? `${key} (env ${environmentNames[key]})` : file[key] !== undefined ? `${key} (config file)` : key;
+    env[environmentNames[key]] !== undefined ? `${key} (env ${environmentNames[key]})` : file[key] !== undefined ? `${key} (config file)` : `${key} (env ${environmentNames[key]} or the config file)`;
 
   const text = (key: "host" | "dataDir") => {
     const value = read(key);

@@ -41,12 +41,12 @@ describe("configuration: the AWS backend (docs/aws.md)", () => {
 
   it("needs a bucket and a table with backend aws, and says which variables to set", () => {
     const message = problemsOf({ backend: "aws" }, {});
-    expect(message).toContain('s3Bucket (env S3_BUCKET) is required with backend "aws"');
-    expect(message).toContain('dynamodbTable (env DYNAMODB_TABLE) is required with backend "aws"');
+    expect(message).toContain('s3Bucket (env S3_BUCKET or the config file) is required with backend "aws"');
+    expect(message).toContain('dynamodbTable (env DYNAMODB_TABLE or the config file) is required with backend "aws"');
   });
 
   it("refuses an unknown backend, endpoints that are not URLs, redirects without S3, and TTLs past SigV4's 7 days", () => {
-    expect(problemsOf({ backend: "s3" }, {})).toContain('backend (env BACKEND) must be "filesystem" or "aws"');
+    expect(problemsOf({ backend: "s3" }, {})).toContain('backend (config file) must be "filesystem" or "aws"');
     expect(problemsOf({}, { S3_ENDPOINT: "127.0.0.1:7480" })).toContain("s3Endpoint (env S3_ENDPOINT) must be an http(s) URL");
     expect(problemsOf({}, { BLOB_REDIRECTS: "true" })).toContain('blobRedirects (env BLOB_REDIRECTS) needs backend "aws"');
     expect(problemsOf({}, { BLOB_REDIRECT_TTL_SECONDS: String(8 * 24 * 3600) })).toContain("blobRedirectTtlSeconds");
