@@ -5,13 +5,12 @@
  *   npm run --silent auth:robot-token -- blue-ci --team blue
  *   npm run --silent auth:robot-token -- blue-ci --json     # {"name", "token", "tokenHash"} for scripts
  */
+import { NAME } from "../src/auth/config.ts";
 import { newRobotToken } from "../src/auth/robot-tokens.ts";
 
 const USAGE = `usage: npm run --silent auth:robot-token -- NAME [--team TEAM ...] [--json]
   NAME: the robot's login name (letters, digits, ".", "_", "@", "-"); it logs in with NAME as the
   username and the printed token as the password. --team: a team its rules name (repeatable).`;
-// The same grammar as auth.robots' keys (src/auth/config.ts).
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 
 const args = process.argv.slice(2);
 let name: string | undefined;

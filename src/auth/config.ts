@@ -79,7 +79,7 @@ export interface AuthConfig {
 }
 
 /** Identity and issuer names: no `:` (Basic auth splits on it), nothing a log line could misread. */
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
+export const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 export const SIGNING_ALGORITHMS = ["ES256", "ES384", "ES512", "EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"];
 /** The Basic username that selects OIDC by the token's issuer. */
 export const OIDC_USERNAME = "oidc";
