@@ -5,14 +5,14 @@
  * core (node-cluster.ts). No registry rules here.
  */
 import cluster from "node:cluster";
-import { mkdir, rm, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { generateSigningJwk } from "../auth/keys.ts";
 import { type Auth, AuthConfigError, createAuth } from "../auth/service.ts";
 import { prepareLocalMetadata, withDatabase } from "../adapters/sqlite/open.ts";
 import { processOwner, registerInstance, releaseClaims, unregisterInstance } from "../adapters/sqlite/instances.ts";
 import { ConfigError, type RegistryConfig } from "../config/schema.ts";
 import { awaitSetup, report, runPrimary } from "./node-cluster.ts";
+import { DataDirectoryError, prepareDataDirectory } from "./data-directory.ts";
 import { loadConfig, processCount } from "./node-config.ts";
 import { serveRegistry } from "./node-server.ts";
 
@@ -79,13 +79,10 @@ async function prepare(config: RegistryConfig): Promise<void> {
 
 /** Fails at start-up, not on the first push, when DATA_DIR cannot hold data. */
 async function assertWritableDirectory(dir: string): Promise<void> {
-  const probe = join(dir, `.write-probe-${process.pid}`);
   try {
-    await mkdir(dir, { recursive: true });
-    await writeFile(probe, "");
-    await rm(probe);
+    await prepareDataDirectory(dir);
   } catch (error) {
-    console.error(`DATA_DIR ${dir} is not a writable directory (${(error as NodeJS.ErrnoException).code ?? "error"}); set DATA_DIR or dataDir to one that is`);
+    console.error(error instanceof DataDirectoryError ? error.message : error);
     process.exit(2);
   }
 }
