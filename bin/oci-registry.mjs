@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// @ts-check
+/**
+ * What `npm start` and the operator scripts run: checks the Node version, makes sure dist/ is
+ * built from the sources as they are, then runs one command of dist/ in this process.
+ *
+ *   node bin/oci-registry.mjs [registry]       the server (npm start)
+ *   node bin/oci-registry.mjs gc|usage|auth-keygen|auth-hash-password|auth-robot-token|auth-public-jwk [args]
+ *
+ * Written for old Nodes too (no syntax newer than Node 12's, no import of anything that
+ * needs a new Node) so that a Node too old says so in one line instead of failing on
+ * `node:sqlite`. When this Node is too old and npm installed the pinned Node of this
+ * platform (the optional dependency node-<platform>-<arch>), that one runs the command
+ * instead, as a child that gets our SIGINT/SIGTERM/SIGHUP and whose exit status is ours.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const commands = ["registry", "gc", "usage", "auth-hash-password", "auth-keygen", "auth-robot-token", "auth-public-jwk"];
+
+const args = process.argv.slice(2);
+const command = commands.indexOf(args[0]) >= 0 ? args.shift() : "registry";
+
+const required = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).engines.node.replace(/^>=\s*/, "");
+if (olderThan(process.versions.node, required)) {
+  const pinned = join(root, "node_modules", "node-" + process.platform + "-" + process.arch, "bin", "node");
+  if (existsSync(pinned) && pinned !== process.execPath && !process.env.OCI_REGISTRY_NO_PINNED_NODE) runWith(pinned);
+  else {
+    console.error(
+      "oci-registry needs Node.js " + required + " or newer (node:sqlite); this is Node " + process.versions.node + " (" + process.execPath + "). " +
+        "Install Node " + required.split(".").slice(0, 2).join(".") + " or newer (https://nodejs.org, nvm, or your package manager) and run it again.",
+    );
+    process.exit(2);
+  }
+} else {
+  await ensureBuilt();
+  const entry = join(root, "dist", command + ".mjs");
+  // What node:cluster forks for a worker, and what the command's own argument parsing sees.
+  process.argv.splice(1, process.argv.length - 1, entry, ...args);
+  await import(pathToFileURL(entry).href);
+}
+
+/** In a checkout (src/ beside us), rebuilds dist/ when it is missing, half-built or older than the sources. */
+async function ensureBuilt() {
+  const builder = join(root, "scripts", "build-node.mjs");
+  if (!existsSync(join(root, "src")) || !existsSync(builder)) {
+    if (existsSync(join(root, "dist", "build.json"))) return;
+    console.error("dist/ is missing and there are no sources to build it from: reinstall (npm ci) or rebuild the image");
+    process.exit(2);
+  }
+  const build = await import(pathToFileURL(builder).href);
+  if (build.buildIsCurrent(root)) return;
+  console.error("building dist/ from the sources (they changed since the last build, or none was made)…");
+  try {
+    const { seconds } = await build.buildNode(root);
+    console.error("built dist/ in " + seconds.toFixed(1) + " s");
+  } catch (error) {
+    console.error("could not build dist/: " + (error instanceof Error ? error.message : String(error)));
+    console.error("esbuild comes with `npm install`; run it (without --ignore-scripts) and try again");
+    process.exit(2);
+  }
+}
+
+/** Runs this launcher again under another Node, as a child that shares our terminal, our signals and our exit status. */
+function runWith(node) {
+  const child = spawn(node, [fileURLToPath(import.meta.url), command].concat(args), { stdio: "inherit" });
+  const forward = (signal) => () => child.kill(signal);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, forward(signal));
+  child.on("error", (error) => {
+    console.error("could not run the pinned Node " + node + ": " + error.message);
+    process.exit(2);
+  });
+  child.on("exit", (code, signal) => {
+    if (signal) {
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
+    } else process.exit(code === null ? 1 : code);
+  });
+}
+
+function olderThan(version, wanted) {
+  const have = version.split(".").map(Number);
+  const want = wanted.split(".").map(Number);
+  for (let i = 0; i < 3; i++) {
+    if ((have[i] || 0) !== (want[i] || 0)) return (have[i] || 0) < (want[i] || 0);
+  }
+  return false;
+}
