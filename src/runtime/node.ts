@@ -15,6 +15,7 @@ import { awaitSetup, report, runPrimary } from "./node-cluster.ts";
 import { DataDirectoryError, prepareDataDirectory } from "./data-directory.ts";
 import { loadConfig, processCount } from "./node-config.ts";
 import { serveRegistry } from "./node-server.ts";
+import { stopOnSignals } from "./node-shutdown.ts";
 
 const EPHEMERAL_KEY_WARNING =
   "auth: no signingKeys configured; signing with a throwaway ES256 key. Tokens stop working when the registry restarts. `npm run auth:keygen` makes a lasting key.";
@@ -103,9 +104,8 @@ async function main(): Promise<void> {
         process.exit(2);
       },
     });
-    const stop = () => void server.close().then(() => process.exit(0));
-    process.on("SIGTERM", stop);
-    process.on("SIGINT", stop);
+    // The primary prints the one line; a worker speaks only when it has to cut requests off.
+    stopOnSignals(server, { graceSeconds: config.shutdownGraceSeconds, name: `registry process ${process.pid}` });
     // The primary is gone (killed): no one would restart or stop this process.
     process.on("disconnect", () => process.exit(1));
     return;
@@ -126,6 +126,7 @@ async function main(): Promise<void> {
   };
   if (count > 1) {
     runPrimary(count, {
+      graceSeconds: config.shutdownGraceSeconds,
       ...(ephemeralJwk ? { ephemeralJwk } : {}),
       announce: announce(config, auth !== undefined),
       onWorkerExit: (pid) => {
@@ -144,22 +145,12 @@ async function main(): Promise<void> {
       process.exit(2);
     },
   });
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`${signal}: stopping; requests in flight finish first (at most ${STOP_GRACE_SECONDS} s)`);
-    // A client that stalls mid-request would otherwise hold the process forever.
-    setTimeout(() => process.exit(0), STOP_GRACE_SECONDS * 1000).unref();
-    void server.close().then(() => {
-      forget();
-      process.exit(0);
-    });
-  };
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGTERM", () => stop("SIGTERM"));
+  stopOnSignals(server, {
+    graceSeconds: config.shutdownGraceSeconds,
+    name: `registry process ${process.pid}`,
+    announce: (signal) => `${signal}: stopping; requests in flight finish first (at most ${config.shutdownGraceSeconds} s)`,
+    onStopped: forget,
+  });
 }
-
-const STOP_GRACE_SECONDS = 10;
 
 void main();
