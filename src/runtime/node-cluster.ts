@@ -19,7 +19,10 @@ export interface WorkerSetup {
 }
 
 /** Worker → primary. */
-export type WorkerReport = { type: "listening"; address: string; port: number; description: string } | { type: "listen-error"; message: string };
+export type WorkerReport =
+  | { type: "setup-request" }
+  | { type: "listening"; address: string; port: number; description: string }
+  | { type: "listen-error"; message: string };
 
 const RESTARTS_PER_MINUTE = 10;
 /** Workers exit by themselves when their grace period ends (node-shutdown.ts); this long after it, the primary kills what is left. */
@@ -44,12 +47,12 @@ export function runPrimary(count: number, options: PrimaryOptions): void {
 
   const fork = (index: number): Worker => {
     const worker = cluster.fork({ REGISTRY_WORKER_INDEX: String(index) });
-    worker.on("online", () => {
-      const setup: WorkerSetup = { type: "setup", sweeps: index === 0, ...(options.ephemeralJwk ? { ephemeralJwk: options.ephemeralJwk } : {}) };
-      worker.send(setup);
-    });
     worker.on("message", (report: WorkerReport) => {
-      if (report.type === "listen-error") {
+      // Asked for, not sent on "online": a message that arrives before the worker listens for it is lost (it was, on Node 22).
+      if (report.type === "setup-request") {
+        const setup: WorkerSetup = { type: "setup", sweeps: index === 0, ...(options.ephemeralJwk ? { ephemeralJwk: options.ephemeralJwk } : {}) };
+        worker.send(setup);
+      } else if (report.type === "listen-error") {
         console.error(report.message);
         stopAll(2);
       } else if (report.type === "listening" && !ready && ++listening === count) {
@@ -122,6 +125,7 @@ export function awaitSetup(): Promise<WorkerSetup> {
       resolve(message);
     };
     process.on("message", onMessage);
+    report({ type: "setup-request" });
   });
 }
 
