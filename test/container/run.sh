@@ -10,7 +10,8 @@
 #
 # Uses a container storage of its own (CONTAINERS_STORAGE_CONF), never the machine's. The run
 # flags below are what a container inside a container needs (runc with cgroupfs: crun refuses
-# hybrid cgroups; rlimits no higher than ours; the host's network); an ordinary host needs none.
+# hybrid cgroups; rlimits no higher than ours; the host's network; no healthcheck timers, which
+# need systemd: the test runs the healthcheck itself); an ordinary host needs none of them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source test/container/base-images.sh
@@ -34,7 +35,7 @@ image=localhost/oci-registry-ci/oci-registry:test
 name=oci-registry-test-$$
 volume=oci-registry-test-data-$$
 podman_flags=(--runtime runc --cgroup-manager cgroupfs)
-run_flags=(--network host --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
+run_flags=(--network host --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --health-interval disable)
 
 cleanup() {
   podman "${podman_flags[@]}" rm -f -t 0 "$name" >/dev/null 2>&1 || true
@@ -54,7 +55,12 @@ make_base_images "$workdir"
 
 step "buildah bud --isolation chroot (the Containerfile, both stages)"
 started=$SECONDS
-buildah bud --isolation chroot --format docker --layers=false \
+ca_flags=()
+# A machine that reaches npm through a TLS-intercepting proxy trusts its CA this way; so must npm ci in the build.
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then
+  ca_flags=(-v "$NODE_EXTRA_CA_CERTS:/run/build-ca.crt:ro" --build-arg NODE_EXTRA_CA_CERTS=/run/build-ca.crt)
+fi
+buildah bud --isolation chroot --format docker --layers=false "${ca_flags[@]}" \
   --build-arg NODE_IMAGE="$NODE_IMAGE" --build-arg RUNTIME_IMAGE="$RUNTIME_IMAGE" \
   -f Containerfile -t "$image" . >"$workdir/build.log" 2>&1 || { tail -n 40 "$workdir/build.log" >&2; fail "the image did not build"; }
 echo "built $image in $((SECONDS - started)) s; $(podman image inspect "$image" --format '{{.Size}}' | awk '{printf "%.0f MB", $1/1000000}')"
