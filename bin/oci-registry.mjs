@@ -22,7 +22,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const commands = ["registry", "gc", "usage", "auth-hash-password", "auth-keygen", "auth-robot-token", "auth-public-jwk"];
 
 const args = process.argv.slice(2);
-const command = commands.indexOf(args[0]) >= 0 ? args.shift() : "registry";
+const command = args[0] !== undefined && commands.indexOf(args[0]) >= 0 ? String(args.shift()) : "registry";
 
 const required = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).engines.node.replace(/^>=\s*/, "");
 if (olderThan(process.versions.node, required)) {
@@ -64,11 +64,15 @@ async function ensureBuilt() {
   }
 }
 
-/** Runs this launcher again under another Node, as a child that shares our terminal, our signals and our exit status. */
+/**
+ * Runs this launcher again under another Node, as a child that shares our terminal, our signals and our exit status.
+ * @param {string} node
+ */
 function runWith(node) {
   const child = spawn(node, [fileURLToPath(import.meta.url), command].concat(args), { stdio: "inherit" });
-  const forward = (signal) => () => child.kill(signal);
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, forward(signal));
+  /** @type {NodeJS.Signals[]} */
+  const forwarded = ["SIGINT", "SIGTERM", "SIGHUP"];
+  for (const signal of forwarded) process.on(signal, () => child.kill(signal));
   child.on("error", (error) => {
     console.error("could not run the pinned Node " + node + ": " + error.message);
     process.exit(2);
@@ -81,6 +85,10 @@ function runWith(node) {
   });
 }
 
+/**
+ * @param {string} version
+ * @param {string} wanted
+ */
 function olderThan(version, wanted) {
   const have = version.split(".").map(Number);
   const want = wanted.split(".").map(Number);

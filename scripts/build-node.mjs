@@ -34,9 +34,13 @@ export const ENTRY_POINTS = {
 };
 
 /** Packages loaded from node_modules at run time instead of bundled (native addons). */
+/** @type {string[]} */
 const EXTERNAL = [];
 
-/** The lowest Node the bundles are written for: package.json's engines.node. */
+/**
+ * The lowest Node the bundles are written for: package.json's engines.node.
+ * @param {string} root
+ */
 function targetNode(root) {
   const range = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).engines.node;
   const match = /^>=\s*(\d+\.\d+(?:\.\d+)?)$/.exec(range);
@@ -46,7 +50,9 @@ function targetNode(root) {
 
 /** Every input of a build: the sources, the dependency set and this file. Sorted paths with size and mtime, hashed. */
 export function sourcesFingerprint(root = ROOT) {
+  /** @type {string[]} */
   const files = [];
+  /** @param {string} dir */
   const walk = (dir) => {
     for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
       const path = join(dir, entry.name);

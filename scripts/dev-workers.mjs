@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const args = process.argv.slice(2);
+/** @param {string} flag */
 const given = (flag) => args.some((arg) => arg === flag || arg.startsWith(flag + "="));
 
 if (!given("--port")) {
@@ -26,7 +27,9 @@ const wrangler = spawn(join(root, "node_modules", ".bin", "wrangler"), ["dev", .
   stdio: "inherit",
   env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
 });
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => wrangler.kill(signal));
+/** @type {NodeJS.Signals[]} */
+const forwarded = ["SIGINT", "SIGTERM", "SIGHUP"];
+for (const signal of forwarded) process.on(signal, () => wrangler.kill(signal));
 wrangler.on("error", (error) => {
   console.error(`could not run wrangler (${error.message}): run npm install first`);
   process.exit(2);
