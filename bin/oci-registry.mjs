@@ -7,14 +7,14 @@
  *   node bin/oci-registry.mjs [registry]       the server (npm start)
  *   node bin/oci-registry.mjs gc|usage|auth-keygen|auth-hash-password|auth-robot-token|auth-public-jwk [args]
  *
- * Written for old Nodes too (no syntax newer than Node 12's, no import of anything that
+ * Written for old Nodes too (no syntax newer than Node 14's, no import of anything that
  * needs a new Node) so that a Node too old says so in one line instead of failing on
  * `node:sqlite`. When this Node is too old and npm installed the pinned Node of this
  * platform (the optional dependency node-<platform>-<arch>), that one runs the command
  * instead, as a child that gets our SIGINT/SIGTERM/SIGHUP and whose exit status is ours.
  */
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -27,7 +27,8 @@ const command = args[0] !== undefined && commands.indexOf(args[0]) >= 0 ? String
 const required = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).engines.node.replace(/^>=\s*/, "");
 if (olderThan(process.versions.node, required)) {
   const pinned = join(root, "node_modules", "node-" + process.platform + "-" + process.arch, "bin", "node");
-  if (existsSync(pinned) && pinned !== process.execPath && !process.env.OCI_REGISTRY_NO_PINNED_NODE) runWith(pinned);
+  // Once only: the child is told not to hand over again (a pinned Node too old would otherwise start another, forever).
+  if (existsSync(pinned) && realpathSync(pinned) !== realpathSync(process.execPath) && !process.env.OCI_REGISTRY_NO_PINNED_NODE) runWith(pinned);
   else {
     console.error(
       "oci-registry needs Node.js " + required + " or newer (node:sqlite); this is Node " + process.versions.node + " (" + process.execPath + "). " +
@@ -69,7 +70,7 @@ async function ensureBuilt() {
  * @param {string} node
  */
 function runWith(node) {
-  const child = spawn(node, [fileURLToPath(import.meta.url), command].concat(args), { stdio: "inherit" });
+  const child = spawn(node, [fileURLToPath(import.meta.url), command].concat(args), { stdio: "inherit", env: Object.assign({}, process.env, { OCI_REGISTRY_NO_PINNED_NODE: "1" }) });
   /** @type {NodeJS.Signals[]} */
   const forwarded = ["SIGINT", "SIGTERM", "SIGHUP"];
   for (const signal of forwarded) process.on(signal, () => child.kill(signal));

@@ -16,7 +16,7 @@
  * from, so a build that died half-way, or sources edited since, make the launcher build again.
  */
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -92,12 +92,15 @@ export async function buildNode(root = ROOT) {
   const { build, version } = await import("esbuild");
   const started = performance.now();
   const dist = join(root, "dist");
+  // Built beside dist/ and swapped in with two renames: a process starting meanwhile (a cluster
+  // worker restarting, another npm start) finds the old build or the new one, never half of one.
+  const next = join(root, `dist.next-${process.pid}`);
   const sources = sourcesFingerprint(root);
-  rmSync(dist, { recursive: true, force: true });
+  rmSync(next, { recursive: true, force: true });
   const result = await build({
     absWorkingDir: root,
     entryPoints: Object.fromEntries(Object.entries(ENTRY_POINTS).map(([name, source]) => [name, source])),
-    outdir: dist,
+    outdir: next,
     outExtension: { ".js": ".mjs" },
     chunkNames: "chunks/[name]-[hash]",
     bundle: true,
@@ -116,10 +119,18 @@ export async function buildNode(root = ROOT) {
   });
   const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + output.bytes, 0);
   writeFileSync(
-    join(dist, "build.json"),
+    join(next, "build.json"),
     JSON.stringify({ sources, esbuild: version, target: targetNode(root), entryPoints: ENTRY_POINTS, inputs: Object.keys(result.metafile.inputs).sort() }, null, 2) + "\n",
   );
-  return { seconds: (performance.now() - started) / 1000, bytes, outputs: Object.keys(result.metafile.outputs).map((path) => relative(root, join(root, path))) };
+  const old = join(root, `dist.old-${process.pid}`);
+  try {
+    renameSync(dist, old);
+  } catch (error) {
+    if (/** @type {NodeJS.ErrnoException} */ (error).code !== "ENOENT") throw error;
+  }
+  renameSync(next, dist);
+  rmSync(old, { recursive: true, force: true });
+  return { seconds: (performance.now() - started) / 1000, bytes, outputs: Object.keys(result.metafile.outputs).map((path) => relative(next, join(root, path))) };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
