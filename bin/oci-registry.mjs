@@ -14,6 +14,7 @@
  * instead, as a child that gets our SIGINT/SIGTERM/SIGHUP and whose exit status is ours.
  */
 import { spawn } from "node:child_process";
+import cluster from "node:cluster";
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -38,10 +39,28 @@ if (olderThan(process.versions.node, required)) {
   }
 } else {
   await ensureBuilt();
+  quietSqliteWarning();
   const entry = join(root, "dist", command + ".mjs");
+  // Cluster workers start here too (not at the entry), so they get the same checks and quiet.
+  if (cluster.isPrimary) cluster.setupPrimary({ exec: fileURLToPath(import.meta.url), args: [command].concat(args) });
   // What node:cluster forks for a worker, and what the command's own argument parsing sees.
   process.argv.splice(1, process.argv.length - 1, entry, ...args);
   await import(pathToFileURL(entry).href);
+}
+
+/**
+ * Node 22 warns that node:sqlite is experimental, once per process, on every start: noise in an
+ * operator's log about a choice made here (the versions we support are tested). Other warnings pass.
+ */
+function quietSqliteWarning() {
+  const emitWarning = process.emitWarning;
+  /** @type {(warning: string | Error, ...rest: any[]) => void} any: emitWarning's overloads, passed through as they are */
+  const filtered = function (warning, ...rest) {
+    const text = typeof warning === "string" ? warning : warning.message;
+    if (text.indexOf("SQLite is an experimental feature") === 0) return;
+    return emitWarning.apply(process, /** @type {[string]} */ ([warning].concat(rest)));
+  };
+  process.emitWarning = /** @type {typeof process.emitWarning} */ (filtered);
 }
 
 /** In a checkout (src/ beside us), rebuilds dist/ when it is missing, half-built or older than the sources. */
