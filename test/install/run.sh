@@ -9,6 +9,7 @@
 #   3. dist/ holds nothing of this platform (no .node addon, no platform package, no absolute
 #      path of the build directory), so the same install works on macOS and arm64, where
 #      esbuild, the only platform-specific part, comes as the optional package of that platform.
+#   4. examples/systemd/oci-registry.service passes systemd-analyze verify and security.
 #
 #   bash test/install/run.sh       # or: npm run test:install
 set -euo pipefail
@@ -99,6 +100,16 @@ for _ in $(seq 150); do kill -0 -- "-$server_pid" 2>/dev/null || break; sleep 0.
 server_pid=""
 grep -q "SIGTERM: stopping 2 registry processes" "$work/server.log" || fail "no stopping line"
 ! curl -s -o /dev/null --max-time 2 "$url/v2/" || fail "still answering"
+
+step "the systemd unit example: systemd-analyze verify, and an exposure of 2.0 at most"
+cd "$repo"
+if command -v systemd-analyze >/dev/null; then
+  systemd-analyze verify examples/systemd/oci-registry.service || fail "systemd-analyze verify"
+  systemd-analyze security --offline=true --threshold=20 examples/systemd/oci-registry.service | tail -n 1
+  systemd-analyze security --offline=true --threshold=20 examples/systemd/oci-registry.service >/dev/null || fail "the unit's exposure is above 2.0"
+else
+  echo "NOT CHECKED: systemd-analyze is not installed (apt-get install systemd)"
+fi
 
 echo
 echo "install: OK"
