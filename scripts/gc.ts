@@ -45,7 +45,11 @@ try {
   console.error(error instanceof ConfigError ? error.message : (error as Error).message);
   process.exit(2);
 }
-const { local: metadata, aws } = await openStoresOf(config);
+const { local: metadata, aws } = await openStoresOf(config).catch((error: unknown) => {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  process.exit(2);
+});
 const dataDir = resolve(config.dataDir);
 const started = Date.now();
 let lastLine = 0;

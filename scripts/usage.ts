@@ -20,7 +20,11 @@ try {
   console.error(error instanceof ConfigError ? error.message : (error as Error).message);
   process.exit(2);
 }
-const { local, aws } = await openStoresOf(config);
+const { local, aws } = await openStoresOf(config).catch((error: unknown) => {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  process.exit(2);
+});
 try {
   const report = await measureUsage(aws ? aws.metadata : local!.store);
   if (values.json) {

@@ -33,6 +33,8 @@ export interface RegistryConfig {
   gcIntervalSeconds: number;
   /** How long an unreferenced blob stays marked before its bytes are deleted. */
   gcGraceSeconds: number;
+  /** On SIGTERM/SIGINT, how long requests in flight may take to finish before the process exits anyway (Node). */
+  shutdownGraceSeconds: number;
   /** Where blobs and metadata live: local disk (`dataDir`), or S3 and DynamoDB (docs/aws.md). */
   backend: "filesystem" | "aws";
   /** The S3 bucket holding blobs and manifests (backend aws). */
@@ -71,6 +73,7 @@ export const defaultConfig: RegistryConfig = {
   uploadTtlSeconds: 24 * 60 * 60,
   gcIntervalSeconds: 60 * 60,
   gcGraceSeconds: 60 * 60,
+  shutdownGraceSeconds: 10,
   backend: "filesystem",
   s3Bucket: "",
   s3Endpoint: "",
@@ -98,6 +101,7 @@ export const environmentNames: Record<keyof RegistryConfig, string> = {
   uploadTtlSeconds: "UPLOAD_TTL_SECONDS",
   gcIntervalSeconds: "GC_INTERVAL_SECONDS",
   gcGraceSeconds: "GC_GRACE_SECONDS",
+  shutdownGraceSeconds: "SHUTDOWN_GRACE_SECONDS",
   backend: "BACKEND",
   s3Bucket: "S3_BUCKET",
   s3Endpoint: "S3_ENDPOINT",
@@ -146,7 +150,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
     else config[key] = value;
   };
   const integer = (
-    key: "port" | "processes" | "partSize" | "maxManifestBytes" | "uploadTtlSeconds" | "gcIntervalSeconds" | "gcGraceSeconds" | "blobRedirectTtlSeconds",
+    key: "port" | "processes" | "partSize" | "maxManifestBytes" | "uploadTtlSeconds" | "gcIntervalSeconds" | "gcGraceSeconds" | "blobRedirectTtlSeconds" | "shutdownGraceSeconds",
     min: number,
     max: number,
   ) => {
@@ -173,6 +177,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   integer("uploadTtlSeconds", 60, 30 * 24 * 60 * 60);
   integer("gcIntervalSeconds", 0, 30 * 24 * 60 * 60);
   integer("gcGraceSeconds", 60, 30 * 24 * 60 * 60);
+  integer("shutdownGraceSeconds", 0, 24 * 60 * 60);
   flag("automaticMount");
   immutableTags();
   retention();

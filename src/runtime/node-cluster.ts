@@ -19,12 +19,18 @@ export interface WorkerSetup {
 }
 
 /** Worker → primary. */
-export type WorkerReport = { type: "listening"; address: string; port: number; description: string } | { type: "listen-error"; message: string };
+export type WorkerReport =
+  | { type: "setup-request" }
+  | { type: "listening"; address: string; port: number; description: string }
+  | { type: "listen-error"; message: string };
 
 const RESTARTS_PER_MINUTE = 10;
-const STOP_GRACE_MS = 10_000;
+/** Workers exit by themselves when their grace period ends (node-shutdown.ts); this long after it, the primary kills what is left. */
+const KILL_AFTER_GRACE_MS = 5_000;
 
 export interface PrimaryOptions {
+  /** How long workers may finish their requests after SIGTERM/SIGINT (shutdownGraceSeconds). */
+  graceSeconds: number;
   ephemeralJwk?: JWK;
   announce(address: string, port: number, description: string): void;
   /** A worker process is gone (crashed or stopped): what it held can be released. */
@@ -41,12 +47,12 @@ export function runPrimary(count: number, options: PrimaryOptions): void {
 
   const fork = (index: number): Worker => {
     const worker = cluster.fork({ REGISTRY_WORKER_INDEX: String(index) });
-    worker.on("online", () => {
-      const setup: WorkerSetup = { type: "setup", sweeps: index === 0, ...(options.ephemeralJwk ? { ephemeralJwk: options.ephemeralJwk } : {}) };
-      worker.send(setup);
-    });
     worker.on("message", (report: WorkerReport) => {
-      if (report.type === "listen-error") {
+      // Asked for, not sent on "online": a message that arrives before the worker listens for it is lost (it was, on Node 22).
+      if (report.type === "setup-request") {
+        const setup: WorkerSetup = { type: "setup", sweeps: index === 0, ...(options.ephemeralJwk ? { ephemeralJwk: options.ephemeralJwk } : {}) };
+        worker.send(setup);
+      } else if (report.type === "listen-error") {
         console.error(report.message);
         stopAll(2);
       } else if (report.type === "listening" && !ready && ++listening === count) {
@@ -81,10 +87,11 @@ export function runPrimary(count: number, options: PrimaryOptions): void {
     stopping = true;
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
     for (const worker of workers) worker.process.kill("SIGTERM");
+    const killAfterMs = options.graceSeconds * 1000 + KILL_AFTER_GRACE_MS;
     const deadline = setTimeout(() => {
-      console.error(`registry processes still running ${STOP_GRACE_MS / 1000} s after SIGTERM; killing them`);
+      console.error(`registry processes still running ${killAfterMs / 1000} s after SIGTERM; killing them`);
       for (const worker of workers) worker.process.kill("SIGKILL");
-    }, STOP_GRACE_MS);
+    }, killAfterMs);
     deadline.unref();
     const exit = () => {
       options.onExit?.();
@@ -102,7 +109,7 @@ export function runPrimary(count: number, options: PrimaryOptions): void {
 
   for (let index = 0; index < count; index++) fork(index);
   const stop = (signal: string) => {
-    if (!stopping) console.log(`${signal}: stopping ${count} registry processes; requests in flight finish first`);
+    if (!stopping) console.log(`${signal}: stopping ${count} registry processes; requests in flight finish first (at most ${options.graceSeconds} s)`);
     stopAll(0);
   };
   process.on("SIGINT", () => stop("SIGINT"));
@@ -118,6 +125,7 @@ export function awaitSetup(): Promise<WorkerSetup> {
       resolve(message);
     };
     process.on("message", onMessage);
+    report({ type: "setup-request" });
   });
 }
 

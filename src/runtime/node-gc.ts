@@ -3,12 +3,13 @@
  * SQLite store and the filesystem blob store, then the sweep of leftovers no
  * record names. Used by the server's periodic run and by `npm run gc`.
  */
+import { statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { FilesystemBlobStore } from "../adapters/filesystem/blob-store.ts";
 import { sweepLeftovers, type LeftoverReport } from "../adapters/filesystem/leftovers.ts";
 import type { SqliteMetadataStore } from "../adapters/sqlite/metadata-store.ts";
 import { type LocalMetadata, openLocalMetadata, prepareLocalMetadata } from "../adapters/sqlite/open.ts";
-import type { RegistryConfig } from "../config/schema.ts";
+import { ConfigError, type RegistryConfig } from "../config/schema.ts";
 import { Collector, type CollectionReport } from "../lifecycle/collector.ts";
 import { ScanningCollector } from "../lifecycle/scanning-collector.ts";
 import { applyRetention, type RetentionReport } from "../lifecycle/retention.ts";
@@ -56,6 +57,10 @@ export async function collectLocal(
 export async function openStoresOf(config: RegistryConfig): Promise<{ local: LocalMetadata | null; aws: AwsStores | null }> {
   if (config.backend === "aws") return { local: null, aws: (await import("./aws-stores.ts")).awsStores(config) };
   const dataDir = resolve(config.dataDir);
+  // Never made here: a mistyped DATA_DIR would otherwise be collected or measured as an empty registry (or fail inside SQLite).
+  if (!statSync(dataDir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new ConfigError([`DATA_DIR ${dataDir} is not a directory: set DATA_DIR (or dataDir in REGISTRY_CONFIG) to the data directory npm start uses`]);
+  }
   prepareLocalMetadata(dataDir);
   return { local: openLocalMetadata(dataDir), aws: null };
 }

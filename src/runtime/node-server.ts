@@ -6,6 +6,7 @@
  * written once and renamed into place).
  */
 import { serve } from "@hono/node-server";
+import type { ServerResponse } from "node:http";
 import { join, resolve } from "node:path";
 import { FilesystemBlobStore } from "../adapters/filesystem/blob-store.ts";
 import { hashWasm } from "../adapters/hash-wasm.ts";
@@ -63,6 +64,8 @@ export interface ServeOptions {
 export interface RunningServer {
   /** Stops accepting connections, lets requests in flight finish, closes the database. */
   close(): Promise<void>;
+  /** Requests being served now. */
+  inFlight(): number;
 }
 
 export async function serveRegistry(config: RegistryConfig, options: ServeOptions): Promise<RunningServer> {
@@ -101,6 +104,16 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
   });
   // Large layers stream for minutes; Node's default 5-minute request timeout would cut them off.
   if ("requestTimeout" in server) server.requestTimeout = 0;
+  let inFlight = 0;
+  let closing = false;
+  server.on("request", (_request: unknown, response: ServerResponse) => {
+    inFlight++;
+    response.once("close", () => {
+      inFlight--;
+      // Once closing, a keep-alive connection that just finished its request is idle: let it go now, not when its client leaves.
+      if (closing && "closeIdleConnections" in server) setImmediate(() => server.closeIdleConnections());
+    });
+  });
 
   const sweep = options.sweeps
     ? setInterval(() => {
@@ -112,8 +125,10 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
   const collecting = collect && options.sweeps && config.gcIntervalSeconds > 0 ? collectPeriodically(config, collect) : null;
 
   return {
+    inFlight: () => inFlight,
     close: () =>
       new Promise<void>((done) => {
+        closing = true;
         if (sweep) clearInterval(sweep);
         collecting?.stop();
         server.close(() => {

@@ -5,16 +5,17 @@
  * core (node-cluster.ts). No registry rules here.
  */
 import cluster from "node:cluster";
-import { mkdir, rm, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { generateSigningJwk } from "../auth/keys.ts";
 import { type Auth, AuthConfigError, createAuth } from "../auth/service.ts";
 import { prepareLocalMetadata, withDatabase } from "../adapters/sqlite/open.ts";
 import { processOwner, registerInstance, releaseClaims, unregisterInstance } from "../adapters/sqlite/instances.ts";
 import { ConfigError, type RegistryConfig } from "../config/schema.ts";
 import { awaitSetup, report, runPrimary } from "./node-cluster.ts";
+import { DataDirectoryError, prepareDataDirectory } from "./data-directory.ts";
 import { loadConfig, processCount } from "./node-config.ts";
 import { serveRegistry } from "./node-server.ts";
+import { stopOnSignals } from "./node-shutdown.ts";
 
 const EPHEMERAL_KEY_WARNING =
   "auth: no signingKeys configured; signing with a throwaway ES256 key. Tokens stop working when the registry restarts. `npm run auth:keygen` makes a lasting key.";
@@ -79,13 +80,10 @@ async function prepare(config: RegistryConfig): Promise<void> {
 
 /** Fails at start-up, not on the first push, when DATA_DIR cannot hold data. */
 async function assertWritableDirectory(dir: string): Promise<void> {
-  const probe = join(dir, `.write-probe-${process.pid}`);
   try {
-    await mkdir(dir, { recursive: true });
-    await writeFile(probe, "");
-    await rm(probe);
+    await prepareDataDirectory(dir);
   } catch (error) {
-    console.error(`DATA_DIR ${dir} is not a writable directory (${(error as NodeJS.ErrnoException).code ?? "error"}); set DATA_DIR or dataDir to one that is`);
+    console.error(error instanceof DataDirectoryError ? error.message : error);
     process.exit(2);
   }
 }
@@ -106,9 +104,8 @@ async function main(): Promise<void> {
         process.exit(2);
       },
     });
-    const stop = () => void server.close().then(() => process.exit(0));
-    process.on("SIGTERM", stop);
-    process.on("SIGINT", stop);
+    // The primary prints the one line; a worker speaks only when it has to cut requests off.
+    stopOnSignals(server, { graceSeconds: config.shutdownGraceSeconds, name: `registry process ${process.pid}` });
     // The primary is gone (killed): no one would restart or stop this process.
     process.on("disconnect", () => process.exit(1));
     return;
@@ -129,6 +126,7 @@ async function main(): Promise<void> {
   };
   if (count > 1) {
     runPrimary(count, {
+      graceSeconds: config.shutdownGraceSeconds,
       ...(ephemeralJwk ? { ephemeralJwk } : {}),
       announce: announce(config, auth !== undefined),
       onWorkerExit: (pid) => {
@@ -147,22 +145,12 @@ async function main(): Promise<void> {
       process.exit(2);
     },
   });
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`${signal}: stopping; requests in flight finish first (at most ${STOP_GRACE_SECONDS} s)`);
-    // A client that stalls mid-request would otherwise hold the process forever.
-    setTimeout(() => process.exit(0), STOP_GRACE_SECONDS * 1000).unref();
-    void server.close().then(() => {
-      forget();
-      process.exit(0);
-    });
-  };
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGTERM", () => stop("SIGTERM"));
+  stopOnSignals(server, {
+    graceSeconds: config.shutdownGraceSeconds,
+    name: `registry process ${process.pid}`,
+    announce: (signal) => `${signal}: stopping; requests in flight finish first (at most ${config.shutdownGraceSeconds} s)`,
+    onStopped: forget,
+  });
 }
-
-const STOP_GRACE_SECONDS = 10;
 
 void main();
