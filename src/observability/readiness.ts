@@ -19,9 +19,17 @@ export type ReadinessProbe = () => Promise<ReadinessReport>;
 const ABSENT_DIGEST = `sha256:${"0".repeat(64)}`;
 const ABSENT_KEY = "readiness-probe/absent";
 
-export function storageReadiness(stores: { blobs: BlobStore; metadata: MetadataStore }, timeoutMs = 2_000): ReadinessProbe {
+/**
+ * `blobsCheck` runs before the blob read where a missing object does not prove the store
+ * works (a local directory that is gone or replaced answers "absent" to every read).
+ */
+export function storageReadiness(stores: { blobs: BlobStore; metadata: MetadataStore; blobsCheck?: () => Promise<void> }, timeoutMs = 2_000): ReadinessProbe {
+  const readBlobs = async () => {
+    await stores.blobsCheck?.();
+    return stores.blobs.head(ABSENT_KEY);
+  };
   return async () => {
-    const [blobs, metadata] = await Promise.all([check(() => stores.blobs.head(ABSENT_KEY), timeoutMs), check(() => stores.metadata.getBlob(ABSENT_DIGEST), timeoutMs)]);
+    const [blobs, metadata] = await Promise.all([check(readBlobs, timeoutMs), check(() => stores.metadata.getBlob(ABSENT_DIGEST), timeoutMs)]);
     return { ready: blobs.ok && metadata.ok, checks: { blobs, metadata } };
   };
 }

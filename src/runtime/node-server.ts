@@ -7,13 +7,14 @@
  */
 import { serve } from "@hono/node-server";
 import { createServer as createHttpsServer } from "node:https";
+import { access, constants, stat } from "node:fs/promises";
 import type { Server as TlsServer } from "node:tls";
 import type { Logger } from "../observability/log.ts";
 import type { CollectionReport } from "../lifecycle/collector.ts";
 import { PrometheusMetrics } from "../observability/prometheus.ts";
 import { storageReadiness } from "../observability/readiness.ts";
 import type { TlsFiles } from "./node-tls.ts";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { FilesystemBlobStore } from "../adapters/filesystem/blob-store.ts";
 import { hashWasm } from "../adapters/hash-wasm.ts";
 import { openLocalMetadata } from "../adapters/sqlite/open.ts";
@@ -59,6 +60,17 @@ function collectPeriodically(config: RegistryConfig, collect: () => Promise<Loca
       clearInterval(every);
     },
   };
+}
+
+/** The blob directory (or, before the first push made it, DATA_DIR) is a directory that may be written: what a push needs. */
+async function writableDirectory(path: string): Promise<void> {
+  const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return null;
+    throw error;
+  });
+  if (!info) return writableDirectory(dirname(path));
+  if (!info.isDirectory()) throw Object.assign(new Error(`${path} is not a directory`), { code: "ENOTDIR" });
+  await access(path, constants.W_OK);
 }
 
 export interface ServeOptions {
@@ -130,7 +142,7 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     ...(options.auth ? { auth: options.auth } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     observation: { logger: options.logger, metrics },
-    readiness: storageReadiness({ blobs, metadata: aws?.metadata ?? local!.store }),
+    readiness: storageReadiness({ blobs, metadata: aws?.metadata ?? local!.store, ...(local ? { blobsCheck: () => writableDirectory(join(dataDir, "blobs")) } : {}) }),
     metrics: {
       render: options.clusterMetrics ?? (() => metrics.render()),
       open: !options.auth,
