@@ -31,7 +31,7 @@ import { measureUsage } from "../lifecycle/usage.ts";
 import { deleteRepository } from "../lifecycle/repositories.ts";
 
 /** Soon after start (leftovers of a crash go first), then every gcIntervalSeconds; one run at a time. */
-function collectPeriodically(config: RegistryConfig, collect: () => Promise<LocalCollection>, metrics: PrometheusMetrics): { stop(): void } {
+function collectPeriodically(config: RegistryConfig, collect: () => Promise<LocalCollection>, metrics: PrometheusMetrics, logger: Logger): { stop(): void } {
   let running = false;
   const run = () => {
     if (running) return;
@@ -41,12 +41,12 @@ function collectPeriodically(config: RegistryConfig, collect: () => Promise<Loca
         const { retention, collection, leftovers } = result;
         metrics.collectionFinished(collection);
         const changed = retention.tags.length + retention.manifests.length + collection.blobsDeleted + collection.orphanLinksRemoved + collection.blobsMarked + leftovers.files;
-        if (changed > 0) console.log(describeCollection(result));
-        for (const problem of collection.problems) console.error(`garbage collection: ${problem}`);
+        if (changed > 0) logger.log("info", describeCollection(result), { bytesFreed: collection.bytesFreed, blobsDeleted: collection.blobsDeleted });
+        for (const problem of collection.problems) logger.log("error", `garbage collection: ${problem}`);
       })
       .catch((error: unknown) => {
         metrics.collectionFinished(null);
-        console.error("garbage collection failed:", error);
+        logger.log("error", "garbage collection failed", { error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
       })
       .finally(() => (running = false));
   };
@@ -161,12 +161,12 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
 
   const sweep = options.sweeps
     ? setInterval(() => {
-        registry.uploads.expire(config.uploadTtlSeconds * 1000, { maxBatches: 100 }).catch((error: unknown) => console.error("upload expiry failed:", error));
+        registry.uploads.expire(config.uploadTtlSeconds * 1000, { maxBatches: 100 }).catch((error: unknown) => options.logger.log("error", "upload expiry failed", { error: error instanceof Error ? (error.stack ?? error.message) : String(error) }));
       }, 60 * 60 * 1000)
     : null;
   sweep?.unref();
   const collect = local ? () => collectLocal(config, local.store) : aws ? () => collectAws(config, aws) : null;
-  const collecting = collect && options.sweeps && config.gcIntervalSeconds > 0 ? collectPeriodically(config, collect, metrics) : null;
+  const collecting = collect && options.sweeps && config.gcIntervalSeconds > 0 ? collectPeriodically(config, collect, metrics, options.logger) : null;
 
   return {
     replaceTls: (files) => (server as TlsServer).setSecureContext({ cert: files.cert, key: files.key }),
