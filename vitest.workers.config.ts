@@ -30,7 +30,8 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 export default defineConfig({
-  plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
+  // LOG_LEVEL warn: the Worker's one line per request would bury the test report (observability.test.ts sets info for itself).
+  plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: { LOG_LEVEL: "warn" } } })],
   test: {
     include: ["test/workers/**/*.test.ts"],
     testTimeout: 60_000,

@@ -91,12 +91,13 @@ export class Auth {
   readonly service: string;
   /** The configured token endpoint URL; undefined: derive it from each request. */
   readonly realm: string | undefined;
-  private readonly config: AuthConfig;
-  private readonly ring: KeyRing;
-  private readonly policy: Policy;
-  private readonly identities: Identities;
-  private readonly issuer: TokenIssuer;
-  private readonly verifier: TokenVerifier;
+  // Not readonly: a reload (SIGHUP on Node) swaps them all at once for a new configuration's.
+  private config: AuthConfig;
+  private ring: KeyRing;
+  private policy: Policy;
+  private identities: Identities;
+  private issuer: TokenIssuer;
+  private verifier: TokenVerifier;
 
   constructor(config: AuthConfig, ring: KeyRing, options: AuthOptions = {}) {
     this.config = config;
@@ -108,6 +109,22 @@ export class Auth {
     this.identities = new Identities(config, { clockToleranceSeconds: config.clockToleranceSeconds, ...clock, ...(options.warn ? { warn: options.warn } : {}) });
     this.issuer = new TokenIssuer(ring, { ...config, ...clock });
     this.verifier = new TokenVerifier(ring, { ...config, ...clock });
+  }
+
+  /**
+   * Takes over `next`'s users, robots, rules, trusted issuers and keys, in one synchronous
+   * step: a request sees the old configuration or the new one, never a mix. The service
+   * and realm are fixed for the process's life (the routes were built with them), so a
+   * configuration that changes them is refused; the reason says to restart.
+   */
+  adopt(next: Auth): void {
+    if (next.service !== this.service || next.realm !== this.realm) throw new AuthConfigError(["auth.service and auth.realm cannot change without a restart"]);
+    this.config = next.config;
+    this.ring = next.ring;
+    this.policy = next.policy;
+    this.identities = next.identities;
+    this.issuer = next.issuer;
+    this.verifier = next.verifier;
   }
 
   /** The JWKS document of every key a token of this registry may be signed with. */

@@ -6,6 +6,7 @@
 import { type AuthConfig, validateAuthConfig } from "../auth/config.ts";
 import type { ImmutableTagRule } from "../core/patterns.ts";
 import { type RetentionRule, retentionProblems } from "../lifecycle/retention.ts";
+import { isLogLevel, LOG_LEVELS, type LogLevel } from "../observability/log.ts";
 
 export interface RegistryConfig {
   /** Interface the Node server listens on. */
@@ -59,6 +60,16 @@ export interface RegistryConfig {
   quotas: Record<string, number>;
   /** Token authentication (docs/auth.md); absent: the registry is open to every caller. */
   auth?: AuthConfig;
+  /** Least severe log line written: debug, info (one line per request), warn, error. */
+  logLevel: LogLevel;
+  /** "auto": readable text when stdout is a terminal, JSON lines otherwise. */
+  logFormat: "auto" | "json" | "text";
+  /** Bearer token GET /metrics requires; empty: open without auth, refused with auth. */
+  metricsToken: string;
+  /** PEM certificate chain file for HTTPS on Node (with tlsKey); empty: plain HTTP. */
+  tlsCert: string;
+  /** PEM private key file for tlsCert. */
+  tlsKey: string;
 }
 
 export const defaultConfig: RegistryConfig = {
@@ -86,6 +97,11 @@ export const defaultConfig: RegistryConfig = {
   retention: [],
   quotas: {},
   auth: undefined,
+  logLevel: "info",
+  logFormat: "auto",
+  metricsToken: "",
+  tlsCert: "",
+  tlsKey: "",
 };
 
 /** Environment variable for each setting. */
@@ -114,6 +130,11 @@ export const environmentNames: Record<keyof RegistryConfig, string> = {
   retention: "RETENTION",
   quotas: "QUOTAS",
   auth: "AUTH_CONFIG",
+  logLevel: "LOG_LEVEL",
+  logFormat: "LOG_FORMAT",
+  metricsToken: "METRICS_TOKEN",
+  tlsCert: "TLS_CERT",
+  tlsKey: "TLS_KEY",
 };
 
 export class ConfigError extends Error {
@@ -183,6 +204,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   retention();
   quotas();
   awsSettings();
+  operatorSettings();
   config.auth = authSection(file.auth, env[environmentNames.auth], problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -242,6 +264,26 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
       Object.entries(raw).every(([name, bytes]) => /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/.test(name) && Number.isSafeInteger(bytes) && (bytes as number) >= 0);
     if (!valid) problems.push(`${where("quotas")} must map namespaces to byte counts, e.g. {"team": 10737418240}`);
     else config.quotas = { ...(raw as Record<string, number>) };
+  }
+
+  /** Logs, metrics and TLS (src/observability, runtime/node-tls.ts). */
+  function operatorSettings(): void {
+    const level = read("logLevel");
+    if (typeof level === "string" && isLogLevel(level)) config.logLevel = level;
+    else problems.push(`${where("logLevel")} must be one of ${LOG_LEVELS.join(", ")}, not ${JSON.stringify(level)}`);
+    const format = read("logFormat");
+    if (format === "auto" || format === "json" || format === "text") config.logFormat = format;
+    else problems.push(`${where("logFormat")} must be auto, json or text, not ${JSON.stringify(format)}`);
+    // Its value is a secret: never echoed.
+    const token = read("metricsToken");
+    if (typeof token !== "string" || (token !== "" && !/^[\x21-\x7e]{16,}$/.test(token))) problems.push(`${where("metricsToken")} must be at least 16 printable characters without spaces`);
+    else config.metricsToken = token;
+    for (const key of ["tlsCert", "tlsKey"] as const) {
+      const value = read(key);
+      if (typeof value !== "string") problems.push(`${where(key)} must be a path to a PEM file`);
+      else config[key] = value;
+    }
+    if ((config.tlsCert === "") !== (config.tlsKey === "")) problems.push(`tlsCert (TLS_CERT) and tlsKey (TLS_KEY) go together: set both for HTTPS, or neither`);
   }
 
   function awsSettings(): void {

@@ -10,6 +10,11 @@ import { adminRoutes, type Maintenance } from "./routes/admin.ts";
 import { manifestRoutes } from "./routes/manifests.ts";
 import { tokenRoutes } from "./routes/token.ts";
 import { uploadRoutes } from "./routes/uploads.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { metricsRoutes, type MetricsEndpoint } from "./routes/metrics.ts";
+import { observeRequests, type Observation } from "./observe.ts";
+import { silentLogger } from "../observability/log.ts";
+import type { ReadinessProbe } from "../observability/readiness.ts";
 
 export interface AppOptions {
   /**
@@ -36,12 +41,19 @@ export interface AppOptions {
    * realm follows the request's Host header, which the client chooses.
    */
   publicUrl?: string;
+  /** The request log and metrics (http/observe.ts); without it nothing is logged per request. */
+  observation?: Observation;
+  /** What GET /readyz checks; without it /readyz answers 200 like /healthz. */
+  readiness?: ReadinessProbe;
+  /** GET /metrics (Prometheus text, Node); without it /metrics answers 404. */
+  metrics?: MetricsEndpoint;
 }
 
 /** Builds the HTTP face of a registry over the given adapters. Holds no state of its own. */
 export function createApp(registryOrOptions: RegistryOptions | Registry, options: AppOptions = {}): Hono {
   const registry = registryOrOptions instanceof Registry ? registryOrOptions : new Registry(registryOrOptions);
   const app = new Hono();
+  if (options.observation) observeRequests(app, options.observation);
 
   app.use("*", async (c, next) => {
     await next();
@@ -49,6 +61,10 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
     // Browsers must take every answer as the type it is labelled with, never sniff it into HTML.
     c.res.headers.set("X-Content-Type-Options", "nosniff");
   });
+
+  // Before any guard: probes and the scraper never need a registry token.
+  healthRoutes(app, options.readiness, options.observation?.logger ?? silentLogger);
+  if (options.metrics) metricsRoutes(app, options.metrics);
 
   if (options.auth) {
     tokenRoutes(app, options.auth);
@@ -68,8 +84,8 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
   adminRoutes(app, options.maintenance);
 
   app.notFound((c) =>
-    renderError(new RegistryError("UNSUPPORTED", `no such endpoint: ${c.req.method} ${new URL(c.req.url).pathname.slice(0, 200)}`, { status: 404 }), c),
+    renderError(new RegistryError("UNSUPPORTED", `no such endpoint: ${c.req.method} ${new URL(c.req.url).pathname.slice(0, 200)}`, { status: 404 }), c, options.observation?.logger),
   );
-  app.onError((error, c) => renderError(error, c));
+  app.onError((error, c) => renderError(error, c, options.observation?.logger));
   return app;
 }

@@ -1,8 +1,16 @@
 import type { Context } from "hono";
 import { RegistryError } from "../core/errors.ts";
+import type { Logger } from "../observability/log.ts";
+import { clientWentAway, requestIdOf } from "./observe.ts";
+
+/**
+ * nginx's "client closed request": what the log and metrics record when the client
+ * left mid-request; nobody receives it.
+ */
+export const CLIENT_CLOSED_REQUEST = 499;
 
 /** The one place errors become HTTP: the spec's JSON body, the registered status, nothing internal. */
-export function renderError(error: unknown, c: Context): Response {
+export function renderError(error: unknown, c: Context, logger?: Logger): Response {
   if (error instanceof RegistryError) {
     const headers = new Headers(error.headers);
     headers.set("Content-Type", "application/json");
@@ -10,12 +18,19 @@ export function renderError(error: unknown, c: Context): Response {
     if (error.status === 413) headers.set("Connection", "close");
     return new Response(c.req.method === "HEAD" ? null : JSON.stringify(error.toBody()), { status: error.status, headers });
   }
-  const requestId = crypto.randomUUID();
+  const requestId = requestIdOf(c);
+  const path = new URL(c.req.url).pathname.slice(0, 200);
+  // A client that hangs up mid-push is not a fault of this server: one line, no stack.
+  if (clientWentAway(c, error)) {
+    if (logger) logger.log("info", "client closed the connection mid-request", { requestId, method: c.req.method, path });
+    return new Response(null, { status: CLIENT_CLOSED_REQUEST });
+  }
   // Internals go to the log with an id the client can quote, never into the response.
-  console.error(`request ${requestId} ${c.req.method} ${new URL(c.req.url).pathname} failed:`, error);
+  if (logger) logger.log("error", "request failed", { requestId, method: c.req.method, path, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  else console.error(`request ${requestId} ${c.req.method} ${path} failed:`, error);
   const body = new RegistryError("UNKNOWN", `internal error; quote request id ${requestId} to the operator`).toBody();
   return new Response(c.req.method === "HEAD" ? null : JSON.stringify(body), {
     status: 500,
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", "X-Request-Id": requestId },
   });
 }

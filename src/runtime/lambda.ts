@@ -23,6 +23,9 @@ import { ScanningCollector } from "../lifecycle/scanning-collector.ts";
 import { measureUsage } from "../lifecycle/usage.ts";
 import { applyRetention, type RetentionReport } from "../lifecycle/retention.ts";
 import { awsStores } from "./aws-stores.ts";
+import { EmbeddedMetrics } from "../observability/embedded-metrics.ts";
+import { createLogger } from "../observability/log.ts";
+import { storageReadiness } from "../observability/readiness.ts";
 import { readSecretString } from "./lambda-secrets.ts";
 
 /**
@@ -85,7 +88,11 @@ async function deploy(env: Environment): Promise<Deployment> {
     immutableTags: config.immutableTags,
   });
   const auth = config.auth ? await createAuth(config.auth, { warn: (message) => console.warn(message) }) : undefined;
+  // JSON lines on stdout: CloudWatch Logs keeps them, and turns the EMF lines into metrics.
+  const write = (line: string) => process.stdout.write(`${line}\n`);
   const app = createApp(registry, {
+    observation: { logger: createLogger({ level: config.logLevel, format: "json", write }), metrics: new EmbeddedMetrics(write) },
+    readiness: storageReadiness(stores),
     maxRequestBytes: LAMBDA_MAX_REQUEST_BYTES,
     maintenance: { usage: () => measureUsage(stores.metadata), collect: ({ dryRun }) => collectNow(config, stores, dryRun) },
     blobReadRedirects: { signer: stores.blobs, expiresInSeconds: config.blobRedirectTtlSeconds },

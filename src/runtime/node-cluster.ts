@@ -22,7 +22,12 @@ export interface WorkerSetup {
 export type WorkerReport =
   | { type: "setup-request" }
   | { type: "listening"; address: string; port: number; description: string }
-  | { type: "listen-error"; message: string };
+  | { type: "listen-error"; message: string }
+  /** GET /metrics reached this worker: the primary answers with every worker's metrics summed. */
+  | { type: "metrics-request"; id: number };
+
+/** Primary → worker, after setup. */
+export type PrimaryMessage = { type: "metrics-response"; id: number; contentType?: string; text?: string; error?: string } | { type: "reload" };
 
 const RESTARTS_PER_MINUTE = 10;
 /** Workers exit by themselves when their grace period ends (node-shutdown.ts); this long after it, the primary kills what is left. */
@@ -37,6 +42,10 @@ export interface PrimaryOptions {
   onWorkerExit?(pid: number): void;
   /** Just before the primary exits. */
   onExit?(): void;
+  /** Every worker's metrics summed (prometheus.ts clusterMetrics). */
+  metrics?(): Promise<{ contentType: string; text: string }>;
+  /** SIGHUP: checks the new configuration (logging why when it is refused); true: the workers reload it. */
+  checkReload?(): Promise<boolean>;
 }
 
 export function runPrimary(count: number, options: PrimaryOptions): void {
@@ -52,6 +61,13 @@ export function runPrimary(count: number, options: PrimaryOptions): void {
       if (report.type === "setup-request") {
         const setup: WorkerSetup = { type: "setup", sweeps: index === 0, ...(options.ephemeralJwk ? { ephemeralJwk: options.ephemeralJwk } : {}) };
         worker.send(setup);
+      } else if (report.type === "metrics-request") {
+        const answer = (message: PrimaryMessage) => worker.isConnected() && worker.send(message);
+        if (!options.metrics) return void answer({ type: "metrics-response", id: report.id, error: "no metrics in this primary" });
+        options.metrics().then(
+          ({ contentType, text }) => answer({ type: "metrics-response", id: report.id, contentType, text }),
+          (error: unknown) => answer({ type: "metrics-response", id: report.id, error: (error as Error).message }),
+        );
       } else if (report.type === "listen-error") {
         console.error(report.message);
         stopAll(2);
@@ -114,6 +130,41 @@ export function runPrimary(count: number, options: PrimaryOptions): void {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGHUP", () => {
+    void (options.checkReload?.() ?? Promise.resolve(true)).then((ok) => {
+      if (!ok || stopping) return;
+      for (const worker of Object.values(cluster.workers ?? {})) if (worker?.isConnected()) worker.send({ type: "reload" } satisfies PrimaryMessage);
+    });
+  });
+}
+
+let metricsRequests = 0;
+
+/** In a worker: the cluster's metrics, summed by the primary over every worker. */
+export function metricsFromPrimary(): Promise<{ contentType: string; text: string }> {
+  const id = ++metricsRequests;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      process.off("message", onMessage);
+      reject(new Error("the primary process did not answer with metrics within 10 s"));
+    }, 10_000);
+    const onMessage = (message: PrimaryMessage) => {
+      if (message?.type !== "metrics-response" || message.id !== id) return;
+      clearTimeout(timer);
+      process.off("message", onMessage);
+      if (message.error !== undefined || message.text === undefined) reject(new Error(`metrics: ${message.error ?? "no text"}`));
+      else resolve({ contentType: message.contentType ?? "text/plain; version=0.0.4; charset=utf-8", text: message.text });
+    };
+    process.on("message", onMessage);
+    report({ type: "metrics-request", id });
+  });
+}
+
+/** In a worker: calls `reload` when the primary says the configuration changed. */
+export function onReloadRequest(reload: () => void): void {
+  process.on("message", (message: PrimaryMessage) => {
+    if (message?.type === "reload") reload();
+  });
 }
 
 /** In a worker: waits for the primary's setup message. */

@@ -7,7 +7,15 @@
  */
 import { serve } from "@hono/node-server";
 import type { ServerResponse } from "node:http";
-import { join, resolve } from "node:path";
+import { createServer as createHttpsServer } from "node:https";
+import { access, constants, stat } from "node:fs/promises";
+import type { Server as TlsServer } from "node:tls";
+import type { Logger } from "../observability/log.ts";
+import type { CollectionReport } from "../lifecycle/collector.ts";
+import { PrometheusMetrics } from "../observability/prometheus.ts";
+import { storageReadiness } from "../observability/readiness.ts";
+import type { TlsFiles } from "./node-tls.ts";
+import { dirname, join, resolve } from "node:path";
 import { FilesystemBlobStore } from "../adapters/filesystem/blob-store.ts";
 import { hashWasm } from "../adapters/hash-wasm.ts";
 import { openLocalMetadata } from "../adapters/sqlite/open.ts";
@@ -24,7 +32,7 @@ import { measureUsage } from "../lifecycle/usage.ts";
 import { deleteRepository } from "../lifecycle/repositories.ts";
 
 /** Soon after start (leftovers of a crash go first), then every gcIntervalSeconds; one run at a time. */
-function collectPeriodically(config: RegistryConfig, collect: () => Promise<LocalCollection>): { stop(): void } {
+function collectPeriodically(config: RegistryConfig, collect: () => Promise<LocalCollection>, metrics: PrometheusMetrics, logger: Logger): { stop(): void } {
   let running = false;
   const run = () => {
     if (running) return;
@@ -32,11 +40,15 @@ function collectPeriodically(config: RegistryConfig, collect: () => Promise<Loca
     collect()
       .then((result) => {
         const { retention, collection, leftovers } = result;
+        metrics.collectionFinished(collection);
         const changed = retention.tags.length + retention.manifests.length + collection.blobsDeleted + collection.orphanLinksRemoved + collection.blobsMarked + leftovers.files;
-        if (changed > 0) console.log(describeCollection(result));
-        for (const problem of collection.problems) console.error(`garbage collection: ${problem}`);
+        if (changed > 0) logger.log("info", describeCollection(result), { bytesFreed: collection.bytesFreed, blobsDeleted: collection.blobsDeleted });
+        for (const problem of collection.problems) logger.log("error", `garbage collection: ${problem}`);
       })
-      .catch((error: unknown) => console.error("garbage collection failed:", error))
+      .catch((error: unknown) => {
+        metrics.collectionFinished(null);
+        logger.log("error", "garbage collection failed", { error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+      })
       .finally(() => (running = false));
   };
   const first = setTimeout(run, 5_000);
@@ -51,6 +63,17 @@ function collectPeriodically(config: RegistryConfig, collect: () => Promise<Loca
   };
 }
 
+/** The blob directory (or, before the first push made it, DATA_DIR) is a directory that may be written: what a push needs. */
+async function writableDirectory(path: string): Promise<void> {
+  const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return null;
+    throw error;
+  });
+  if (!info) return writableDirectory(dirname(path));
+  if (!info.isDirectory()) throw Object.assign(new Error(`${path} is not a directory`), { code: "ENOTDIR" });
+  await access(path, constants.W_OK);
+}
+
 export interface ServeOptions {
   auth?: Auth;
   /** This process runs the hourly expiry of abandoned uploads (one process of a cluster does). */
@@ -59,6 +82,14 @@ export interface ServeOptions {
   onListening(address: string, port: number, description: string): void;
   /** Called when the port cannot be bound; the process should exit. */
   onListenError(message: string): void;
+  logger: Logger;
+  /** HTTPS with these PEM files (node-tls.ts); null: plain HTTP. */
+  tls: TlsFiles | null;
+  /**
+   * Where GET /metrics text comes from: this process's own metrics (one process), or the
+   * cluster primary's sum over every worker (node-cluster.ts).
+   */
+  clusterMetrics?: () => Promise<{ contentType: string; text: string }>;
 }
 
 export interface RunningServer {
@@ -66,6 +97,8 @@ export interface RunningServer {
   close(): Promise<void>;
   /** Requests being served now. */
   inFlight(): number;
+  /** Serves a new certificate and key from the next TLS handshake on. */
+  replaceTls(files: TlsFiles): void;
 }
 
 export async function serveRegistry(config: RegistryConfig, options: ServeOptions): Promise<RunningServer> {
@@ -90,14 +123,38 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     ...(quotas ? { quotas } : {}),
   });
   const redirects = aws && config.blobRedirects ? { blobReadRedirects: { signer: aws.blobs, expiresInSeconds: config.blobRedirectTtlSeconds } } : {};
+  const metrics = new PrometheusMetrics(local ? { uploadsInProgress: () => local.store.countUploads() } : {});
+  if (options.clusterMetrics) metrics.shareWithPrimary();
+  /** POST /admin/gc runs counted like scheduled ones. */
+  const counted = <T extends { collection: CollectionReport }>(run: Promise<T>): Promise<T> =>
+    run.then(
+      (result) => (metrics.collectionFinished(result.collection), result),
+      (error: unknown) => {
+        metrics.collectionFinished(null);
+        throw error;
+      },
+    );
   const maintenance: Maintenance = {
     usage: () => measureUsage(aws ? aws.metadata : local!.store),
-    collect: ({ dryRun }) => (local ? collectLocal(config, local.store, { dryRun }) : collectAws(config, aws!, { dryRun })),
+    collect: ({ dryRun }) => counted(local ? collectLocal(config, local.store, { dryRun }) : collectAws(config, aws!, { dryRun })),
     ...(local ? { deleteRepository: (name: string) => deleteRepository(local.store, blobs, name) } : {}),
   };
-  const app = createApp(registry, { ...redirects, maintenance, ...(options.auth ? { auth: options.auth } : {}), ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
-  const description = awsModule ? awsModule.describeAwsStores(config) : `data in ${dataDir}`;
-  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => options.onListening(info.address, info.port, description));
+  const app = createApp(registry, {
+    ...redirects,
+    maintenance,
+    ...(options.auth ? { auth: options.auth } : {}),
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    observation: { logger: options.logger, metrics },
+    readiness: storageReadiness({ blobs, metadata: aws?.metadata ?? local!.store, ...(local ? { blobsCheck: () => writableDirectory(join(dataDir, "blobs")) } : {}) }),
+    metrics: {
+      render: options.clusterMetrics ?? (() => metrics.render()),
+      open: !options.auth,
+      ...(config.metricsToken ? { token: config.metricsToken } : {}),
+    },
+  });
+  const description = (awsModule ? awsModule.describeAwsStores(config) : `data in ${dataDir}`) + (options.tls ? ", HTTPS" : "");
+  const tlsServer = options.tls ? { createServer: createHttpsServer, serverOptions: { cert: options.tls.cert, key: options.tls.key } } : {};
+  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, ...tlsServer }, (info) => options.onListening(info.address, info.port, description));
   server.on("error", (error: NodeJS.ErrnoException) => {
     const reason = error.code === "EADDRINUSE" ? "the address is already in use (set PORT or HOST)" : error.message;
     options.onListenError(`cannot listen on ${config.host}:${config.port}: ${reason}`);
@@ -117,15 +174,16 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
 
   const sweep = options.sweeps
     ? setInterval(() => {
-        registry.uploads.expire(config.uploadTtlSeconds * 1000, { maxBatches: 100 }).catch((error: unknown) => console.error("upload expiry failed:", error));
+        registry.uploads.expire(config.uploadTtlSeconds * 1000, { maxBatches: 100 }).catch((error: unknown) => options.logger.log("error", "upload expiry failed", { error: error instanceof Error ? (error.stack ?? error.message) : String(error) }));
       }, 60 * 60 * 1000)
     : null;
   sweep?.unref();
   const collect = local ? () => collectLocal(config, local.store) : aws ? () => collectAws(config, aws) : null;
-  const collecting = collect && options.sweeps && config.gcIntervalSeconds > 0 ? collectPeriodically(config, collect) : null;
+  const collecting = collect && options.sweeps && config.gcIntervalSeconds > 0 ? collectPeriodically(config, collect, metrics, options.logger) : null;
 
   return {
     inFlight: () => inFlight,
+    replaceTls: (files) => (server as TlsServer).setSecureContext({ cert: files.cert, key: files.key }),
     close: () =>
       new Promise<void>((done) => {
         closing = true;

@@ -11,8 +11,15 @@ import { type Auth, AuthConfigError, createAuth } from "../auth/service.ts";
 import { prepareLocalMetadata, withDatabase } from "../adapters/sqlite/open.ts";
 import { processOwner, registerInstance, releaseClaims, unregisterInstance } from "../adapters/sqlite/instances.ts";
 import { ConfigError, type RegistryConfig } from "../config/schema.ts";
-import { awaitSetup, report, runPrimary } from "./node-cluster.ts";
+import type { JWK } from "jose";
+import type { Logger } from "../observability/log.ts";
+import { clusterMetrics } from "../observability/prometheus.ts";
+import { awaitSetup, metricsFromPrimary, onReloadRequest, report, runPrimary } from "./node-cluster.ts";
 import { DataDirectoryError, prepareDataDirectory } from "./data-directory.ts";
+import { nodeLogger } from "./node-log.ts";
+import { prepareReload, ReloadRefused } from "./node-reload.ts";
+import { readTlsFiles, TlsError, type TlsFiles } from "./node-tls.ts";
+import type { RunningServer } from "./node-server.ts";
 import { loadConfig, processCount } from "./node-config.ts";
 import { serveRegistry } from "./node-server.ts";
 import { stopOnSignals } from "./node-shutdown.ts";
@@ -39,9 +46,38 @@ async function authOrExit(config: RegistryConfig): Promise<Auth | undefined> {
   }
 }
 
+function tlsOrExit(config: RegistryConfig): TlsFiles | null {
+  try {
+    return readTlsFiles(config);
+  } catch (error) {
+    console.error(error instanceof TlsError ? error.message : error);
+    process.exit(2);
+  }
+}
+
+/**
+ * SIGHUP in a serving process: the new users, robots, rules, keys and certificate, or,
+ * when anything is wrong, the reason logged and the old ones kept (node-reload.ts).
+ */
+function reloader(server: RunningServer, auth: Auth | undefined, tls: boolean, logger: Logger, ephemeralJwk?: JWK): () => void {
+  let running: Promise<void> = Promise.resolve();
+  const reload = async () => {
+    try {
+      const next = await prepareReload({ ...(auth ? { auth } : {}), tls }, ephemeralJwk);
+      if (auth && next.auth) auth.adopt(next.auth);
+      if (next.tls) server.replaceTls(next.tls);
+      logger.log("info", "configuration reloaded", { pid: process.pid, auth: Boolean(next.auth), tls: Boolean(next.tls) });
+    } catch (error) {
+      logger.log("error", error instanceof ReloadRefused ? error.message : `configuration reload failed: ${String(error)}`, { pid: process.pid });
+    }
+  };
+  // One at a time, in order: the last signal's configuration wins.
+  return () => void (running = running.then(reload));
+}
+
 function announce(config: RegistryConfig, auth: boolean) {
   return (address: string, port: number, description: string) => {
-    console.log(`registry listening on http://${address}:${port} with ${description}`);
+    console.log(`registry listening on ${config.tlsCert ? "https" : "http"}://${address}:${port} with ${description}`);
     if (!auth) return console.log("no auth configured: every caller may pull, push and delete");
     const realm = config.auth!.realm ?? (config.publicUrl ? `${config.publicUrl}/token` : undefined);
     console.log(
@@ -95,8 +131,13 @@ async function main(): Promise<void> {
     const setup = await awaitSetup();
     if (setup.ephemeralJwk && config.auth) config.auth = { ...config.auth, signingKeys: [{ jwk: setup.ephemeralJwk }] };
     const auth = await authOrExit(config);
+    const logger = nodeLogger(config);
+    const tls = tlsOrExit(config);
     const server = await serveRegistry(config, {
       ...(auth ? { auth } : {}),
+      logger,
+      tls,
+      clusterMetrics: metricsFromPrimary,
       sweeps: setup.sweeps,
       onListening: (address, port, description) => report({ type: "listening", address, port, description }),
       onListenError: (message) => {
@@ -104,6 +145,10 @@ async function main(): Promise<void> {
         process.exit(2);
       },
     });
+    const reload = reloader(server, auth, tls !== null, logger, setup.ephemeralJwk);
+    onReloadRequest(reload);
+    // Also when the whole process group is signalled (a terminal closing); Node's default would exit.
+    process.on("SIGHUP", reload);
     // The primary prints the one line; a worker speaks only when it has to cut requests off.
     stopOnSignals(server, { graceSeconds: config.shutdownGraceSeconds, name: `registry process ${process.pid}` });
     // The primary is gone (killed): no one would restart or stop this process.
@@ -117,6 +162,8 @@ async function main(): Promise<void> {
   if (ephemeralJwk) config.auth = { ...config.auth!, signingKeys: [{ jwk: ephemeralJwk }] };
   // Built here even with workers: a bad key is reported once, before anything starts.
   const auth = await authOrExit(config);
+  const tls = tlsOrExit(config);
+  const logger = nodeLogger(config);
   await prepare(config);
   if (ephemeralJwk) console.warn(EPHEMERAL_KEY_WARNING);
 
@@ -133,11 +180,23 @@ async function main(): Promise<void> {
         if (local) withDatabase(local, (db) => releaseClaims(db, processOwner(pid)));
       },
       onExit: forget,
+      metrics: clusterMetrics(),
+      // Checked once here, so a refusal is logged once; each worker then reads the files itself.
+      checkReload: () =>
+        prepareReload({ ...(auth ? { auth } : {}), tls: tls !== null }, ephemeralJwk).then(
+          () => true,
+          (error: unknown) => {
+            logger.log("error", error instanceof ReloadRefused ? error.message : `configuration reload failed: ${String(error)}`, { pid: process.pid });
+            return false;
+          },
+        ),
     });
     return;
   }
   const server = await serveRegistry(config, {
     ...(auth ? { auth } : {}),
+    logger,
+    tls,
     sweeps: true,
     onListening: (address, port, description) => announce(config, auth !== undefined)(address, port, `${description}, 1 process`),
     onListenError: (message) => {
@@ -151,6 +210,7 @@ async function main(): Promise<void> {
     announce: (signal) => `${signal}: stopping; requests in flight finish first (at most ${config.shutdownGraceSeconds} s)`,
     onStopped: forget,
   });
+  process.on("SIGHUP", reloader(server, auth, tls !== null, logger, ephemeralJwk));
 }
 
 void main();

@@ -12,4 +12,8 @@ export interface WorkersEnv extends WorkersVars, WorkersSecrets {
   REPOSITORIES: DurableObjectNamespace<RepositoryObject>;
   INDEX_SHARDS: DurableObjectNamespace<IndexShardObject>;
   CATALOG: DurableObjectNamespace<CatalogObject>;
+  /** Optional `[[analytics_engine_datasets]]` binding: one data point per request when bound (observability/analytics-engine.ts). */
+  REGISTRY_ANALYTICS?: AnalyticsEngineDataset;
+  /** debug, info (one line per request, the default), warn or error: Workers Logs. */
+  LOG_LEVEL?: string;
 }

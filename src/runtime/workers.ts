@@ -17,6 +17,9 @@ import { createApp } from "../http/app.ts";
 import { ScanningCollector } from "../lifecycle/scanning-collector.ts";
 import { applyRetention } from "../lifecycle/retention.ts";
 import { measureUsage } from "../lifecycle/usage.ts";
+import { AnalyticsEngineMetrics } from "../observability/analytics-engine.ts";
+import { createLogger, isLogLevel } from "../observability/log.ts";
+import { storageReadiness } from "../observability/readiness.ts";
 import { resolveWorkersConfig, type WorkersConfig } from "./workers-config.ts";
 import type { WorkersEnv } from "./workers-env.ts";
 
@@ -72,7 +75,21 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
     );
   }
   const maintenance = { usage: () => measureUsage(metadata), collect: ({ dryRun }: { dryRun: boolean }) => collect(config, metadata, blobs, dryRun) };
-  const app = createApp(registry, { maxRequestBytes: config.maxRequestBytes, maintenance, ...(auth ? { auth } : {}), ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
+  // Workers Logs indexes the fields of JSON logged to the console.
+  const logger = createLogger({
+    level: env.LOG_LEVEL && isLogLevel(env.LOG_LEVEL) ? env.LOG_LEVEL : "info",
+    format: "json",
+    write: (line, level) => (level === "error" ? console.error(line) : console.log(line)),
+  });
+  const observation = { logger, ...(env.REGISTRY_ANALYTICS ? { metrics: new AnalyticsEngineMetrics(env.REGISTRY_ANALYTICS) } : {}) };
+  const app = createApp(registry, {
+    maxRequestBytes: config.maxRequestBytes,
+    maintenance,
+    observation,
+    readiness: storageReadiness({ blobs, metadata }),
+    ...(auth ? { auth } : {}),
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+  });
   return { config, registry, metadata, blobs, app };
 }
 

@@ -72,6 +72,27 @@ describe("Lambda handler (Function URL, payload 2.0) on S3 and DynamoDB", () => 
     expect(headersOf(result)["docker-distribution-api-version"]).toBe("registry/2.0");
   });
 
+  it("answers /healthz and /readyz (S3 and DynamoDB reachable), and writes a JSON log line and a CloudWatch EMF line per request", async () => {
+    const written: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      written.push(String(chunk));
+      return (write as (chunk: string | Uint8Array, ...rest: unknown[]) => boolean)(chunk, ...rest);
+    }) as typeof process.stdout.write;
+    try {
+      expect((await invoke("GET", "/healthz")).statusCode).toBe(200);
+      const ready = await invoke("GET", "/readyz");
+      expect(ready.statusCode, ready.body).toBe(200);
+      expect(JSON.parse(ready.body)).toMatchObject({ status: "ok", checks: { blobs: { ok: true }, metadata: { ok: true } } });
+    } finally {
+      process.stdout.write = write;
+    }
+    const lines = written.join("").split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.find((line) => line.msg === "request" && line.route === "/readyz")).toMatchObject({ status: 200, method: "GET" });
+    const emf = lines.find((line) => line._aws !== undefined && line.Route === "/readyz");
+    expect(emf).toMatchObject({ Status: "200", Requests: 1, _aws: { CloudWatchMetrics: [{ Namespace: "OciRegistry" }] } });
+  });
+
   it("takes a 16 MB blob as 4 MB binary PATCHes (base64 in the events), re-chunked into S3 parts, and reports it on HEAD", async () => {
     const data = new Uint8Array(randomBytes(16_000_000));
     const digest = await pushInChunks("team/app", data, 4_000_000);

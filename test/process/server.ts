@@ -25,6 +25,7 @@ import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { readdirSync, readFileSync } from "node:fs";
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 
@@ -63,10 +64,14 @@ export interface RegistryOptions {
   env?: Record<string, string>;
   /** How long start-up may take before GET /v2/ answers 200. */
   readyTimeoutMs?: number;
+  /** What must answer 200 before the server counts as started (default /v2/; /healthz with auth on). */
+  readyPath?: string;
+  /** The server speaks HTTPS (TLS_CERT/TLS_KEY in env): the CA certificate (PEM) to verify it with. */
+  tlsCa?: string;
 }
 
 export class RegistryProcess {
-  readonly options: Required<Omit<RegistryOptions, "env">> & { env: Record<string, string> };
+  readonly options: Required<Omit<RegistryOptions, "env" | "tlsCa">> & { env: Record<string, string>; tlsCa?: string };
   readonly url: string;
   readonly child: ChildProcess;
   readonly pid: number;
@@ -78,7 +83,7 @@ export class RegistryProcess {
 
   constructor(options: RegistryProcess["options"]) {
     this.options = options;
-    this.url = `http://127.0.0.1:${options.port}`;
+    this.url = `${options.tlsCa ? "https" : "http"}://127.0.0.1:${options.port}`;
     this.child = spawn(process.execPath, [ENTRY], {
       cwd: ROOT,
       // A group of its own: process.kill(-pid) then reaches the primary and every worker it forks.
@@ -128,7 +133,7 @@ export class RegistryProcess {
         throw new Error(`registry (pid ${this.pid}) exited (code ${code}, signal ${signal}) before GET /v2/ answered 200; its output:\n${this.output()}`);
       }
       try {
-        const res = await request(this.url, "GET", "/v2/", { timeoutMs: 2_000 });
+        const res = await request(this.url, "GET", this.options.readyPath, { timeoutMs: 2_000, ...(this.options.tlsCa ? { ca: this.options.tlsCa } : {}) });
         if (res.status === 200) {
           this.readyAfterMs = performance.now() - started;
           return;
@@ -188,6 +193,8 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryP
     port: options.port ?? (await freePort()),
     env: options.env ?? {},
     readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
+    readyPath: options.readyPath ?? "/v2/",
+    ...(options.tlsCa ? { tlsCa: options.tlsCa } : {}),
   });
   await registry.waitUntilReady();
   return registry;
@@ -275,6 +282,8 @@ export interface RequestOptions {
    * things back quickly, where which process answers does not matter.
    */
   keepAlive?: boolean;
+  /** For an https URL: the CA certificate (PEM) the server's certificate must chain to. */
+  ca?: string;
 }
 
 const pool = new Agent({ keepAlive: true, maxSockets: 8 });
@@ -287,7 +296,9 @@ export function request(base: string, method: string, path: string, options: Req
   if (body !== undefined && headers["content-length"] === undefined) headers["content-length"] = String(body.byteLength);
   if (body === undefined && (method === "POST" || method === "PUT" || method === "PATCH") && headers["content-length"] === undefined) headers["content-length"] = "0";
   return new Promise<Answer>((resolve, reject) => {
-    const req = httpRequest(url, { method, headers, agent: options.keepAlive ? pool : false }, (res) => {
+    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    const tls = url.protocol === "https:" ? { ca: options.ca, agent: false as const } : { agent: options.keepAlive ? pool : false };
+    const req = send(url, { method, headers, ...tls }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (chunk: Buffer) => chunks.push(chunk));
       res.on("error", reject);

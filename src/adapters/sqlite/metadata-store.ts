@@ -203,6 +203,11 @@ export class SqliteMetadataStore implements MetadataStore, CollectableMetadata, 
     });
   }
 
+  /** Uploads begun and neither finished, cancelled nor expired: the uploads-in-progress gauge. */
+  countUploads(): number {
+    return this.#db.all<{ n: number }>("SELECT count(*) AS n FROM uploads")[0]?.n ?? 0;
+  }
+
   async namespaceBytes(namespace: string): Promise<number> {
     return this.#collector.namespaceBytes(namespace);
   }
