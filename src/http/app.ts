@@ -3,6 +3,7 @@ import type { Auth } from "../auth/service.ts";
 import { RegistryError } from "../core/errors.ts";
 import { Registry, type RegistryOptions } from "../core/registry.ts";
 import { guardRoutes } from "./auth-middleware.ts";
+import { refuseEncodedSlash } from "./encoded-slash.ts";
 import { renderError } from "./errors.ts";
 import { blobRoutes, type BlobReadRedirects } from "./routes/blobs.ts";
 import { listingRoutes } from "./routes/listings.ts";
@@ -49,6 +50,8 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
     // Browsers must take every answer as the type it is labelled with, never sniff it into HTML.
     c.res.headers.set("X-Content-Type-Options", "nosniff");
   });
+
+  app.use("/v2/*", refuseEncodedSlash);
 
   if (options.auth) {
     tokenRoutes(app, options.auth);

@@ -73,3 +73,14 @@ describe("manifest limits in workerd (issue 13, defect 5)", () => {
     expect((await put(JSON.stringify(manifest))).status).toBe(201);
   });
 });
+
+describe("encoded slashes in workerd (issue 13, item 11)", () => {
+  it("answers 400 NAME_INVALID to /v2/a%2Fb/..., which reached repository a/b", async () => {
+    const fetch = client(await freshWorker(), env);
+    const digest = await pushBlob(fetch, "slash/app", new TextEncoder().encode("slash"));
+    expect((await fetch(`/v2/slash/app/blobs/${digest}`, { method: "HEAD" })).status).toBe(200);
+    const answer = await fetch(`/v2/slash%2Fapp/blobs/${digest}`);
+    expect(answer.status).toBe(400);
+    expect((await errorOf(answer)).code).toBe("NAME_INVALID");
+  });
+});
