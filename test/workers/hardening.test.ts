@@ -10,11 +10,18 @@ import type { WorkersEnv } from "../../src/runtime/workers-env.ts";
 const ORIGIN = "http://registry.test";
 type Worker = typeof import("../../src/runtime/workers.ts").default;
 
-async function freshWorker(): Promise<Worker> {
+let openWorker: Worker | undefined;
+/**
+ * One module for the open Worker's tests: a fresh copy of the module resets the Durable Objects
+ * that are alive (workerd sees a code change), so every test shares this one.
+ */
+async function openWorkerModule(): Promise<Worker> {
+  if (openWorker) return openWorker;
   vi.resetModules();
   // The open Worker's warning about AUTH_CONFIG is worker-auth.test.ts's concern.
   vi.spyOn(console, "warn").mockImplementation(() => {});
-  return (await import("../../src/runtime/workers.ts")).default;
+  openWorker = (await import("../../src/runtime/workers.ts")).default;
+  return openWorker;
 }
 
 function client(worker: Worker, workerEnv: WorkersEnv) {
@@ -45,7 +52,7 @@ async function pushBlob(fetch: ReturnType<typeof client>, repo: string, bytes: U
 
 describe("manifest limits in workerd (issue 13, defect 5)", () => {
   it("refuses 20,000 levels of nesting and 10,001 descriptors with 400 MANIFEST_INVALID naming the limit", async () => {
-    const fetch = client(await freshWorker(), env);
+    const fetch = client(await openWorkerModule(), env);
     const config = new TextEncoder().encode("{}");
     const layer = new TextEncoder().encode("a layer");
     const configDigest = await pushBlob(fetch, "limits/app", config);
@@ -76,7 +83,7 @@ describe("manifest limits in workerd (issue 13, defect 5)", () => {
 
 describe("encoded slashes in workerd (issue 13, item 11)", () => {
   it("answers 400 NAME_INVALID to /v2/a%2Fb/..., which reached repository a/b", async () => {
-    const fetch = client(await freshWorker(), env);
+    const fetch = client(await openWorkerModule(), env);
     const digest = await pushBlob(fetch, "slash/app", new TextEncoder().encode("slash"));
     expect((await fetch(`/v2/slash/app/blobs/${digest}`, { method: "HEAD" })).status).toBe(200);
     const answer = await fetch(`/v2/slash%2Fapp/blobs/${digest}`);
