@@ -57,6 +57,12 @@ export interface RegistryConfig {
   quotas: Record<string, number>;
   /** Token authentication (docs/auth.md); absent: the registry is open to every caller. */
   auth?: AuthConfig;
+  /** A request body that sends no byte for this long while the registry waits for one is ended (408); 0: never (Node). */
+  bodyTimeoutSeconds: number;
+  /** Upload requests (blob POST/PATCH/PUT, manifest PUT) one Node process serves at once; more get 429. */
+  maxUploads: number;
+  /** The same, per client address. */
+  maxUploadsPerClient: number;
 }
 
 export const defaultConfig: RegistryConfig = {
@@ -83,6 +89,9 @@ export const defaultConfig: RegistryConfig = {
   retention: [],
   quotas: {},
   auth: undefined,
+  bodyTimeoutSeconds: 60,
+  maxUploads: 64,
+  maxUploadsPerClient: 16,
 };
 
 /** Environment variable for each setting. */
@@ -110,6 +119,9 @@ export const environmentNames: Record<keyof RegistryConfig, string> = {
   retention: "RETENTION",
   quotas: "QUOTAS",
   auth: "AUTH_CONFIG",
+  bodyTimeoutSeconds: "BODY_TIMEOUT_SECONDS",
+  maxUploads: "MAX_UPLOADS",
+  maxUploadsPerClient: "MAX_UPLOADS_PER_CLIENT",
 };
 
 export class ConfigError extends Error {
@@ -144,7 +156,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
     else config[key] = value;
   };
   const integer = (
-    key: "port" | "processes" | "partSize" | "maxManifestBytes" | "uploadTtlSeconds" | "gcIntervalSeconds" | "gcGraceSeconds" | "blobRedirectTtlSeconds",
+    key: "port" | "processes" | "partSize" | "maxManifestBytes" | "uploadTtlSeconds" | "gcIntervalSeconds" | "gcGraceSeconds" | "blobRedirectTtlSeconds" | "bodyTimeoutSeconds" | "maxUploads" | "maxUploadsPerClient",
     min: number,
     max: number,
   ) => {
@@ -172,6 +184,9 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   integer("gcIntervalSeconds", 0, 30 * 24 * 60 * 60);
   integer("gcGraceSeconds", 60, 30 * 24 * 60 * 60);
   flag("automaticMount");
+  integer("bodyTimeoutSeconds", 0, 24 * 60 * 60);
+  integer("maxUploads", 1, 100_000);
+  integer("maxUploadsPerClient", 1, 100_000);
   immutableTags();
   retention();
   quotas();

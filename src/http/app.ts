@@ -5,6 +5,7 @@ import { Registry, type RegistryOptions } from "../core/registry.ts";
 import { guardRoutes } from "./auth-middleware.ts";
 import { refuseEncodedSlash } from "./encoded-slash.ts";
 import { renderError } from "./errors.ts";
+import { requestLimits, type RequestLimits } from "./request-limits.ts";
 import { blobRoutes, type BlobReadRedirects } from "./routes/blobs.ts";
 import { listingRoutes } from "./routes/listings.ts";
 import { adminRoutes, type Maintenance } from "./routes/admin.ts";
@@ -37,6 +38,8 @@ export interface AppOptions {
    * realm follows the request's Host header, which the client chooses.
    */
   publicUrl?: string;
+  /** Body progress timeout and concurrent uploads (Node; the serverless platforms bound these themselves). */
+  requestLimits?: RequestLimits;
 }
 
 /** Builds the HTTP face of a registry over the given adapters. Holds no state of its own. */
@@ -51,6 +54,7 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
     c.res.headers.set("X-Content-Type-Options", "nosniff");
   });
 
+  if (options.requestLimits) app.use("*", requestLimits(options.requestLimits));
   app.use("/v2/*", refuseEncodedSlash);
 
   if (options.auth) {

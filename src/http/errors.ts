@@ -6,8 +6,9 @@ export function renderError(error: unknown, c: Context): Response {
   if (error instanceof RegistryError) {
     const headers = new Headers(error.headers);
     headers.set("Content-Type", "application/json");
-    // A 413 abandons the rest of the request body, so the connection cannot carry another request.
-    if (error.status === 413) headers.set("Connection", "close");
+    // These abandon the rest of the request body (too large, stalled, refused before reading), so
+    // the connection cannot carry another request.
+    if (error.status === 413 || error.status === 408 || error.status === 429) headers.set("Connection", "close");
     return new Response(c.req.method === "HEAD" ? null : JSON.stringify(error.toBody()), { status: error.status, headers });
   }
   const requestId = crypto.randomUUID();

@@ -21,6 +21,7 @@ import { collectAws, collectLocal, describeCollection, type LocalCollection } fr
 import type { Maintenance } from "../http/routes/admin.ts";
 import { measureUsage } from "../lifecycle/usage.ts";
 import { deleteRepository } from "../lifecycle/repositories.ts";
+import { nodeRequestLimits } from "./node-request-limits.ts";
 
 /** Soon after start (leftovers of a crash go first), then every gcIntervalSeconds; one run at a time. */
 function collectPeriodically(config: RegistryConfig, collect: () => Promise<LocalCollection>): { stop(): void } {
@@ -92,7 +93,13 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     collect: ({ dryRun }) => (local ? collectLocal(config, local.store, { dryRun }) : collectAws(config, aws!, { dryRun })),
     ...(local ? { deleteRepository: (name: string) => deleteRepository(local.store, blobs, name) } : {}),
   };
-  const app = createApp(registry, { ...redirects, maintenance, ...(options.auth ? { auth: options.auth } : {}), ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
+  const app = createApp(registry, {
+    ...redirects,
+    maintenance,
+    ...(options.auth ? { auth: options.auth } : {}),
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    requestLimits: nodeRequestLimits(config),
+  });
   const description = awsModule ? awsModule.describeAwsStores(config) : `data in ${dataDir}`;
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => options.onListening(info.address, info.port, description));
   server.on("error", (error: NodeJS.ErrnoException) => {
