@@ -22,6 +22,8 @@ import type { Maintenance } from "../http/routes/admin.ts";
 import { measureUsage } from "../lifecycle/usage.ts";
 import { deleteRepository } from "../lifecycle/repositories.ts";
 import { nodeRequestLimits } from "./node-request-limits.ts";
+import { answerClientErrorsAsOci } from "./node-client-errors.ts";
+import { Server as HttpServer } from "node:http";
 
 /** Soon after start (leftovers of a crash go first), then every gcIntervalSeconds; one run at a time. */
 function collectPeriodically(config: RegistryConfig, collect: () => Promise<LocalCollection>): { stop(): void } {
@@ -106,6 +108,7 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     const reason = error.code === "EADDRINUSE" ? "the address is already in use (set PORT or HOST)" : error.message;
     options.onListenError(`cannot listen on ${config.host}:${config.port}: ${reason}`);
   });
+  if (server instanceof HttpServer) answerClientErrorsAsOci(server);
   // Large layers stream for minutes; Node's default 5-minute request timeout would cut them off.
   if ("requestTimeout" in server) server.requestTimeout = 0;
 
