@@ -1,7 +1,7 @@
 import type { BlobStore } from "../ports/blob-store.ts";
 import { DigestMismatchError, MAX_PARTS, MIN_PART_SIZE, MultipartError } from "../ports/blob-store.ts";
 import type { Hashing, ResumableHash } from "../ports/hashing.ts";
-import type { BlobInfo, DigestAlgorithm, MetadataStore, UploadRecord } from "../ports/metadata-store.ts";
+import type { BlobInfo, DigestAlgorithm, MetadataStore, UploadPartRecord, UploadRecord } from "../ports/metadata-store.ts";
 import { RegistryError } from "./errors.ts";
 import { parseDigest, type ParsedDigest } from "./digest.ts";
 import { PartWriter } from "./part-writer.ts";
@@ -163,6 +163,7 @@ export class Uploads {
       if (!(await claim.commit(appended.changes))) throw await claim.lost();
     } catch (error) {
       if (appended?.changes.tail) await this.deps.blobs.delete(appended.changes.tail.key).catch(() => {});
+      if (appended) await this.discardParts(appended.changes.multipart, appended.changes.parts.slice(record.parts.length));
       await this.release(claim);
       throw error;
     }
@@ -319,6 +320,17 @@ export class Uploads {
   }
 
   /**
+   * Parts this request wrote that no record will name (it failed: a stalled or broken body, a full
+   * disk, a lost claim): removed where the store can (local disk), so a failed PATCH leaves no
+   * bytes behind; elsewhere the retry replaces them or the upload's abort frees them.
+   */
+  private async discardParts(multipart: { key: string; uploadId: string } | null | undefined, parts: UploadPartRecord[]): Promise<void> {
+    const { blobs } = this.deps;
+    if (!multipart || !blobs.discardPart) return;
+    for (const part of parts) await blobs.discardPart(multipart.key, multipart.uploadId, part).catch(() => {});
+  }
+
+  /**
    * Takes the upload for this request: a conditional write of a fresh `writer`, allowed when
    * there is none or it has expired. Throws 416 (with the recorded Range) when another
    * request holds it or wins it, 404 when the upload is gone; either way nothing was written.
@@ -393,6 +405,7 @@ export class Uploads {
       await reader.cancel().catch(() => {});
       // Waits for the part uploads in flight: none of them may land after the claim is released.
       await writer.finish().catch(() => {});
+      await this.discardParts(claim.record.multipart, writer.parts.slice(record.parts.length));
       throw error;
     }
     const tailBytes = await writer.finish();
