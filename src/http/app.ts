@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { Auth } from "../auth/service.ts";
 import { RegistryError } from "../core/errors.ts";
 import { Registry, type RegistryOptions } from "../core/registry.ts";
@@ -40,6 +40,8 @@ export interface AppOptions {
   publicUrl?: string;
   /** Body progress timeout and concurrent uploads (Node; the serverless platforms bound these themselves). */
   requestLimits?: RequestLimits;
+  /** The client's address (socket, CF-Connecting-IP, Lambda's sourceIp): failed logins are limited per address. */
+  clientAddress?: (c: Context) => string | undefined;
 }
 
 /** Builds the HTTP face of a registry over the given adapters. Holds no state of its own. */
@@ -58,7 +60,7 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
   app.use("/v2/*", refuseEncodedSlash);
 
   if (options.auth) {
-    tokenRoutes(app, options.auth);
+    tokenRoutes(app, options.auth, options.clientAddress);
     guardRoutes(app, options.auth, options.auth.realm ?? (options.publicUrl ? `${options.publicUrl}/token` : undefined));
   }
 

@@ -84,13 +84,18 @@ async function deploy(env: Environment): Promise<Deployment> {
     automaticMount: config.automaticMount,
     immutableTags: config.immutableTags,
   });
-  const auth = config.auth ? await createAuth(config.auth, { warn: (message) => console.warn(message) }) : undefined;
+  const auth = config.auth ? await createAuth(config.auth, { warn: (message) => console.warn(message), state: stores.authState }) : undefined;
   const app = createApp(registry, {
     maxRequestBytes: LAMBDA_MAX_REQUEST_BYTES,
     maintenance: { usage: () => measureUsage(stores.metadata), collect: ({ dryRun }) => collectNow(config, stores, dryRun) },
     blobReadRedirects: { signer: stores.blobs, expiresInSeconds: config.blobRedirectTtlSeconds },
     ...(auth ? { auth } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    // The Function URL's (API Gateway v2's) connecting address; v1 events name it identity.sourceIp.
+    clientAddress: (c) => {
+      const context = (c.env as { requestContext?: { http?: { sourceIp?: string }; identity?: { sourceIp?: string } } } | undefined)?.requestContext;
+      return context?.http?.sourceIp ?? context?.identity?.sourceIp;
+    },
   });
   return { config, registry, stores, serve: handle(app) };
 }

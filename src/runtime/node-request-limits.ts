@@ -1,3 +1,4 @@
+import type { Context } from "hono";
 import type { IncomingMessage } from "node:http";
 import type { RegistryConfig } from "../config/schema.ts";
 import type { RequestLimits } from "../http/request-limits.ts";
@@ -12,7 +13,9 @@ export function nodeRequestLimits(config: RegistryConfig): RequestLimits {
     bodyTimeoutMs: config.bodyTimeoutSeconds * 1000,
     maxUploads: config.maxUploads,
     maxUploadsPerClient: config.maxUploadsPerClient,
-    // @hono/node-server's bindings: the IncomingMessage as `incoming`.
-    clientAddress: (c) => (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress,
+    clientAddress: nodeClientAddress,
   };
 }
+
+/** The socket's remote address, from @hono/node-server's bindings (the IncomingMessage as `incoming`). */
+export const nodeClientAddress = (c: Context): string | undefined => (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress;

@@ -21,7 +21,7 @@ import { collectAws, collectLocal, describeCollection, type LocalCollection } fr
 import type { Maintenance } from "../http/routes/admin.ts";
 import { measureUsage } from "../lifecycle/usage.ts";
 import { deleteRepository } from "../lifecycle/repositories.ts";
-import { nodeRequestLimits } from "./node-request-limits.ts";
+import { nodeClientAddress, nodeRequestLimits } from "./node-request-limits.ts";
 import { answerClientErrorsAsOci } from "./node-client-errors.ts";
 import { Server as HttpServer } from "node:http";
 
@@ -101,6 +101,7 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     ...(options.auth ? { auth: options.auth } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     requestLimits: nodeRequestLimits(config),
+    clientAddress: nodeClientAddress,
   });
   const description = awsModule ? awsModule.describeAwsStores(config) : `data in ${dataDir}`;
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => options.onListening(info.address, info.port, description));

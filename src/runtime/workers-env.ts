@@ -1,3 +1,4 @@
+import type { AuthStateObject } from "../adapters/durable-object/auth-state-object.ts";
 import type { CatalogObject } from "../adapters/durable-object/catalog-object.ts";
 import type { IndexShardObject } from "../adapters/durable-object/index-shard-object.ts";
 import type { RepositoryObject } from "../adapters/durable-object/repository-object.ts";
@@ -12,4 +13,6 @@ export interface WorkersEnv extends WorkersVars, WorkersSecrets {
   REPOSITORIES: DurableObjectNamespace<RepositoryObject>;
   INDEX_SHARDS: DurableObjectNamespace<IndexShardObject>;
   CATALOG: DurableObjectNamespace<CatalogObject>;
+  /** Failed logins and used refresh tokens, shared by every isolate (auth-state-object.ts). */
+  AUTH_STATE: DurableObjectNamespace<AuthStateObject>;
 }
