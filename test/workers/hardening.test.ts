@@ -4,8 +4,12 @@
  * here too.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { describe, expect, it, vi } from "vitest";
+import { exportJWK, generateKeyPair } from "jose";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import example from "../../examples/teams/registry.json" with { type: "json" };
 import type { WorkersEnv } from "../../src/runtime/workers-env.ts";
+import { DurableObjectAuthState } from "../../src/adapters/durable-object/auth-state-object.ts";
+import { authStateContract } from "../contract/auth-state.contract.ts";
 
 const ORIGIN = "http://registry.test";
 type Worker = typeof import("../../src/runtime/workers.ts").default;
@@ -91,3 +95,45 @@ describe("encoded slashes in workerd (issue 13, item 11)", () => {
     expect((await errorOf(answer)).code).toBe("NAME_INVALID");
   });
 });
+
+describe("failed-login limits and refresh rotation in workerd (issue 13, defect 7 and item 11), counted in the AuthStateObject", () => {
+  const SERVICE = "oci-registry";
+  let fetch: ReturnType<typeof client>;
+
+  beforeAll(async () => {
+    const { privateKey } = await generateKeyPair("ES256", { extractable: true });
+    const AUTH_CONFIG = JSON.stringify({ ...example.auth, signingKeys: [{ jwk: { ...(await exportJWK(privateKey)), alg: "ES256" } }], loginFailuresPerName: 3, loginFailuresPerAddress: 5 });
+    vi.resetModules();
+    openWorker = undefined;
+    fetch = client((await import("../../src/runtime/workers.ts")).default, { ...env, AUTH_CONFIG });
+  });
+
+  const login = (user: string, password: string, from: string) =>
+    fetch(`/token?service=${SERVICE}&scope=repository:blue/app:pull`, { headers: { authorization: `Basic ${btoa(`${user}:${password}`)}`, "cf-connecting-ip": from } });
+
+  it("answers 429 with Retry-After to the guessing address, lets alice in from another, and keeps the counts in the Durable Object", async () => {
+    for (let i = 0; i < 3; i++) expect((await login("alice", "guess", "203.0.113.1")).status).toBe(401);
+    const refused = await login("alice", "alice-secret", "203.0.113.1");
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect((await errorOf(refused)).code).toBe("TOOMANYREQUESTS");
+    expect((await login("alice", "alice-secret", "198.51.100.9")).status).toBe(200);
+
+    const window = Date.now() - (Date.now() % 60_000);
+    const counts = await env.AUTH_STATE.getByName("auth-state").failures(["name:alice", "address:203.0.113.1"], window);
+    expect(counts).toEqual([3, 3]);
+  });
+
+  it("rotates a refresh token asked for with access_type=offline and refuses the used one", async () => {
+    const form = (fields: Record<string, string>) =>
+      fetch("/token", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ service: SERVICE, client_id: "test", ...fields }) });
+    const first = ((await (await form({ grant_type: "password", username: "bob", password: "bob-secret", access_type: "offline" })).json()) as { refresh_token: string }).refresh_token;
+    const rotated = await form({ grant_type: "refresh_token", refresh_token: first, access_type: "offline" });
+    expect(rotated.status).toBe(200);
+    expect(((await rotated.json()) as { refresh_token: string }).refresh_token).not.toBe(first);
+    const reused = await form({ grant_type: "refresh_token", refresh_token: first, access_type: "offline" });
+    expect(reused.status).toBe(401);
+  });
+});
+
+authStateContract("Durable Object (AuthStateObject in workerd)", async () => new DurableObjectAuthState(env.AUTH_STATE));
