@@ -25,7 +25,8 @@ export function requestLimits(limits: RequestLimits): MiddlewareHandler {
   return async (c, next) => {
     const body = c.req.raw.body;
     if (body && limits.bodyTimeoutMs > 0) {
-      c.req.raw = new Request(c.req.raw.url, { method: c.req.raw.method, headers: c.req.raw.headers, body: withProgressTimeout(body, limits.bodyTimeoutMs, stalledCode(c)), duplex: "half" } as RequestInit);
+      const { url, method, headers, signal } = c.req.raw;
+      c.req.raw = new Request(url, { method, headers, signal, body: withProgressTimeout(body, limits.bodyTimeoutMs, stalledCode(c)), duplex: "half" } as RequestInit);
     }
     if (!isUpload(c)) return next();
     const client = limits.clientAddress(c) ?? "unknown";
