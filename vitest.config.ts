@@ -5,7 +5,8 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     // These run inside workerd: npm run test:workers (vitest.workers.config.ts).
     // test/aws needs Ceph RGW and dynalite running: npm run test:aws (vitest.aws.config.ts).
-    exclude: ["test/workers/**", "test/aws/**", "**/node_modules/**"],
+    // test/fuzz runs for a time budget: npm run test:fuzz (vitest.fuzz.config.ts).
+    exclude: ["test/workers/**", "test/aws/**", "test/fuzz/**", "**/node_modules/**"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

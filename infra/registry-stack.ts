@@ -15,6 +15,7 @@ import * as s3 from "aws-cdk-lib/aws-s3";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
 import { TABLE_SCHEMA } from "../src/adapters/dynamodb/table.ts";
+import { AUTH_TTL_ATTRIBUTE } from "../src/adapters/dynamodb/auth-state.ts";
 
 export interface RegistryStackProps extends StackProps {
   /** Directory holding the bundled function (`npm run bundle:lambda` writes dist/lambda). */
@@ -62,6 +63,8 @@ export class RegistryStack extends Stack {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       removalPolicy: RemovalPolicy.RETAIN,
+      // Only the auth state's items carry it (failed-login counts, used refresh tokens).
+      timeToLiveAttribute: AUTH_TTL_ATTRIBUTE,
     });
     this.table.addGlobalSecondaryIndex({
       indexName: uploadsByAge.indexName,

@@ -76,6 +76,11 @@ export interface AuthConfig {
   /** Repository patterns anyone may pull, anonymous callers included. */
   public: string[];
   rules: PolicyRule[];
+  /** Failed logins one client address may make per window before it must wait (login-limits.ts). */
+  loginFailuresPerAddress: number;
+  /** Failed logins for one name per window before only addresses without failures may try it. */
+  loginFailuresPerName: number;
+  loginFailureWindowSeconds: number;
 }
 
 /** Identity and issuer names: no `:` (Basic auth splits on it), nothing a log line could misread. */
@@ -87,6 +92,7 @@ export const OIDC_USERNAME = "oidc";
 const KEYS: (keyof AuthConfig)[] = [
   "service", "issuer", "realm", "tokenTtlSeconds", "refreshTokenTtlSeconds", "clockToleranceSeconds",
   "signingKeys", "signingKeyId", "verificationKeys", "users", "robots", "oidc", "public", "rules",
+  "loginFailuresPerAddress", "loginFailuresPerName", "loginFailureWindowSeconds",
 ];
 
 export function validateAuthConfig(raw: unknown): { config?: AuthConfig; problems: string[] } {
@@ -107,6 +113,9 @@ export function validateAuthConfig(raw: unknown): { config?: AuthConfig; problem
     oidc: p.list(raw.oidc, "oidc", (v, at) => oidcIssuer(p, v, at)),
     public: p.list(raw.public, "public", (v, at) => pattern(p, v, at)),
     rules: p.list(raw.rules, "rules", (v, at) => rule(p, v, at)),
+    loginFailuresPerAddress: p.integer(raw.loginFailuresPerAddress, "loginFailuresPerAddress", 1, 1_000_000) ?? 20,
+    loginFailuresPerName: p.integer(raw.loginFailuresPerName, "loginFailuresPerName", 1, 1_000_000) ?? 10,
+    loginFailureWindowSeconds: p.integer(raw.loginFailureWindowSeconds, "loginFailureWindowSeconds", 1, 24 * 3600) ?? 60,
   };
   const realm = p.url(raw.realm, "realm", false, true);
   if (realm) config.realm = realm;

@@ -54,10 +54,17 @@ export class Identities {
     if (issuer !== undefined) return issuer ? issuer.identify(secret) : null;
     const account = this.accounts.get(username);
     if (account?.password) return (await verifyPassword(secret, account.password)) ? account.identity : null;
-    if (account) return (await robotTokenMatches(secret, account.credential)) ? account.identity : null;
+    if (account?.identity.kind === "robot" && (await robotTokenMatches(secret, account.credential))) return account.identity;
+    // A wrong robot token (a fast hash) and an unknown name pay what a wrong password costs, so
+    // the time of a failed login tells neither which names exist nor which of them are robots.
+    await this.decoyWork(secret);
+    return null;
+  }
+
+  /** One PBKDF2 run as costly as the costliest user's. */
+  private async decoyWork(secret: string): Promise<void> {
     this.decoy ??= hashPassword("decoy", this.decoyIterations).then((hash) => parsePasswordHash(hash)!);
     await verifyPassword(secret, await this.decoy);
-    return null;
   }
 
   /** The identity a token's `sub` names, or null when it no longer exists. */

@@ -3,7 +3,9 @@
  * Every runtime builds it the same way: `buildAuth(JSON.parse(secret))`, or
  * `createAuth(config.auth)` from an already validated registry config.
  */
+import { type AuthStateStore, MemoryAuthState } from "./auth-state.ts";
 import { Caller } from "./caller.ts";
+import { LoginLimits } from "./login-limits.ts";
 import { type AuthConfig, validateAuthConfig } from "./config.ts";
 import { type Identity, Identities } from "./identities.ts";
 import { generateSigningJwk, importSigningKey, importVerificationKey, KeyRing, type SigningKey, type TrustedKey } from "./keys.ts";
@@ -18,6 +20,11 @@ export interface AuthOptions {
   /** Operator warnings; never given a secret. */
   warn?: (message: string) => void;
   now?: () => number;
+  /**
+   * Failed-login counts and used refresh tokens, shared by every process or isolate serving the
+   * registry (auth-state.ts). Default: this process's memory, which bounds per process only.
+   */
+  state?: AuthStateStore;
 }
 
 export class AuthConfigError extends Error {
@@ -38,6 +45,8 @@ export interface TokenRequest {
   /** `offline_token=true` or `access_type=offline`: also return a refresh token. */
   offline: boolean;
   service?: string;
+  /** The client's address, for the per-address login limit; undefined when the runtime cannot tell. */
+  client?: string;
 }
 
 /** token.md's and oauth.md's response fields together: clients read one or the other. */
@@ -50,7 +59,10 @@ export interface TokenResponse {
   refresh_token?: string;
 }
 
-export type TokenOutcome = { ok: true; body: TokenResponse } | { ok: false; status: 400 | 401; message: string };
+export type TokenOutcome =
+  | { ok: true; body: TokenResponse }
+  | { ok: false; status: 400 | 401; message: string }
+  | { ok: false; status: 429; message: string; retryAfterSeconds: number };
 
 export async function buildAuth(raw: unknown, options: AuthOptions = {}): Promise<Auth> {
   const { config, problems } = validateAuthConfig(raw);
@@ -98,6 +110,10 @@ export class Auth {
   private identities: Identities;
   private issuer: TokenIssuer;
   private verifier: TokenVerifier;
+  private loginLimits: LoginLimits;
+  /** Kept across reloads: failed logins and used refresh tokens are facts, not configuration. */
+  private readonly state: AuthStateStore;
+  private readonly now: (() => number) | undefined;
 
   constructor(config: AuthConfig, ring: KeyRing, options: AuthOptions = {}) {
     this.config = config;
@@ -109,6 +125,17 @@ export class Auth {
     this.identities = new Identities(config, { clockToleranceSeconds: config.clockToleranceSeconds, ...clock, ...(options.warn ? { warn: options.warn } : {}) });
     this.issuer = new TokenIssuer(ring, { ...config, ...clock });
     this.verifier = new TokenVerifier(ring, { ...config, ...clock });
+    this.state = options.state ?? new MemoryAuthState(options.now);
+    this.now = options.now;
+    this.loginLimits = this.limitsFor(config);
+  }
+
+  private limitsFor(config: AuthConfig): LoginLimits {
+    return new LoginLimits(
+      this.state,
+      { perAddress: config.loginFailuresPerAddress, perName: config.loginFailuresPerName, windowSeconds: config.loginFailureWindowSeconds },
+      this.now,
+    );
   }
 
   /**
@@ -125,6 +152,7 @@ export class Auth {
     this.identities = next.identities;
     this.issuer = next.issuer;
     this.verifier = next.verifier;
+    this.loginLimits = this.limitsFor(next.config);
   }
 
   /** The JWKS document of every key a token of this registry may be signed with. */
@@ -156,12 +184,21 @@ export class Auth {
     let identity: Identity | null = null;
     let refreshToken: string | undefined;
     if (request.refreshToken !== undefined) {
-      identity = await this.refreshIdentity(request.refreshToken);
-      if (!identity) return { ok: false, status: 401, message: "the refresh token is not valid" };
-      if (request.offline) refreshToken = request.refreshToken;
+      const refreshed = await this.refreshIdentity(request.refreshToken, request.offline);
+      if (!refreshed.identity) return { ok: false, status: 401, message: refreshed.problem };
+      identity = refreshed.identity;
+      if (request.offline) refreshToken = await this.newRefreshToken(identity);
     } else if (request.credentials) {
-      identity = await this.identities.authenticate(request.credentials.username, request.credentials.password);
-      if (!identity) return { ok: false, status: 401, message: "invalid credentials" };
+      const { username, password } = request.credentials;
+      const wait = await this.loginLimits.waitBeforeTrying(username, request.client);
+      if (wait > 0) {
+        return { ok: false, status: 429, retryAfterSeconds: wait, message: `too many failed logins for this name or from this address; try again in ${wait} s` };
+      }
+      identity = await this.identities.authenticate(username, password);
+      if (!identity) {
+        await this.loginLimits.recordFailure(username, request.client);
+        return { ok: false, status: 401, message: "invalid credentials" };
+      }
       if (request.offline) refreshToken = await this.newRefreshToken(identity);
     }
     const access = this.policy.grant(identity, requested);
@@ -183,11 +220,24 @@ export class Auth {
     return this.issuer.refreshToken(identity.name, stamp);
   }
 
-  /** A refresh token stands for its subject while the subject exists and keeps the credential it logged in with. */
-  private async refreshIdentity(token: string): Promise<Identity | null> {
+  /**
+   * A refresh token stands for its subject while the subject exists and keeps the credential it
+   * logged in with. Exchanged for a new refresh token (`rotate`: the client asked for one), it is
+   * used up: presented again, it is refused, so a stolen copy dies with its first use by either
+   * party. Exchanged for access tokens only, it stays valid until it expires (or is rotated away): Docker keeps the
+   * refresh token of `docker login` and presents it on every later command without storing any
+   * rotated one.
+   */
+  private async refreshIdentity(token: string, rotate: boolean): Promise<{ identity: Identity; problem?: never } | { identity: null; problem: string }> {
+    const invalid = { identity: null, problem: "the refresh token is not valid" } as const;
     const verified = await this.verifier.refresh(token);
     const identity = verified ? this.identities.byName(verified.subject) : null;
-    if (!verified || !identity) return null;
-    return (await this.identities.credentialStamp(identity)) === verified.stamp ? identity : null;
+    if (!verified || !identity) return invalid;
+    if ((await this.identities.credentialStamp(identity)) !== verified.stamp) return invalid;
+    const id = `refresh:${verified.id}`;
+    if (rotate ? !(await this.state.useOnce(id, verified.expiresAt * 1000)) : await this.state.wasUsed(id)) {
+      return { identity: null, problem: "the refresh token was already exchanged for a new one; use that one, or log in again" };
+    }
+    return { identity };
   }
 }

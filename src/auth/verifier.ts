@@ -38,10 +38,11 @@ export class TokenVerifier {
     return { subject: payload.sub ?? "", access: payload.access };
   }
 
-  async refresh(token: string): Promise<{ subject: string; stamp: string } | null> {
+  /** A refresh token's subject, credential stamp, id (`jti`, for single use) and expiry (seconds). */
+  async refresh(token: string): Promise<{ subject: string; stamp: string; id: string; expiresAt: number } | null> {
     const payload = await this.verify(token, REFRESH_TOKEN_TYPE);
-    if (!payload || !payload.sub || typeof payload.stamp !== "string") return null;
-    return { subject: payload.sub, stamp: payload.stamp };
+    if (!payload || !payload.sub || typeof payload.stamp !== "string" || typeof payload.jti !== "string" || typeof payload.exp !== "number") return null;
+    return { subject: payload.sub, stamp: payload.stamp, id: payload.jti, expiresAt: payload.exp };
   }
 
   private async verify(token: string, typ: string): Promise<JWTPayload | null> {

@@ -70,6 +70,12 @@ export interface RegistryConfig {
   tlsCert: string;
   /** PEM private key file for tlsCert. */
   tlsKey: string;
+  /** A request body that sends no byte for this long while the registry waits for one is ended (408); 0: never (Node). */
+  bodyTimeoutSeconds: number;
+  /** Upload requests (blob POST/PATCH/PUT, manifest PUT) one Node process serves at once; more get 429. */
+  maxUploads: number;
+  /** The same, per client address. */
+  maxUploadsPerClient: number;
 }
 
 export const defaultConfig: RegistryConfig = {
@@ -102,6 +108,9 @@ export const defaultConfig: RegistryConfig = {
   metricsToken: "",
   tlsCert: "",
   tlsKey: "",
+  bodyTimeoutSeconds: 60,
+  maxUploads: 64,
+  maxUploadsPerClient: 16,
 };
 
 /** Environment variable for each setting. */
@@ -135,6 +144,9 @@ export const environmentNames: Record<keyof RegistryConfig, string> = {
   metricsToken: "METRICS_TOKEN",
   tlsCert: "TLS_CERT",
   tlsKey: "TLS_KEY",
+  bodyTimeoutSeconds: "BODY_TIMEOUT_SECONDS",
+  maxUploads: "MAX_UPLOADS",
+  maxUploadsPerClient: "MAX_UPLOADS_PER_CLIENT",
 };
 
 export class ConfigError extends Error {
@@ -171,7 +183,19 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
     else config[key] = value;
   };
   const integer = (
-    key: "port" | "processes" | "partSize" | "maxManifestBytes" | "uploadTtlSeconds" | "gcIntervalSeconds" | "gcGraceSeconds" | "blobRedirectTtlSeconds" | "shutdownGraceSeconds",
+    key:
+      | "port"
+      | "processes"
+      | "partSize"
+      | "maxManifestBytes"
+      | "uploadTtlSeconds"
+      | "gcIntervalSeconds"
+      | "gcGraceSeconds"
+      | "blobRedirectTtlSeconds"
+      | "shutdownGraceSeconds"
+      | "bodyTimeoutSeconds"
+      | "maxUploads"
+      | "maxUploadsPerClient",
     min: number,
     max: number,
   ) => {
@@ -200,6 +224,9 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   integer("gcGraceSeconds", 60, 30 * 24 * 60 * 60);
   integer("shutdownGraceSeconds", 0, 24 * 60 * 60);
   flag("automaticMount");
+  integer("bodyTimeoutSeconds", 0, 24 * 60 * 60);
+  integer("maxUploads", 1, 100_000);
+  integer("maxUploadsPerClient", 1, 100_000);
   immutableTags();
   retention();
   quotas();

@@ -28,6 +28,15 @@ export interface ManifestDocument {
   annotations?: Record<string, string>;
 }
 
+/**
+ * Limits on what one manifest may hold. Every descriptor is a reference the store checks, and a
+ * document nested deeper than clients can parse (Go's encoding/json, which skopeo, podman and
+ * containerd use, stops at 10,000 levels) could be stored but never pulled. Real manifests nest
+ * 4 levels and carry tens of layers; an index lists one manifest per platform.
+ */
+export const MAX_MANIFEST_DESCRIPTORS = 10_000;
+export const MAX_MANIFEST_DEPTH = 64;
+
 const invalid = (why: string) => new RegistryError("MANIFEST_INVALID", `manifest invalid: ${why}`);
 
 type Json = Record<string, unknown>;
@@ -41,7 +50,10 @@ const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null 
  * stored manifest had its references checked: Content-Type alone (generic,
  * wrongly cased, or anything else) never opts a document out of the checks.
  */
-export function parseManifest(bytes: Uint8Array, contentType: string | undefined): ManifestDocument {
+export function parseManifest(bytes: Uint8Array, contentType: string | undefined, limits: "push" | "stored" = "push"): ManifestDocument {
+  // A stored document (read by garbage collection) may predate the limits: its references still count.
+  const enforce = limits === "push";
+  if (enforce) assertNestingWithin(bytes, MAX_MANIFEST_DEPTH);
   let doc: unknown;
   try {
     doc = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
@@ -64,6 +76,10 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
     result.blobs = [config, ...layers.filter((l) => !(isNonDistributable(l.mediaType) && l.urls?.length))];
     if (mediaType === OCI_MANIFEST && typeof doc.artifactType !== "string") result.artifactType = config.mediaType;
   }
+  const descriptors = result.blobs.length + result.manifests.length;
+  if (enforce && descriptors > MAX_MANIFEST_DESCRIPTORS) {
+    throw invalid(`${descriptors} descriptors is more than this registry accepts in one manifest (at most ${MAX_MANIFEST_DESCRIPTORS}); split the image or artifact into several manifests under an index`);
+  }
   result.held = [...new Set([...result.blobs, ...result.manifests].map((d) => d.digest).concat(heldDigests(doc)))];
   if (doc.subject !== undefined) result.subject = descriptor(doc.subject, "subject").digest;
   if (doc.artifactType !== undefined) {
@@ -77,6 +93,29 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
     result.annotations = doc.annotations as Record<string, string>;
   }
   return result;
+}
+
+/**
+ * Refuses a document whose arrays and objects nest deeper than `limit`, before JSON.parse builds
+ * it: counts brackets outside strings (JSON strings cannot hold a raw quote, only `\"`).
+ */
+function assertNestingWithin(bytes: Uint8Array, limit: number): void {
+  const QUOTE = 0x22, BACKSLASH = 0x5c, OPEN_BRACE = 0x7b, CLOSE_BRACE = 0x7d, OPEN_BRACKET = 0x5b, CLOSE_BRACKET = 0x5d;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i];
+    if (inString) {
+      if (byte === BACKSLASH) i++;
+      else if (byte === QUOTE) inString = false;
+    } else if (byte === QUOTE) {
+      inString = true;
+    } else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
+      if (++depth > limit) throw invalid(`JSON nested more than ${limit} levels deep (this registry's limit; clients cannot read such documents)`);
+    } else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
+      depth--;
+    }
+  }
 }
 
 /** What the metadata store checks and records for a manifest (ports/metadata-store.ts ManifestReferences). */

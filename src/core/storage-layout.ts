@@ -70,6 +70,10 @@
  *   repositories (name PK)                                     the catalog
  *   instances (owner PK, started_at)                           Node only: registry processes on this DATA_DIR
  *                                                              (adapters/sqlite/instances.ts)
+ *   login_failures (key, window PK), count, expires_at         auth state (adapters/sql/auth-state-records.ts):
+ *                                                              failed logins per "name:<n>" / "address:<a>"
+ *                                                              and fixed window; old windows pruned 50 a time
+ *   used_tokens (id PK, expires_at)                            refresh tokens rotated away ("refresh:<jti>")
  *   Also: links.linked_at, manifests.pushed_at and refs_recorded, tags.tagged_at, uploads.touched_at
  *   (garbage collection, retention, expiry), and manifest_refs (repository, manifest, digest PK):
  *   what each manifest holds, indexed by digest.
@@ -117,6 +121,8 @@
  *                                                           by created_at for the expiry sweep
  *   CatalogObject "catalog"
  *     repositories                                          the catalog
+ *   AuthStateObject "auth-state"      login_failures, used_tokens: the auth state of the deployment
+ *                                      (one object: only logins and refresh rotations reach it)
  *
  *   One object per repository is the unit the port's consistency needs: putManifest (with its
  *   reference checks: links and manifests live there too) and deleteManifest are one
@@ -156,6 +162,10 @@
  *                                                      JSON, ~25 bytes a part, so 10,000 parts fit
  *                                                      the 400 KB item limit), version, uploadIndex,
  *                                                      createdAt
+ *   auth#failures#<key> <window start ms>               count (ADD), authExpiresAt: failed logins
+ *   auth#used#<id>     used                            authExpiresAt: a refresh token rotated away
+ *                                                      (attribute_not_exists); authExpiresAt is the
+ *                                                      table's TTL attribute (adapters/dynamodb/auth-state.ts)
  *   index uploads-by-age: uploadIndex ("upload", on upload items only) / createdAt, keys only,
  *   for the expiry sweep; like every index it is eventually consistent, which expiry tolerates.
  *

@@ -1,7 +1,7 @@
 import type { BlobStore } from "../ports/blob-store.ts";
 import { DigestMismatchError, MAX_PARTS, MIN_PART_SIZE, MultipartError } from "../ports/blob-store.ts";
 import type { Hashing, ResumableHash } from "../ports/hashing.ts";
-import type { BlobInfo, DigestAlgorithm, MetadataStore, UploadRecord } from "../ports/metadata-store.ts";
+import type { BlobInfo, DigestAlgorithm, MetadataStore, UploadPartRecord, UploadRecord } from "../ports/metadata-store.ts";
 import { RegistryError } from "./errors.ts";
 import { parseDigest, type ParsedDigest } from "./digest.ts";
 import { PartWriter } from "./part-writer.ts";
@@ -163,6 +163,7 @@ export class Uploads {
       if (!(await claim.commit(appended.changes))) throw await claim.lost();
     } catch (error) {
       if (appended?.changes.tail) await this.deps.blobs.delete(appended.changes.tail.key).catch(() => {});
+      if (appended) await this.discardParts(appended.changes.multipart, appended.changes.parts.slice(record.parts.length));
       await this.release(claim);
       throw error;
     }
@@ -222,15 +223,10 @@ export class Uploads {
     const digest = parseDigest(digestParam);
     const hasBody = chunk.body !== null && (chunk.length === undefined || chunk.length > 0);
     const whole = hasBody && record.received === 0 && !chunk.range;
-    if (!whole) {
-      if (hasBody || chunk.range) checkChunk(record, chunk);
-      if (digest.algorithm !== record.algorithm) {
-        throw new RegistryError(
-          "DIGEST_INVALID",
-          `this upload was hashed with ${record.algorithm}; to push a ${digest.algorithm} blob start the upload with POST ?digest-algorithm=${digest.algorithm}`,
-        );
-      }
-    }
+    if (!whole && (hasBody || chunk.range)) checkChunk(record, chunk);
+    // The spec only says the POST SHOULD name the algorithm: a PUT naming another one is checked by
+    // reading the assembled blob back once (see `store`), the cost paid only by such uploads.
+    const rehash = !whole && digest.algorithm !== record.algorithm;
     if (!whole && hasBody && declaredLength(chunk) !== undefined) await this.deps.quotas?.check(repository, record.received + declaredLength(chunk)!);
     // Claimed even for a whole blob, so no PATCH writes to the upload while it is discarded.
     const claim = await this.claim(record);
@@ -255,12 +251,14 @@ export class Uploads {
         if (replacedTail) await this.deps.blobs.delete(replacedTail);
       }
       const current = claim.record;
-      const hash = await this.restoreHash(current);
-      const actual = `${current.algorithm}:${hash.digestHex()}`;
-      if (actual !== digest.digest) {
-        settled = true;
-        await this.discard(current);
-        throw digestMismatch(actual, "the upload was discarded");
+      if (!rehash) {
+        const hash = await this.restoreHash(current);
+        const actual = `${current.algorithm}:${hash.digestHex()}`;
+        if (actual !== digest.digest) {
+          settled = true;
+          await this.discard(current);
+          throw digestMismatch(actual, "the upload was discarded");
+        }
       }
       // The size is known now, whatever the client declared along the way: the last quota check.
       try {
@@ -270,8 +268,9 @@ export class Uploads {
         await this.discard(current);
         throw error;
       }
-      const known = await this.deps.metadata.getBlob(digest.digest);
-      let info = known ?? (await this.store(claim, digest.digest));
+      // Bytes not yet checked against the digest are never linked to a blob already held.
+      const known = rehash ? null : await this.deps.metadata.getBlob(digest.digest);
+      let info = known ?? (await this.store(claim, digest.digest, rehash));
       let ownBytes = known === null;
       settled = true;
       if (!(await this.deps.metadata.linkBlob(repository, info))) {
@@ -316,6 +315,17 @@ export class Uploads {
       if (listed.length < batchSize) break;
     }
     return expired;
+  }
+
+  /**
+   * Parts this request wrote that no record will name (it failed: a stalled or broken body, a full
+   * disk, a lost claim): removed where the store can (local disk), so a failed PATCH leaves no
+   * bytes behind; elsewhere the retry replaces them or the upload's abort frees them.
+   */
+  private async discardParts(multipart: { key: string; uploadId: string } | null | undefined, parts: UploadPartRecord[]): Promise<void> {
+    const { blobs } = this.deps;
+    if (!multipart || !blobs.discardPart) return;
+    for (const part of parts) await blobs.discardPart(multipart.key, multipart.uploadId, part).catch(() => {});
   }
 
   /**
@@ -393,6 +403,7 @@ export class Uploads {
       await reader.cancel().catch(() => {});
       // Waits for the part uploads in flight: none of them may land after the claim is released.
       await writer.finish().catch(() => {});
+      await this.discardParts(claim.record.multipart, writer.parts.slice(record.parts.length));
       throw error;
     }
     const tailBytes = await writer.finish();
@@ -404,21 +415,32 @@ export class Uploads {
     };
   }
 
-  private async store(claim: Claim, digest: string): Promise<BlobInfo> {
+  /**
+   * Makes the upload's bytes the blob `digest` names and indexes them. `rehash`: the digest is of
+   * another algorithm than the upload hashed with, so the assembled bytes are read back once and
+   * hashed with it before anything indexes them; a mismatch discards the upload (DIGEST_INVALID).
+   */
+  private async store(claim: Claim, digest: string, rehash = false): Promise<BlobInfo> {
     const record = claim.record;
     const tail = record.tail ? await this.readTail(record) : new Uint8Array(0);
     if (!record.multipart) {
-      // The whole blob fits in the tail: one small verified put, no multipart upload.
+      // The whole blob fits in the tail: one small verified put (whatever the algorithm), no multipart upload.
       const key = newBlobKey(digest, this.deps.newId());
-      const { size } = await this.deps.blobs.put(key, tail, { digest, length: tail.byteLength });
-      return this.indexOrDiscard({ digest, size, key });
+      try {
+        const { size } = await this.deps.blobs.put(key, tail, { digest, length: tail.byteLength });
+        return await this.indexOrDiscard({ digest, size, key });
+      } catch (error) {
+        if (!(error instanceof DigestMismatchError)) throw error;
+        await this.discard(record);
+        throw digestMismatch(error.actual, "the upload was discarded");
+      }
     }
     const { key, uploadId } = record.multipart;
     // A finish that died after completing the multipart upload, before recording it, left the
     // blob at its key (which belongs to this upload alone; its digest was checked against the
-    // hash state before completing): a retry takes it as it is.
+    // hash state before completing, or is checked now by reading it back): a retry takes it as it is.
     const assembled = await this.deps.blobs.head(key);
-    if (assembled && assembled.size === record.received) return this.indexOrDiscard({ digest, size: assembled.size, key });
+    if (assembled && assembled.size === record.received) return this.indexOrDiscard(await this.checkedByRereading(record, { digest, size: assembled.size, key }, rehash));
     const parts = [...record.parts];
     if (tail.byteLength > 0) {
       const partNumber = parts.length + 1;
@@ -444,7 +466,23 @@ export class Uploads {
     if (size !== record.received) {
       throw new RegistryError("BLOB_UPLOAD_INVALID", `assembled ${size} bytes but the upload received ${record.received}; push the blob again`);
     }
-    return this.indexOrDiscard({ digest, size, key });
+    return this.indexOrDiscard(await this.checkedByRereading(record, { digest, size, key }, rehash));
+  }
+
+  /** With `rehash`, reads the assembled blob once and hashes it with its digest's algorithm; a mismatch discards the upload. */
+  private async checkedByRereading(record: UploadRecord, assembled: BlobInfo, rehash: boolean): Promise<BlobInfo> {
+    if (!rehash) return assembled;
+    const { algorithm } = parseDigest(assembled.digest);
+    const object = await this.deps.blobs.get(assembled.key);
+    if (!object) throw new Error(`upload ${record.id}: assembled blob ${assembled.key} is missing`);
+    const hash = await this.deps.hashing.resumable(algorithm);
+    const reader = object.body.getReader();
+    for (let read = await reader.read(); !read.done; read = await reader.read()) hash.update(read.value);
+    const actual = `${algorithm}:${hash.digestHex()}`;
+    if (actual === assembled.digest) return assembled;
+    await this.deps.blobs.delete(assembled.key);
+    await this.discard(record);
+    throw digestMismatch(actual, "the upload was discarded");
   }
 
   /** Indexes bytes just written; when another write of the digest was indexed first, nothing will ever name ours. */

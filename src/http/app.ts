@@ -1,9 +1,11 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { Auth } from "../auth/service.ts";
 import { RegistryError } from "../core/errors.ts";
 import { Registry, type RegistryOptions } from "../core/registry.ts";
 import { guardRoutes } from "./auth-middleware.ts";
+import { refuseEncodedSlash } from "./encoded-slash.ts";
 import { renderError } from "./errors.ts";
+import { requestLimits, type RequestLimits } from "./request-limits.ts";
 import { blobRoutes, type BlobReadRedirects } from "./routes/blobs.ts";
 import { listingRoutes } from "./routes/listings.ts";
 import { adminRoutes, type Maintenance } from "./routes/admin.ts";
@@ -47,6 +49,10 @@ export interface AppOptions {
   readiness?: ReadinessProbe;
   /** GET /metrics (Prometheus text, Node); without it /metrics answers 404. */
   metrics?: MetricsEndpoint;
+  /** Body progress timeout and concurrent uploads (Node; the serverless platforms bound these themselves). */
+  requestLimits?: RequestLimits;
+  /** The client's address (socket, CF-Connecting-IP, Lambda's sourceIp): failed logins are limited per address. */
+  clientAddress?: (c: Context) => string | undefined;
 }
 
 /** Builds the HTTP face of a registry over the given adapters. Holds no state of its own. */
@@ -65,9 +71,11 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
   // Before any guard: probes and the scraper never need a registry token.
   healthRoutes(app, options.readiness, options.observation?.logger ?? silentLogger);
   if (options.metrics) metricsRoutes(app, options.metrics);
+  if (options.requestLimits) app.use("*", requestLimits(options.requestLimits));
+  app.use("/v2/*", refuseEncodedSlash);
 
   if (options.auth) {
-    tokenRoutes(app, options.auth);
+    tokenRoutes(app, options.auth, options.clientAddress);
     guardRoutes(app, options.auth, options.auth.realm ?? (options.publicUrl ? `${options.publicUrl}/token` : undefined));
   }
 

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { RegistryError } from "../core/errors.ts";
 import type { Logger } from "../observability/log.ts";
 import { clientWentAway, requestIdOf } from "./observe.ts";
+import { storageFullError } from "./storage-full.ts";
 
 /**
  * nginx's "client closed request": what the log and metrics record when the client
@@ -11,11 +12,13 @@ export const CLIENT_CLOSED_REQUEST = 499;
 
 /** The one place errors become HTTP: the spec's JSON body, the registered status, nothing internal. */
 export function renderError(error: unknown, c: Context, logger?: Logger): Response {
+  error = storageFullError(error) ?? error;
   if (error instanceof RegistryError) {
     const headers = new Headers(error.headers);
     headers.set("Content-Type", "application/json");
-    // A 413 abandons the rest of the request body, so the connection cannot carry another request.
-    if (error.status === 413) headers.set("Connection", "close");
+    // These abandon the rest of the request body (too large, stalled, refused before reading, no room), so
+    // the connection cannot carry another request.
+    if (error.status === 413 || error.status === 408 || error.status === 429 || error.status === 507) headers.set("Connection", "close");
     return new Response(c.req.method === "HEAD" ? null : JSON.stringify(error.toBody()), { status: error.status, headers });
   }
   const requestId = requestIdOf(c);

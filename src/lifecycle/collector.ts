@@ -145,7 +145,7 @@ export class Collector {
           const object = await blobs.get(record.key);
           if (!object) throw new Error(`its bytes are missing at ${record.key}`);
           const bytes = await readLimited(object.body, MAX_MANIFEST_READ, () => new Error("it is larger than any manifest"));
-          const doc = parseManifest(bytes, record.mediaType);
+          const doc = parseManifest(bytes, record.mediaType, "stored");
           const references = referencesOf(doc);
           if (await metadata.recordReferences(repository, record.digest, references)) report.referencesRecorded++;
         } catch (error) {

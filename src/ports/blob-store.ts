@@ -64,6 +64,12 @@ export interface BlobStore {
   completeMultipartUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<ObjectInfo>;
   /** Aborting an unknown or finished upload is not an error. */
   abortMultipartUpload(key: string, uploadId: string): Promise<void>;
+  /**
+   * Removes one part of an open multipart upload that no record will name (its request failed),
+   * only if the part stored under its number is still this one (its ETag). Optional: S3 and R2
+   * cannot remove a part singly; theirs are replaced by the retry or freed with the upload.
+   */
+  discardPart?(key: string, uploadId: string, part: UploadedPart): Promise<void>;
 }
 
 /**

@@ -3,6 +3,7 @@
  * metadata in DynamoDB. Credentials and region come from the SDK's usual
  * chain (AWS_REGION, AWS_ACCESS_KEY_ID…, a profile, a Lambda or ECS role).
  */
+import { DynamoDbAuthState } from "../adapters/dynamodb/auth-state.ts";
 import { createDynamoDbClient } from "../adapters/dynamodb/client.ts";
 import { DynamoDbMetadataStore } from "../adapters/dynamodb/metadata-store.ts";
 import { S3BlobStore } from "../adapters/s3/blob-store.ts";
@@ -12,6 +13,8 @@ import type { RegistryConfig } from "../config/schema.ts";
 export interface AwsStores {
   blobs: S3BlobStore;
   metadata: DynamoDbMetadataStore;
+  /** Failed logins and used refresh tokens, in the same table. */
+  authState: DynamoDbAuthState;
 }
 
 type AwsSettings = Pick<RegistryConfig, "s3Bucket" | "s3Endpoint" | "s3ForcePathStyle" | "dynamodbTable" | "dynamodbEndpoint">;
@@ -22,7 +25,13 @@ export function awsStores(config: AwsSettings): AwsStores {
   return {
     blobs: new S3BlobStore({ client: s3, bucket: config.s3Bucket }),
     metadata: new DynamoDbMetadataStore({ client: dynamodb, table: config.dynamodbTable }),
+    authState: new DynamoDbAuthState({ client: dynamodb, table: config.dynamodbTable }),
   };
+}
+
+/** The auth state alone (Node builds auth before its stores). */
+export function awsAuthState(config: AwsSettings): DynamoDbAuthState {
+  return new DynamoDbAuthState({ client: createDynamoDbClient(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {}), table: config.dynamodbTable });
 }
 
 /** Where the data lives, for the start-up line. */

@@ -87,7 +87,7 @@ async function deploy(env: Environment): Promise<Deployment> {
     automaticMount: config.automaticMount,
     immutableTags: config.immutableTags,
   });
-  const auth = config.auth ? await createAuth(config.auth, { warn: (message) => console.warn(message) }) : undefined;
+  const auth = config.auth ? await createAuth(config.auth, { warn: (message) => console.warn(message), state: stores.authState }) : undefined;
   // JSON lines on stdout: CloudWatch Logs keeps them, and turns the EMF lines into metrics.
   const write = (line: string) => process.stdout.write(`${line}\n`);
   const app = createApp(registry, {
@@ -98,6 +98,11 @@ async function deploy(env: Environment): Promise<Deployment> {
     blobReadRedirects: { signer: stores.blobs, expiresInSeconds: config.blobRedirectTtlSeconds },
     ...(auth ? { auth } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    // The Function URL's (API Gateway v2's) connecting address; v1 events name it identity.sourceIp.
+    clientAddress: (c) => {
+      const context = (c.env as { requestContext?: { http?: { sourceIp?: string }; identity?: { sourceIp?: string } } } | undefined)?.requestContext;
+      return context?.http?.sourceIp ?? context?.identity?.sourceIp;
+    },
   });
   return { config, registry, stores, serve: handle(app) };
 }

@@ -30,6 +30,9 @@ import { collectAws, collectLocal, describeCollection, type LocalCollection } fr
 import type { Maintenance } from "../http/routes/admin.ts";
 import { measureUsage } from "../lifecycle/usage.ts";
 import { deleteRepository } from "../lifecycle/repositories.ts";
+import { nodeClientAddress, nodeRequestLimits } from "./node-request-limits.ts";
+import { answerClientErrorsAsOci } from "./node-client-errors.ts";
+import { Server as HttpServer } from "node:http";
 
 /** Soon after start (leftovers of a crash go first), then every gcIntervalSeconds; one run at a time. */
 function collectPeriodically(config: RegistryConfig, collect: () => Promise<LocalCollection>, metrics: PrometheusMetrics, logger: Logger): { stop(): void } {
@@ -151,6 +154,8 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
       open: !options.auth,
       ...(config.metricsToken ? { token: config.metricsToken } : {}),
     },
+    requestLimits: nodeRequestLimits(config),
+    clientAddress: nodeClientAddress,
   });
   const description = (awsModule ? awsModule.describeAwsStores(config) : `data in ${dataDir}`) + (options.tls ? ", HTTPS" : "");
   const tlsServer = options.tls ? { createServer: createHttpsServer, serverOptions: { cert: options.tls.cert, key: options.tls.key } } : {};
@@ -159,6 +164,7 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     const reason = error.code === "EADDRINUSE" ? "the address is already in use (set PORT or HOST)" : error.message;
     options.onListenError(`cannot listen on ${config.host}:${config.port}: ${reason}`);
   });
+  if (server instanceof HttpServer) answerClientErrorsAsOci(server);
   // Large layers stream for minutes; Node's default 5-minute request timeout would cut them off.
   if ("requestTimeout" in server) server.requestTimeout = 0;
   let inFlight = 0;

@@ -9,6 +9,8 @@ import { resolve } from "node:path";
 import { generateSigningJwk } from "../auth/keys.ts";
 import { type Auth, AuthConfigError, createAuth } from "../auth/service.ts";
 import { prepareLocalMetadata, withDatabase } from "../adapters/sqlite/open.ts";
+import { SqliteAuthState } from "../adapters/sqlite/auth-state.ts";
+import type { AuthStateStore } from "../auth/auth-state.ts";
 import { processOwner, registerInstance, releaseClaims, unregisterInstance } from "../adapters/sqlite/instances.ts";
 import { ConfigError, type RegistryConfig } from "../config/schema.ts";
 import type { JWK } from "jose";
@@ -39,7 +41,7 @@ function configOrExit(): RegistryConfig {
 async function authOrExit(config: RegistryConfig): Promise<Auth | undefined> {
   if (!config.auth) return undefined;
   try {
-    return await createAuth(config.auth);
+    return await createAuth(config.auth, { state: await authState(config) });
   } catch (error) {
     console.error(error instanceof AuthConfigError ? error.message : error);
     process.exit(2);
@@ -73,6 +75,16 @@ function reloader(server: RunningServer, auth: Auth | undefined, tls: boolean, l
   };
   // One at a time, in order: the last signal's configuration wins.
   return () => void (running = running.then(reload));
+}
+
+/**
+ * Failed logins and used refresh tokens, shared by every process: in DATA_DIR's SQLite database,
+ * or the DynamoDB table with BACKEND=aws.
+ */
+async function authState(config: RegistryConfig): Promise<AuthStateStore> {
+  if (config.backend !== "aws") return new SqliteAuthState(resolve(config.dataDir));
+  const { awsAuthState } = await import("./aws-stores.ts");
+  return awsAuthState(config);
 }
 
 function announce(config: RegistryConfig, auth: boolean) {

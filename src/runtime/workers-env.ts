@@ -1,3 +1,4 @@
+import type { AuthStateObject } from "../adapters/durable-object/auth-state-object.ts";
 import type { CatalogObject } from "../adapters/durable-object/catalog-object.ts";
 import type { IndexShardObject } from "../adapters/durable-object/index-shard-object.ts";
 import type { RepositoryObject } from "../adapters/durable-object/repository-object.ts";
@@ -16,4 +17,6 @@ export interface WorkersEnv extends WorkersVars, WorkersSecrets {
   REGISTRY_ANALYTICS?: AnalyticsEngineDataset;
   /** debug, info (one line per request, the default), warn or error: Workers Logs. */
   LOG_LEVEL?: string;
+  /** Failed logins and used refresh tokens, shared by every isolate (auth-state-object.ts). */
+  AUTH_STATE: DurableObjectNamespace<AuthStateObject>;
 }

@@ -5,6 +5,7 @@
  * hands them to the app. No registry rules here.
  */
 import type { Hono } from "hono";
+import { DurableObjectAuthState } from "../adapters/durable-object/auth-state-object.ts";
 import { DurableObjectMetadataStore } from "../adapters/durable-object/metadata-store.ts";
 import { R2BlobStore } from "../adapters/r2/blob-store.ts";
 import { wasmSha2Hashing } from "../adapters/wasm-sha2/hashing.ts";
@@ -23,6 +24,7 @@ import { storageReadiness } from "../observability/readiness.ts";
 import { resolveWorkersConfig, type WorkersConfig } from "./workers-config.ts";
 import type { WorkersEnv } from "./workers-env.ts";
 
+export { AuthStateObject } from "../adapters/durable-object/auth-state-object.ts";
 export { CatalogObject } from "../adapters/durable-object/catalog-object.ts";
 export { IndexShardObject } from "../adapters/durable-object/index-shard-object.ts";
 export { RepositoryObject } from "../adapters/durable-object/repository-object.ts";
@@ -67,7 +69,7 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
     immutableTags: config.immutableTags,
   });
   // No ephemeralKeyIfNone: resolveWorkersConfig already requires signingKeys, which every isolate shares.
-  const auth = config.auth ? await createAuth(config.auth, { warn: (message) => console.warn(message) }) : undefined;
+  const auth = config.auth ? await createAuth(config.auth, { warn: (message) => console.warn(message), state: new DurableObjectAuthState(env.AUTH_STATE) }) : undefined;
   if (!auth) {
     console.warn(
       "registry: AUTH_CONFIG is not set, so anyone who can reach this Worker can pull, push and delete. " +
@@ -89,6 +91,8 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
     readiness: storageReadiness({ blobs, metadata }),
     ...(auth ? { auth } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    // Cloudflare sets it to the connecting client's address; a client cannot choose it.
+    clientAddress: (c) => c.req.header("cf-connecting-ip"),
   });
   return { config, registry, metadata, blobs, app };
 }

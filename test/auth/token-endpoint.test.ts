@@ -114,7 +114,9 @@ describe("POST /token (oauth.md)", () => {
     expect(body.refresh_token).toBeTruthy();
 
     const again = await registry.request("/token", form({ grant_type: "refresh_token", refresh_token: body.refresh_token!, service: SERVICE, client_id: "docker", access_type: "offline" }));
-    expect(((await again.json()) as TokenBody).refresh_token, "the same refresh token back (oauth.md § access_type)").toBe(body.refresh_token);
+    const rotated = ((await again.json()) as TokenBody).refresh_token;
+    expect(rotated, "a new refresh token (issue 13: rotated, not the same one back)").toBeTruthy();
+    expect(rotated).not.toBe(body.refresh_token);
   });
 
   it("refuses wrong passwords and invalid refresh tokens with 401, bad forms with 400", async () => {

@@ -106,7 +106,7 @@ describe("refresh tokens", () => {
     const verifier = new TokenVerifier(ring, settings);
     const refresh = await issuer.refreshToken("alice", "stamp");
     expect(decodeProtectedHeader(refresh).typ).toBe("rt+jwt");
-    expect(await verifier.refresh(refresh)).toEqual({ subject: "alice", stamp: "stamp" });
+    expect(await verifier.refresh(refresh)).toMatchObject({ subject: "alice", stamp: "stamp", id: expect.any(String), expiresAt: expect.any(Number) });
     expect(await verifier.access(refresh)).toBeNull();
     expect(await verifier.refresh((await issuer.accessToken("alice", access)).token)).toBeNull();
   });

@@ -12,6 +12,8 @@ export interface InvokeOptions {
   headers?: Record<string, string>;
   /** Bytes go base64-encoded (as for a binary content type); a string goes as text. */
   body?: Uint8Array | string;
+  /** The connecting client's address (requestContext.http.sourceIp); default 127.0.0.1. */
+  sourceIp?: string;
 }
 
 export function functionUrlEvent(method: string, target: string, options: InvokeOptions = {}): LambdaEvent {
@@ -33,7 +35,7 @@ export function functionUrlEvent(method: string, target: string, options: Invoke
       authorizer: {},
       domainName: DOMAIN,
       domainPrefix: DOMAIN.split(".")[0]!,
-      http: { method, path: url.pathname, protocol: "HTTP/1.1", sourceIp: "127.0.0.1", userAgent: "registry-tests" },
+      http: { method, path: url.pathname, protocol: "HTTP/1.1", sourceIp: options.sourceIp ?? "127.0.0.1", userAgent: "registry-tests" },
       requestId: crypto.randomUUID(),
       routeKey: "$default",
       stage: "$default",

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { APIGatewayProxyResult } from "hono/aws-lambda";
 import { createRegistryTable } from "../../src/adapters/dynamodb/table.ts";
 import { generateSigningJwk } from "../../src/auth/keys.ts";
+import { hashPassword } from "../../src/auth/passwords.ts";
 import { createLambdaHandler, LAMBDA_MAX_REQUEST_BYTES } from "../../src/runtime/lambda.ts";
 import { bodyOf, functionUrlEvent, headersOf, type InvokeOptions } from "./function-url.ts";
 import { createBucket, deleteBucket, deleteTable, localAws, localDynamoDb, localS3, uniqueName } from "./support.ts";
@@ -175,6 +176,26 @@ describe("Lambda handler (Function URL, payload 2.0) on S3 and DynamoDB", () => 
     expect((JSON.parse(result.body) as { errors: { code: string }[] }).errors[0]!.code).toBe("UNKNOWN");
     settings.S3_BUCKET = bucket;
     expect(((await fixable(functionUrlEvent("GET", "/v2/"))) as APIGatewayProxyResult).statusCode).toBe(200);
+  });
+
+  it("limits failed logins per name across Lambda instances, counted in DynamoDB, by the Function URL's sourceIp (issue 13, defect 7)", async () => {
+    const AUTH_CONFIG = JSON.stringify({
+      service: "registry.example",
+      signingKeys: [{ jwk: await generateSigningJwk() }],
+      users: { alice: { password: await hashPassword("alice-secret"), teams: ["blue"] } },
+      loginFailuresPerName: 2,
+    });
+    // Two instances of the function: per-instance memory would count each separately.
+    const [first, second] = [createLambdaHandler({ ...env, AUTH_CONFIG }), createLambdaHandler({ ...env, AUTH_CONFIG })];
+    const login = (instance: typeof first, password: string, sourceIp: string) =>
+      instance(functionUrlEvent("GET", "/token?service=registry.example", { sourceIp, headers: { authorization: `Basic ${Buffer.from(`alice:${password}`).toString("base64")}` } })) as Promise<APIGatewayProxyResult>;
+    expect((await login(first, "guess", "203.0.113.5")).statusCode).toBe(401);
+    expect((await login(second, "guess", "203.0.113.5")).statusCode).toBe(401);
+    const refused = await login(first, "alice-secret", "203.0.113.5");
+    expect(refused.statusCode).toBe(429);
+    expect(Number(headersOf(refused)["retry-after"])).toBeGreaterThan(0);
+    expect(JSON.parse(refused.body).errors[0].code).toBe("TOOMANYREQUESTS");
+    expect((await login(second, "alice-secret", "198.51.100.7")).statusCode).toBe(200);
   });
 
   describe("auth configuration from Secrets Manager (the Parameters and Secrets extension)", () => {

@@ -56,6 +56,18 @@ describe.each(targetFactories)("names and validation ($name)", (factory) => {
       await expectBadName(res);
     });
 
+    it("answers 400 NAME_INVALID to a name that spells its '/' as %2F (issue 13: it reached repository a/b), on push and pull", async () => {
+      const repo = uniqueRepo("names");
+      const bytes = encodeManifest(await imageManifestJson(t, repo));
+      expect((await putManifest(t, repo, "v1", bytes)).status).toBe(201);
+      const encoded = repo.replaceAll("/", "%2F");
+      await expectOciError(await t.request(`/v2/${encoded}/manifests/v1`), 400, "NAME_INVALID");
+      await expectOciError(await t.request(`/v2/${repo.replaceAll("/", "%2f")}/tags/list`), 400, "NAME_INVALID");
+      await expectOciError(await putManifest(t, encoded, "v2", bytes), 400, "NAME_INVALID");
+      await expectOciError(await t.request(`/v2/${encoded}/blobs/uploads/`, { method: "POST", headers: { "content-length": "0" } }), 400, "NAME_INVALID");
+      expect((await listTags(t, repo)).tags).toEqual(["v1"]);
+    });
+
     it("rejects an invalid name on blob GET", async () => {
       await expectBadName(await t.request(`/v2/a..b/blobs/${sha256("x")}`));
     });

@@ -3,6 +3,7 @@ import { targetFactories } from "../support/targets.ts";
 import {
   blobStatus,
   bytesOf,
+  body,
   concat,
   expectDigestHeader,
   expectOciError,
@@ -380,6 +381,47 @@ describe.each(targetFactories)("chunked uploads ($name)", (factory) => {
       const l2 = await expectChunkAccepted(await patchStream(l1, b), whole.length);
       await expectCreated(await putUpload(t, l2, digest));
       await expectBlob(repo, digest, whole);
+    });
+
+    describe("an upload started without digest-algorithm and closed with PUT ?digest=sha512 (the main branch's conformance suite; issue 13)", () => {
+      it("assembles it across a part boundary, checked by reading it back, and serves it by sha512 digest", async () => {
+        const repo = uniqueRepo("sha512x");
+        const a = randomBytes(3 * MiB);
+        const b = randomBytes(3 * MiB + 5);
+        const whole = concat(a, b);
+        const { location } = await startUpload(t, repo);
+        const l1 = await expectChunkAccepted(await patchChunk(t, location, a, 0), a.length);
+        const l2 = await expectChunkAccepted(await patchStream(l1, b), whole.length);
+        await expectCreated(await putUpload(t, l2, sha512(whole)));
+        await expectBlob(repo, sha512(whole), whole);
+      });
+
+      it("accepts a small one (no part written) and a final chunk in the PUT", async () => {
+        const repo = uniqueRepo("sha512x");
+        const a = randomBytes(1000);
+        const b = randomBytes(500);
+        const { location } = await startUpload(t, repo);
+        const next = await expectChunkAccepted(await patchChunk(t, location, a, 0), a.length);
+        await expectCreated(await putUpload(t, next, sha512(concat(a, b)), b, { "content-range": `${a.length}-${a.length + b.length - 1}` }));
+        await expectBlob(repo, sha512(concat(a, b)), concat(a, b));
+      });
+
+      for (const size of [100, 6 * MiB]) {
+        it(`answers 400 DIGEST_INVALID to the wrong sha512 digest (${size} bytes) and keeps nothing, even when another repository holds that digest`, async () => {
+          const holder = uniqueRepo("sha512x");
+          const held = randomBytes(200);
+          const monolithic = await t.request(`/v2/${holder}/blobs/uploads/?digest=${sha512(held)}`, { method: "POST", body: body(held), headers: { "content-type": "application/octet-stream" } });
+          expect(monolithic.status).toBe(201);
+          const repo = uniqueRepo("sha512x");
+          const data = randomBytes(size);
+          const { location } = await startUpload(t, repo);
+          const next = await expectChunkAccepted(await patchChunk(t, location, data, 0), size);
+          await expectOciError(await putUpload(t, next, sha512(held)), 400, "DIGEST_INVALID");
+          expect(await blobStatus(t, repo, sha512(held))).toBe(404);
+          expect(await blobStatus(t, repo, sha512(data))).toBe(404);
+          expect((await t.request(toPath(next))).status).toBe(404);
+        });
+      }
     });
 
     it("answers 400 DIGEST_INVALID when a sha512 upload closes with the wrong sha512 digest", async () => {

@@ -16,11 +16,13 @@ export interface NodeServer {
   url: string;
   /** Resident memory of the server process now, in bytes (Linux /proc). */
   rss(): Promise<number>;
+  /** Everything the process printed so far (stdout and stderr). */
+  output(): string;
   stop(): Promise<void>;
 }
 
-export async function startNodeServer(env: Record<string, string> = {}): Promise<NodeServer> {
-  const dataDir = await mkdtemp(join(tmpdir(), "registry-socket-"));
+export async function startNodeServer(env: Record<string, string> = {}, options: { dataDir?: string } = {}): Promise<NodeServer> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "registry-socket-")));
   const child = spawn(process.execPath, ["src/runtime/node.ts"], {
     env: { ...process.env, HOST: "127.0.0.1", PORT: "0", PROCESSES: "1", DATA_DIR: dataDir, GC_INTERVAL_SECONDS: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -51,6 +53,7 @@ export async function startNodeServer(env: Record<string, string> = {}): Promise
       const status = await readFile(`/proc/${pid}/status`, "utf8");
       return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
     },
+    output: () => output,
     async stop() {
       if (child.exitCode === null) {
         child.kill("SIGTERM");
@@ -58,7 +61,7 @@ export async function startNodeServer(env: Record<string, string> = {}): Promise
         await once(child, "exit");
         clearTimeout(timer);
       }
-      await rm(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

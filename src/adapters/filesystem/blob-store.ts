@@ -134,6 +134,14 @@ export class FilesystemBlobStore implements BlobStore {
     });
   }
 
+  async discardPart(key: string, uploadId: string, part: UploadedPart): Promise<void> {
+    if (!isUploadId(uploadId) || !/^[0-9a-f]{32}$/.test(part.etag)) return;
+    const dir = this.#uploadDir(uploadId);
+    await this.#uploads.run(uploadId, async () => {
+      if ((await uploadKey(dir)) === key) await rm(join(dir, `${part.partNumber}.${part.etag}`), { force: true });
+    });
+  }
+
   #pathOf(key: string): string {
     const segments = key.split("/");
     const unsafe = key.includes("..") || segments.some((s) => s === "" || s.startsWith(".") || /[\\\0]/.test(s));

@@ -100,6 +100,11 @@ export class MemoryBlobStore implements BlobStore {
     if (this.#uploads.get(uploadId)?.key === key) this.#uploads.delete(uploadId);
   }
 
+  async discardPart(key: string, uploadId: string, part: UploadedPart): Promise<void> {
+    const upload = this.#uploads.get(uploadId);
+    if (upload?.key === key && upload.parts.get(part.partNumber)?.etag === part.etag) upload.parts.delete(part.partNumber);
+  }
+
   #upload(key: string, uploadId: string): MultipartUpload {
     const upload = this.#uploads.get(uploadId);
     if (!upload || upload.key !== key) throw new MultipartError(`no multipart upload ${uploadId} for ${key}`);

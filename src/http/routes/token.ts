@@ -11,12 +11,14 @@ import { contentLength } from "../request.ts";
 /** Token requests are a few hundred bytes; anything much larger is not a client. */
 export const MAX_FORM_BYTES = 64 * 1024;
 
-export function tokenRoutes(app: Hono, auth: Auth): void {
+export function tokenRoutes(app: Hono, auth: Auth, clientAddress?: (c: Context) => string | undefined): void {
   app.get("/token", async (c) => {
     const request: TokenRequest = {
       scopes: c.req.queries("scope") ?? [],
       offline: c.req.query("offline_token") === "true",
     };
+    const client = clientAddress?.(c);
+    if (client !== undefined) request.client = client;
     const service = c.req.query("service");
     if (service !== undefined) request.service = service;
     // `account` (sent by distribution's client) is only a hint: the credentials say who is asking.
@@ -36,6 +38,8 @@ export function tokenRoutes(app: Hono, auth: Auth): void {
       scopes: form.getAll("scope"),
       offline: form.get("access_type") === "offline",
     };
+    const client = clientAddress?.(c);
+    if (client !== undefined) request.client = client;
     const service = form.get("service");
     if (service !== null) request.service = service;
     const grant = form.get("grant_type");
@@ -59,6 +63,7 @@ export function tokenRoutes(app: Hono, auth: Auth): void {
 
 function respond(c: Context, auth: Auth, outcome: TokenOutcome): Response {
   if (outcome.ok) return c.json(outcome.body, 200, { "Cache-Control": "no-store" });
+  if (outcome.status === 429) throw new RegistryError("TOOMANYREQUESTS", outcome.message, { headers: { "Retry-After": String(outcome.retryAfterSeconds) } });
   throw outcome.status === 401 ? invalidCredentials(auth, outcome.message) : badRequest(outcome.message);
 }
 
