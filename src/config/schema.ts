@@ -27,6 +27,8 @@ export interface RegistryConfig {
   maxManifestBytes: number;
   /** Mount without `from` links a blob the registry already holds. */
   automaticMount: boolean;
+  /** Hash uploads with the native addon when it was built (npm install); false: WebAssembly. */
+  nativeHashing: boolean;
   /** Uploads untouched for this long are aborted and their storage freed. */
   uploadTtlSeconds: number;
   /** How often the server collects garbage (filesystem backend); 0: never (run `npm run gc`). */
@@ -68,6 +70,7 @@ export const defaultConfig: RegistryConfig = {
   partSize: 8 * 1024 * 1024,
   maxManifestBytes: 4 * 1024 * 1024,
   automaticMount: true,
+  nativeHashing: true,
   uploadTtlSeconds: 24 * 60 * 60,
   gcIntervalSeconds: 60 * 60,
   gcGraceSeconds: 60 * 60,
@@ -95,6 +98,7 @@ export const environmentNames: Record<keyof RegistryConfig, string> = {
   partSize: "PART_SIZE",
   maxManifestBytes: "MAX_MANIFEST_BYTES",
   automaticMount: "AUTOMATIC_MOUNT",
+  nativeHashing: "NATIVE_HASHING",
   uploadTtlSeconds: "UPLOAD_TTL_SECONDS",
   gcIntervalSeconds: "GC_INTERVAL_SECONDS",
   gcGraceSeconds: "GC_GRACE_SECONDS",
@@ -156,7 +160,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
       problems.push(`${where(key)} must be an integer from ${min} to ${max}, not ${JSON.stringify(raw)}`);
     } else config[key] = value;
   };
-  const flag = (key: "automaticMount" | "s3ForcePathStyle" | "blobRedirects") => {
+  const flag = (key: "automaticMount" | "nativeHashing" | "s3ForcePathStyle" | "blobRedirects") => {
     const raw = read(key);
     const value = raw === "true" || raw === "1" ? true : raw === "false" || raw === "0" ? false : raw;
     if (typeof value !== "boolean") problems.push(`${where(key)} must be true or false, not ${JSON.stringify(raw)}`);
@@ -174,6 +178,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   integer("gcIntervalSeconds", 0, 30 * 24 * 60 * 60);
   integer("gcGraceSeconds", 60, 30 * 24 * 60 * 60);
   flag("automaticMount");
+  flag("nativeHashing");
   immutableTags();
   retention();
   quotas();

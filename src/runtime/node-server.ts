@@ -8,7 +8,7 @@
 import { serve } from "@hono/node-server";
 import { join, resolve } from "node:path";
 import { FilesystemBlobStore } from "../adapters/filesystem/blob-store.ts";
-import { hashWasm } from "../adapters/hash-wasm.ts";
+import { loadNodeHashing } from "../adapters/native-sha2/load.ts";
 import { openLocalMetadata } from "../adapters/sqlite/open.ts";
 import type { Auth } from "../auth/service.ts";
 import type { RegistryConfig } from "../config/schema.ts";
@@ -74,10 +74,13 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
   const blobs = aws?.blobs ?? new FilesystemBlobStore(join(dataDir, "blobs"));
   const quotas = Object.keys(config.quotas).length === 0 ? null : local ? new Quotas({ limits: config.quotas, usage: (ns) => local.store.namespaceBytes(ns), holds: (ns, digest) => local.store.namespaceHolds(ns, digest) }) : null;
   if (aws && Object.keys(config.quotas).length > 0) console.warn("quotas are enforced on the local disk backend only; BACKEND=aws ignores them");
+  const hashing = loadNodeHashing({ enabled: config.nativeHashing });
+  // Only an unexpected fallback is worth a line: pushes are slower, results the same.
+  if (hashing.kind === "webassembly" && config.nativeHashing) console.warn(`uploads are hashed with WebAssembly: ${hashing.reason}`);
   const registry = new Registry({
     blobs,
     metadata: aws?.metadata ?? local!.store,
-    hashing: hashWasm,
+    hashing: hashing.hashing,
     partSize: config.partSize,
     maxManifestBytes: config.maxManifestBytes,
     automaticMount: config.automaticMount,
