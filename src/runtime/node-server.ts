@@ -96,7 +96,8 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     ...(local ? { deleteRepository: (name: string) => deleteRepository(local.store, blobs, name) } : {}),
   };
   const app = createApp(registry, { ...redirects, maintenance, ...(options.auth ? { auth: options.auth } : {}), ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
-  const description = awsModule ? awsModule.describeAwsStores(config) : `data in ${dataDir}`;
+  const stores = awsModule ? awsModule.describeAwsStores(config) : `data in ${dataDir}`;
+  const description = `${stores}, uploads hashed ${hashing.kind === "native" ? "natively (OpenSSL)" : "with WebAssembly"}`;
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => options.onListening(info.address, info.port, description));
   server.on("error", (error: NodeJS.ErrnoException) => {
     const reason = error.code === "EADDRINUSE" ? "the address is already in use (set PORT or HOST)" : error.message;

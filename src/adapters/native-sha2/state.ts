@@ -70,6 +70,8 @@ export function wasmStateToContext(algorithm: DigestAlgorithm, layout: ContextLa
   const native = new DataView(context.buffer, context.byteOffset, context.byteLength);
   if (state.getUint32(wasm.digestLength, true) !== wasm.digestSize) throw new Error(`saved state is not a ${algorithm} state (a truncated variant?)`);
   const length = state.getBigUint64(wasm.length, true);
+  // SHA-256 is defined for messages under 2^64 bits, which is all OpenSSL's Nh:Nl can count.
+  if (wasm.wordSize === 4 && length >= 2n ** 61n) throw new Error(`saved sha256 state claims ${length} bytes, more than SHA-256 can hash`);
   const bits = length * 8n;
   if (wasm.wordSize === 4) {
     native.setUint32(layout.Nl, Number(bits & 0xffff_ffffn), hostLittleEndian);
