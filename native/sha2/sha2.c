@@ -1,5 +1,5 @@
 /*
- * Resumable SHA-256/SHA-512 for Node: OpenSSL's one-shot-free low-level digests
+ * Resumable SHA-256/SHA-512 for Node: OpenSSL's low-level digest functions
  * (SHA256_Update, SHA512_Update), whose context is a plain public struct, so its
  * state can be saved between requests; Node's crypto.Hash cannot export it.
  *

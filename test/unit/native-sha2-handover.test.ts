@@ -30,7 +30,7 @@ async function serve(native: boolean): Promise<NodeServer> {
   return running;
 }
 
-async function patch(server: NodeServer, location: string, body: Uint8Array, start: number): Promise<string> {
+async function patch(server: NodeServer, location: string, body: Buffer<ArrayBuffer>, start: number): Promise<string> {
   const response = await fetch(new URL(location, server.url), {
     method: "PATCH",
     headers: { "Content-Type": "application/octet-stream", "Content-Range": `${start}-${start + body.byteLength - 1}` },

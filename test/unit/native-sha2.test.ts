@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { hashWasm } from "../../src/adapters/hash-wasm.ts";
-import { ADDON_PATH, loadNodeHashing } from "../../src/adapters/native-sha2/load.ts";
+import { ADDON_PATH, loadNodeHashing, webAssemblyHashing } from "../../src/adapters/native-sha2/load.ts";
 import type { NativeSha2Addon } from "../../src/adapters/native-sha2/addon.ts";
 import { contextToWasmState, wasmStateToContext, wasmStates } from "../../src/adapters/native-sha2/state.ts";
 import type { Hashing } from "../../src/ports/hashing.ts";
@@ -25,10 +25,13 @@ describe("native SHA-2 addon", () => {
     expect(loaded.kind === "native" ? "native" : loaded.reason).toBe("native");
   });
 
-  it("falls back to WebAssembly when NATIVE_HASHING is false", () => {
+  it("falls back to WebAssembly when NATIVE_HASHING is false", async () => {
     const forced = loadNodeHashing({ enabled: false });
     expect(forced.kind).toBe("webassembly");
-    expect(forced.hashing).toBe(hashWasm);
+    expect(forced.hashing).toBe(webAssemblyHashing);
+    const hash = await forced.hashing.resumable("sha256", (await hashWasm.resumable("sha256")).save());
+    hash.update(new TextEncoder().encode("abc"));
+    expect(hash.digestHex()).toBe(createHash("sha256").update("abc").digest("hex"));
   });
 
   it("falls back to WebAssembly, saying what to run, when the addon was not built", async () => {

@@ -3,10 +3,17 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { hashWasm } from "../hash-wasm.ts";
 import type { Hashing } from "../../ports/hashing.ts";
 import type { NativeSha2Addon } from "./addon.ts";
 import { NativeSha2, nativeSha2Hashing } from "./hashing.ts";
+
+/**
+ * hash-wasm's WebAssembly, imported on first use: its package adds ~6 MiB to a process's
+ * memory, which a process hashing natively never needs.
+ */
+export const webAssemblyHashing: Hashing = {
+  resumable: async (algorithm, state) => (await import("../hash-wasm.ts")).hashWasm.resumable(algorithm, state),
+};
 
 /** Where `npm install` builds the addon (scripts/build-native-sha2.ts), from the package root. */
 export const ADDON_PATH = join("native", "sha2", "build", "sha2.node");
@@ -23,15 +30,15 @@ export type LoadedHashing = { hashing: Hashing; kind: "native"; path: string } |
  * anywhere under the package (dist/…), which keeps native/sha2/build/ beside it.
  */
 export function loadNodeHashing(options: { enabled: boolean; from?: string }): LoadedHashing {
-  if (!options.enabled) return { hashing: hashWasm, kind: "webassembly", reason: "NATIVE_HASHING is false" };
+  if (!options.enabled) return { hashing: webAssemblyHashing, kind: "webassembly", reason: "NATIVE_HASHING is false" };
   const path = findAddon(options.from ?? dirname(fileURLToPath(import.meta.url)));
-  if (!path) return { hashing: hashWasm, kind: "webassembly", reason: `${ADDON_PATH} was not built (no C compiler at install? run npm run build:native)` };
+  if (!path) return { hashing: webAssemblyHashing, kind: "webassembly", reason: `${ADDON_PATH} was not built (no C compiler at install? run npm run build:native)` };
   try {
     const addon = createRequire(import.meta.url)(path) as NativeSha2Addon;
     selfTest(addon);
     return { hashing: nativeSha2Hashing(addon), kind: "native", path };
   } catch (error) {
-    return { hashing: hashWasm, kind: "webassembly", reason: `${path} did not load: ${error instanceof Error ? error.message : String(error)}` };
+    return { hashing: webAssemblyHashing, kind: "webassembly", reason: `${path} did not load: ${error instanceof Error ? error.message : String(error)}` };
   }
 }
 
