@@ -2,14 +2,14 @@
  * The registries under test, each on its own 127.0.0.1 port over its own
  * temporary storage, each in its own process group:
  *
- * - ours: `node src/runtime/node.ts` (what `npm start` runs) with the Node the
+ * - ours: `node bin/oci-registry.mjs`, the launcher of the built dist/ (what `npm start` runs) with the Node the
  *   bench itself runs on (the pinned Node 24 from node_modules under `npm run`),
  *   once per PROCESSES value;
  * - theirs: a CNCF Distribution binary, `serve <config>`: Debian's
  *   `docker-registry` (2.8.2) unless another is named (e.g. v3.0.0).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { accessSync, constants, mkdirSync, openSync, writeFileSync } from "node:fs";
+import { accessSync, constants, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { groupMembers, treeOf } from "./proc.ts";
@@ -52,8 +52,15 @@ export function haveCommand(command: string): boolean {
   return spawnSync("sh", ["-c", `command -v "$1"`, "sh", command], { stdio: "ignore" }).status === 0;
 }
 
-/** `entry` is for the harness's own tests (a stand-in server); the bench always runs src/runtime/node.ts. */
-export async function startOurs(workDir: string, repoRoot: string, processes: number, entry = "src/runtime/node.ts"): Promise<RunningRegistry> {
+/** The Node flags `npm start` passes (package.json's start script: `node <flags> <entry>`), so the bench runs the server as it is run. */
+export function startNodeFlags(repoRoot: string): string[] {
+  const { scripts } = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { scripts?: { start?: string } };
+  const flags = /^(?:exec\s+)?node((?:\s+--\S+)*)\s/.exec(scripts?.start ?? "")?.[1] ?? "";
+  return flags.split(/\s+/).filter(Boolean);
+}
+
+/** `entry` is for the harness's own tests (a stand-in server); the bench runs what `npm start` runs: the launcher and the built dist/. */
+export async function startOurs(workDir: string, repoRoot: string, processes: number, entry = "bin/oci-registry.mjs"): Promise<RunningRegistry> {
   const key = `ours-${processes}`;
   const port = await freePort();
   const dataDir = join(workDir, `${key}-data`);
@@ -63,7 +70,7 @@ export async function startOurs(workDir: string, repoRoot: string, processes: nu
   const env = { HOST: "127.0.0.1", PORT: String(port), DATA_DIR: dataDir, PROCESSES: String(processes) };
   // process.execPath: the Node running the bench, i.e. node_modules' pinned Node under `npm run bench`,
   // which is also what `npm start` runs. No npm/npx wrapper, so the root of the tree is the server itself.
-  const child = spawn(process.execPath, [entry], {
+  const child = spawn(process.execPath, [...startNodeFlags(repoRoot), entry], {
     cwd: repoRoot,
     env: { ...withoutRegistrySettings(process.env), ...env },
     stdio: ["ignore", log, log],

@@ -89,7 +89,8 @@ async function ensureBuilt() {
  * @param {string} node
  */
 function runWith(node) {
-  const child = spawn(node, [fileURLToPath(import.meta.url), command].concat(args), { stdio: "inherit", env: Object.assign({}, process.env, { OCI_REGISTRY_NO_PINNED_NODE: "1" }) });
+  // With our Node options (npm start's --max-semi-space-size).
+  const child = spawn(node, process.execArgv.concat([fileURLToPath(import.meta.url), command], args), { stdio: "inherit", env: Object.assign({}, process.env, { OCI_REGISTRY_NO_PINNED_NODE: "1" }) });
   /** @type {NodeJS.Signals[]} */
   const forwarded = ["SIGINT", "SIGTERM", "SIGHUP"];
   for (const signal of forwarded) process.on(signal, () => child.kill(signal));

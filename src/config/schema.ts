@@ -28,6 +28,8 @@ export interface RegistryConfig {
   maxManifestBytes: number;
   /** Mount without `from` links a blob the registry already holds. */
   automaticMount: boolean;
+  /** Hash uploads with the native addon when it was built (npm install); false: WebAssembly. */
+  nativeHashing: boolean;
   /** Uploads untouched for this long are aborted and their storage freed. */
   uploadTtlSeconds: number;
   /** How often the server collects garbage (filesystem backend); 0: never (run `npm run gc`). */
@@ -87,6 +89,7 @@ export const defaultConfig: RegistryConfig = {
   partSize: 8 * 1024 * 1024,
   maxManifestBytes: 4 * 1024 * 1024,
   automaticMount: true,
+  nativeHashing: true,
   uploadTtlSeconds: 24 * 60 * 60,
   gcIntervalSeconds: 60 * 60,
   gcGraceSeconds: 60 * 60,
@@ -123,6 +126,7 @@ export const environmentNames: Record<keyof RegistryConfig, string> = {
   partSize: "PART_SIZE",
   maxManifestBytes: "MAX_MANIFEST_BYTES",
   automaticMount: "AUTOMATIC_MOUNT",
+  nativeHashing: "NATIVE_HASHING",
   uploadTtlSeconds: "UPLOAD_TTL_SECONDS",
   gcIntervalSeconds: "GC_INTERVAL_SECONDS",
   gcGraceSeconds: "GC_GRACE_SECONDS",
@@ -205,7 +209,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
       problems.push(`${where(key)} must be an integer from ${min} to ${max}, not ${JSON.stringify(raw)}`);
     } else config[key] = value;
   };
-  const flag = (key: "automaticMount" | "s3ForcePathStyle" | "blobRedirects") => {
+  const flag = (key: "automaticMount" | "nativeHashing" | "s3ForcePathStyle" | "blobRedirects") => {
     const raw = read(key);
     const value = raw === "true" || raw === "1" ? true : raw === "false" || raw === "0" ? false : raw;
     if (typeof value !== "boolean") problems.push(`${where(key)} must be true or false, not ${JSON.stringify(raw)}`);
@@ -227,6 +231,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   integer("bodyTimeoutSeconds", 0, 24 * 60 * 60);
   integer("maxUploads", 1, 100_000);
   integer("maxUploadsPerClient", 1, 100_000);
+  flag("nativeHashing");
   immutableTags();
   retention();
   quotas();

@@ -17,7 +17,7 @@ import { storageReadiness } from "../observability/readiness.ts";
 import type { TlsFiles } from "./node-tls.ts";
 import { dirname, join, resolve } from "node:path";
 import { FilesystemBlobStore } from "../adapters/filesystem/blob-store.ts";
-import { hashWasm } from "../adapters/hash-wasm.ts";
+import { loadNodeHashing } from "../adapters/native-sha2/load.ts";
 import { openLocalMetadata } from "../adapters/sqlite/open.ts";
 import type { Auth } from "../auth/service.ts";
 import type { RegistryConfig } from "../config/schema.ts";
@@ -113,10 +113,13 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
   const blobs = aws?.blobs ?? new FilesystemBlobStore(join(dataDir, "blobs"));
   const quotas = Object.keys(config.quotas).length === 0 ? null : local ? new Quotas({ limits: config.quotas, usage: (ns) => local.store.namespaceBytes(ns), holds: (ns, digest) => local.store.namespaceHolds(ns, digest) }) : null;
   if (aws && Object.keys(config.quotas).length > 0) console.warn("quotas are enforced on the local disk backend only; BACKEND=aws ignores them");
+  const hashing = loadNodeHashing({ enabled: config.nativeHashing });
+  // Only an unexpected fallback is worth a line: pushes are slower, results the same.
+  if (hashing.kind === "webassembly" && config.nativeHashing) console.warn(`uploads are hashed with WebAssembly: ${hashing.reason}`);
   const registry = new Registry({
     blobs,
     metadata: aws?.metadata ?? local!.store,
-    hashing: hashWasm,
+    hashing: hashing.hashing,
     partSize: config.partSize,
     maxManifestBytes: config.maxManifestBytes,
     automaticMount: config.automaticMount,
@@ -157,7 +160,8 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     requestLimits: nodeRequestLimits(config),
     clientAddress: nodeClientAddress,
   });
-  const description = (awsModule ? awsModule.describeAwsStores(config) : `data in ${dataDir}`) + (options.tls ? ", HTTPS" : "");
+  const stores = awsModule ? awsModule.describeAwsStores(config) : `data in ${dataDir}`;
+  const description = `${stores}, uploads hashed ${hashing.kind === "native" ? "natively (OpenSSL)" : "with WebAssembly"}` + (options.tls ? ", HTTPS" : "");
   const tlsServer = options.tls ? { createServer: createHttpsServer, serverOptions: { cert: options.tls.cert, key: options.tls.key } } : {};
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, ...tlsServer }, (info) => options.onListening(info.address, info.port, description));
   server.on("error", (error: NodeJS.ErrnoException) => {

@@ -14,6 +14,8 @@ export interface NodeServer {
   port: number;
   pid: number;
   url: string;
+  /** What the server printed so far (stdout and stderr). */
+  output(): string;
   /** Resident memory of the server process now, in bytes (Linux /proc). */
   rss(): Promise<number>;
   /** Everything the process printed so far (stdout and stderr). */
@@ -49,6 +51,7 @@ export async function startNodeServer(env: Record<string, string> = {}, options:
     port,
     pid,
     url: `http://127.0.0.1:${port}`,
+    output: () => output,
     async rss() {
       const status = await readFile(`/proc/${pid}/status`, "utf8");
       return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;

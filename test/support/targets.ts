@@ -14,6 +14,7 @@ import { MemoryMetadataStore } from "../../src/adapters/memory/metadata-store.ts
 import { FilesystemBlobStore } from "../../src/adapters/filesystem/blob-store.ts";
 import { openLocalMetadata } from "../../src/adapters/sqlite/open.ts";
 import { hashWasm } from "../../src/adapters/hash-wasm.ts";
+import { loadNodeHashing } from "../../src/adapters/native-sha2/load.ts";
 import { MIN_PART_SIZE } from "../../src/ports/blob-store.ts";
 
 export interface RegistryTarget {
@@ -54,7 +55,9 @@ const inProcessTargets: TargetFactory[] = [
       app: createApp({
         blobs: new FilesystemBlobStore(join(root, "blobs")),
         metadata: metadata.store,
-        hashing: hashWasm,
+        // What npm start hashes with: the native addon, or WebAssembly with NATIVE_HASHING=false
+        // (the memory target always hashes with WebAssembly, so the suite covers both).
+        hashing: loadNodeHashing({ enabled: process.env.NATIVE_HASHING !== "false" }).hashing,
         partSize: MIN_PART_SIZE,
       }),
       close: async () => {

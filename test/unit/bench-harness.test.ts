@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { nextPage } from "../../bench/load.ts";
 import { groupMembers, memoryOfTree, treeOf } from "../../bench/proc.ts";
-import { parseVersionOutput, startOurs } from "../../bench/servers.ts";
+import { parseVersionOutput, startNodeFlags, startOurs } from "../../bench/servers.ts";
 
 describe("nextPage (Link header of a tag listing)", () => {
   it("returns the path of rel=next, relative or absolute", () => {
@@ -23,6 +23,20 @@ describe("nextPage (Link header of a tag listing)", () => {
   it("is undefined without a next link", () => {
     expect(nextPage(undefined)).toBeUndefined();
     expect(nextPage('</x>; rel="prev"')).toBeUndefined();
+  });
+});
+
+describe("startNodeFlags (the server is benched with npm start's Node flags)", () => {
+  it("takes the flags between node and the entry of package.json's start script, and none when there are none", () => {
+    const root = mkdtempSync(join(tmpdir(), "bench-flags-"));
+    const flagsOf = (start: string) => {
+      writeFileSync(join(root, "package.json"), JSON.stringify({ scripts: { start } }));
+      return startNodeFlags(root);
+    };
+    expect(flagsOf("node --max-semi-space-size=1 --no-warnings src/runtime/node.ts")).toEqual(["--max-semi-space-size=1", "--no-warnings"]);
+    expect(flagsOf("node src/runtime/node.ts")).toEqual([]);
+    expect(flagsOf("exec node --max-semi-space-size=1 bin/oci-registry.mjs")).toEqual(["--max-semi-space-size=1"]);
+    rmSync(root, { recursive: true, force: true });
   });
 });
 
