@@ -56,7 +56,6 @@ export async function startNodeServer(env: Record<string, string> = {}, options:
       const status = await readFile(`/proc/${pid}/status`, "utf8");
       return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
     },
-    output: () => output,
     async stop() {
       if (child.exitCode === null) {
         child.kill("SIGTERM");
