@@ -18,7 +18,10 @@
  *   a. Every write that makes an entry held revives it first: linkBlob and putManifest
  *      clear the mark with a conditional write on the entry (refusing, and writing
  *      nothing, when it is gone) before they write the link or manifest; putBlobIfAbsent
- *      revives what it finds. A repository is in the catalog before it holds anything.
+ *      revives what it finds. Step 1 visits every repository that holds anything: on
+ *      Durable Objects a repository is in the catalog before it holds anything, even
+ *      with deletions racing pushes (DurableObjectMetadataStore.deleteRepository); on
+ *      DynamoDB the store adds what a Scan finds (dynamodb/repository-deletion.ts).
  *   b. An entry removed in step 2 had its mark unchanged since at least `graceMs` before
  *      the run began: no revive touched it in that time. Its holders, had any appeared,
  *      would each have revived it (a) before writing themselves, so a holder written in
@@ -66,7 +69,7 @@ export class ScanningCollector {
     const report = emptyReport(dryRun, this.#options.graceMs);
     const started = this.#now();
     const held = new Set<string>();
-    for await (const name of everyRepository(metadata, this.#batch)) {
+    for await (const name of metadata.repositoriesHoldingAnything?.() ?? everyRepository(metadata, this.#batch)) {
       const scanned = await metadata.scanRepository(name, started - this.#options.orphanLinkAgeMs, dryRun);
       report.orphanLinksRemoved += scanned.orphanLinks;
       for (const digest of scanned.held) held.add(digest);

@@ -16,7 +16,7 @@ export interface MarkedBlob extends BlobInfo {
   markedAt: number;
 }
 
-export interface CollectableMetadata {
+export interface CollectableMetadata extends DeletableRepositories {
   /** Manifests stored before references were recorded (imported data), in (repository, digest) order after `after`. */
   manifestsWithoutReferences(after: LinkRef | null, limit: number): Promise<Array<{ repository: string; record: ManifestRecord }>>;
   /** Records what a manifest references; false when the manifest is gone. */
@@ -43,8 +43,24 @@ export interface CollectableMetadata {
   listUnheldBlobs(linkedBefore: number, afterDigest: string, limit: number): Promise<IndexedBlob[]>;
   /** Drops catalog entries of repositories that hold nothing; answers their names. */
   removeEmptyRepositories(): Promise<string[]>;
-  /** Deletes every record of a repository and its catalog entry at once; null when it is not in the catalog. */
-  deleteRepository(repository: string): Promise<{ manifests: number; tags: number; links: number; uploads: UploadRecord[] } | null>;
+}
+
+/** What a repository deletion removed: counts, and the uploads whole (their storage is the caller's to free). */
+export interface DeletedRepository {
+  manifests: number;
+  tags: number;
+  links: number;
+  uploads: UploadRecord[];
+}
+
+/** Whole-repository deletion (lifecycle/repositories.ts): every store says how it keeps the catalog right. */
+export interface DeletableRepositories {
+  /**
+   * Deletes every manifest, tag, link and upload record of the repository and its catalog entry;
+   * null when the repository is not there. A push racing the deletion either loses what it wrote
+   * with the rest, or leaves the repository listed with what it wrote afterwards.
+   */
+  deleteRepository(repository: string): Promise<DeletedRepository | null>;
 }
 
 export function isCollectable(store: object): store is CollectableMetadata {
@@ -75,6 +91,11 @@ export interface ScannableMetadata {
   markBlob(digest: string, key: string, now: number): Promise<boolean>;
   /** Removes the entry if its key and mark are unchanged; answers whether it did. */
   removeMarkedBlob(blob: MarkedBlob): Promise<boolean>;
+  /**
+   * Every repository that may hold something, where the catalog alone cannot promise it (DynamoDB:
+   * a push racing a repository deletion); absent, the collector visits the catalog.
+   */
+  repositoriesHoldingAnything?(): AsyncIterable<string>;
 }
 
 export function isScannable(store: object): store is ScannableMetadata {

@@ -5,7 +5,8 @@ import { blobAttributes, blobFromItem, text, uploadAttributes, uploadFromItem } 
 import { decodeManifest } from "./manifest-items.ts";
 import { CATALOG_PK, keys, ranges, UPLOAD_INDEX, type Key } from "./keys.ts";
 import { deleteManifest, putManifest, referencesOf } from "./manifest-writes.ts";
-import type { IndexedBlob, MarkedBlob, RetainableMetadata, ScannableMetadata, TagTime } from "../../ports/collectable.ts";
+import type { DeletableRepositories, DeletedRepository, IndexedBlob, MarkedBlob, RetainableMetadata, ScannableMetadata, TagTime } from "../../ports/collectable.ts";
+import { deleteRepository, repositoriesHoldingAnything } from "./repository-deletion.ts";
 import { TABLE_SCHEMA } from "./table.ts";
 import { type Condition, TableAccess } from "./table-access.ts";
 
@@ -20,10 +21,8 @@ export interface DynamoDbMetadataStoreOptions {
  * the multi-item changes (putManifest, deleteManifest) are ordered so that no
  * transaction is needed (manifest-writes.ts).
  */
-export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, RetainableMetadata {
+export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, RetainableMetadata, DeletableRepositories {
   readonly #table: TableAccess;
-  /** Repositories known to be in the catalog: names are never removed, so a cached yes stays true. */
-  readonly #registered = new Set<string>();
 
   constructor(options: DynamoDbMetadataStoreOptions) {
     this.#table = new TableAccess(options.client, options.table);
@@ -256,7 +255,6 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
   }
 
   async repositoryExists(repository: string): Promise<boolean> {
-    if (this.#registered.has(repository)) return true;
     return (await this.#table.get(keys.catalogEntry(repository))) !== null;
   }
 
@@ -310,11 +308,22 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
     };
   }
 
-  /** Catalog entries are written once per repository and process; the write is idempotent. */
+  /**
+   * The catalog entry, written before every link and manifest (idempotent, one small write): not
+   * remembered, since a repository deletion removes it (repository-deletion.ts).
+   */
   async #register(repository: string): Promise<void> {
-    if (this.#registered.has(repository)) return;
     await this.#table.put(keys.catalogEntry(repository));
-    this.#registered.add(repository);
+  }
+
+  /** Every item of the repository, then its catalog entry (repository-deletion.ts). */
+  async deleteRepository(repository: string): Promise<DeletedRepository | null> {
+    return deleteRepository(this.#table, repository);
+  }
+
+  /** The catalog, and the repositories a Scan finds that it does not list (listed again): what the collector visits. */
+  repositoriesHoldingAnything(): AsyncIterable<string> {
+    return repositoriesHoldingAnything(this.#table, (page) => this.listRepositories(page));
   }
 
   /**
