@@ -21,6 +21,7 @@ import { createApp } from "../http/app.ts";
 import type { CollectionReport } from "../lifecycle/collector.ts";
 import { ScanningCollector } from "../lifecycle/scanning-collector.ts";
 import { measureUsage } from "../lifecycle/usage.ts";
+import { deleteRepository } from "../lifecycle/repositories.ts";
 import { applyRetention, type RetentionReport } from "../lifecycle/retention.ts";
 import { awsStores } from "./aws-stores.ts";
 import { readSecretString } from "./lambda-secrets.ts";
@@ -87,7 +88,11 @@ async function deploy(env: Environment): Promise<Deployment> {
   const auth = config.auth ? await createAuth(config.auth, { warn: (message) => console.warn(message) }) : undefined;
   const app = createApp(registry, {
     maxRequestBytes: LAMBDA_MAX_REQUEST_BYTES,
-    maintenance: { usage: () => measureUsage(stores.metadata), collect: ({ dryRun }) => collectNow(config, stores, dryRun) },
+    maintenance: {
+      usage: () => measureUsage(stores.metadata),
+      collect: ({ dryRun }) => collectNow(config, stores, dryRun),
+      deleteRepository: (name) => deleteRepository(stores.metadata, stores.blobs, name),
+    },
     blobReadRedirects: { signer: stores.blobs, expiresInSeconds: config.blobRedirectTtlSeconds },
     ...(auth ? { auth } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),

@@ -90,7 +90,7 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
   const maintenance: Maintenance = {
     usage: () => measureUsage(aws ? aws.metadata : local!.store),
     collect: ({ dryRun }) => (local ? collectLocal(config, local.store, { dryRun }) : collectAws(config, aws!, { dryRun })),
-    ...(local ? { deleteRepository: (name: string) => deleteRepository(local.store, blobs, name) } : {}),
+    deleteRepository: (name: string) => deleteRepository(aws ? aws.metadata : local!.store, blobs, name),
   };
   const app = createApp(registry, { ...redirects, maintenance, ...(options.auth ? { auth: options.auth } : {}), ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
   const description = awsModule ? awsModule.describeAwsStores(config) : `data in ${dataDir}`;

@@ -17,6 +17,7 @@ import { createApp } from "../http/app.ts";
 import { ScanningCollector } from "../lifecycle/scanning-collector.ts";
 import { applyRetention } from "../lifecycle/retention.ts";
 import { measureUsage } from "../lifecycle/usage.ts";
+import { deleteRepository } from "../lifecycle/repositories.ts";
 import { resolveWorkersConfig, type WorkersConfig } from "./workers-config.ts";
 import type { WorkersEnv } from "./workers-env.ts";
 
@@ -71,7 +72,11 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
         "Set it with `npx wrangler secret put AUTH_CONFIG` (docs/workers.md, docs/auth.md).",
     );
   }
-  const maintenance = { usage: () => measureUsage(metadata), collect: ({ dryRun }: { dryRun: boolean }) => collect(config, metadata, blobs, dryRun) };
+  const maintenance = {
+    usage: () => measureUsage(metadata),
+    collect: ({ dryRun }: { dryRun: boolean }) => collect(config, metadata, blobs, dryRun),
+    deleteRepository: (name: string) => deleteRepository(metadata, blobs, name),
+  };
   const app = createApp(registry, { maxRequestBytes: config.maxRequestBytes, maintenance, ...(auth ? { auth } : {}), ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
   return { config, registry, metadata, blobs, app };
 }
