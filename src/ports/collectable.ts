@@ -72,6 +72,16 @@ export interface IndexedBlob extends BlobInfo {
   markedAt: number | null;
 }
 
+/** What a repository holds, as garbage collection's visit finds it. */
+export interface RepositoryScan {
+  /** Orphan links removed (or, in a dry run, that would be). */
+  orphanLinks: number;
+  /** Every digest the repository still holds. */
+  held: string[];
+  /** Sizes of held digests the repository records itself (links, manifests); others are in the blob index. */
+  sizes?: Record<string, number>;
+}
+
 /**
  * Garbage collection over stores whose blob index and repositories live in different
  * partitions (Durable Objects, DynamoDB): no single step can ask "does anything hold this
@@ -84,7 +94,7 @@ export interface ScannableMetadata {
    * that none of its manifests uses, and answers how many and their bytes, and every digest
    * the repository still holds (links, manifests, what its manifests reference).
    */
-  scanRepository(repository: string, linkedBefore: number, dryRun: boolean): Promise<{ orphanLinks: number; held: string[] }>;
+  scanRepository(repository: string, linkedBefore: number, dryRun: boolean): Promise<RepositoryScan>;
   /** Every index entry once, in pages of about `pageSize`, in whatever order the store reads fastest. */
   blobIndexPages(pageSize: number): AsyncIterable<IndexedBlob[]>;
   /** Marks the entry at `now` if it is unmarked and still at `key`; answers whether it did. */

@@ -16,12 +16,14 @@ import { handle, type APIGatewayProxyResult, type LambdaContext, type LambdaEven
 import { hashWasm } from "../adapters/hash-wasm.ts";
 import { createAuth } from "../auth/service.ts";
 import { resolveConfig, type RegistryConfig } from "../config/schema.ts";
+import { Quotas } from "../core/quotas.ts";
 import { Registry } from "../core/registry.ts";
 import { createApp } from "../http/app.ts";
 import type { CollectionReport } from "../lifecycle/collector.ts";
 import { ScanningCollector } from "../lifecycle/scanning-collector.ts";
 import { measureUsage } from "../lifecycle/usage.ts";
 import { deleteRepository } from "../lifecycle/repositories.ts";
+import { scannedQuotaDeps } from "../lifecycle/namespace-usage.ts";
 import { applyRetention, type RetentionReport } from "../lifecycle/retention.ts";
 import { awsStores } from "./aws-stores.ts";
 import { readSecretString } from "./lambda-secrets.ts";
@@ -84,6 +86,7 @@ async function deploy(env: Environment): Promise<Deployment> {
     maxManifestBytes: config.maxManifestBytes,
     automaticMount: config.automaticMount,
     immutableTags: config.immutableTags,
+    ...(Object.keys(config.quotas).length > 0 ? { quotas: new Quotas(scannedQuotaDeps(stores.metadata, config.quotas)) } : {}),
   });
   const auth = config.auth ? await createAuth(config.auth, { warn: (message) => console.warn(message) }) : undefined;
   const app = createApp(registry, {

@@ -21,6 +21,7 @@ import { collectAws, collectLocal, describeCollection, type LocalCollection } fr
 import type { Maintenance } from "../http/routes/admin.ts";
 import { measureUsage } from "../lifecycle/usage.ts";
 import { deleteRepository } from "../lifecycle/repositories.ts";
+import { scannedQuotaDeps } from "../lifecycle/namespace-usage.ts";
 
 /** Soon after start (leftovers of a crash go first), then every gcIntervalSeconds; one run at a time. */
 function collectPeriodically(config: RegistryConfig, collect: () => Promise<LocalCollection>): { stop(): void } {
@@ -72,8 +73,12 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
   const aws: AwsStores | null = awsModule ? awsModule.awsStores(config) : null;
   const local = aws ? null : openLocalMetadata(dataDir);
   const blobs = aws?.blobs ?? new FilesystemBlobStore(join(dataDir, "blobs"));
-  const quotas = Object.keys(config.quotas).length === 0 ? null : local ? new Quotas({ limits: config.quotas, usage: (ns) => local.store.namespaceBytes(ns), holds: (ns, digest) => local.store.namespaceHolds(ns, digest) }) : null;
-  if (aws && Object.keys(config.quotas).length > 0) console.warn("quotas are enforced on the local disk backend only; BACKEND=aws ignores them");
+  const quotas =
+    Object.keys(config.quotas).length === 0
+      ? null
+      : local
+        ? new Quotas({ limits: config.quotas, usage: (ns) => local.store.namespaceBytes(ns), holds: (ns, digest) => local.store.namespaceHolds(ns, digest) })
+        : new Quotas(scannedQuotaDeps(aws!.metadata, config.quotas));
   const registry = new Registry({
     blobs,
     metadata: aws?.metadata ?? local!.store,

@@ -12,12 +12,14 @@ import sha256 from "../adapters/wasm-sha2/sha256.wasm";
 import sha512 from "../adapters/wasm-sha2/sha512.wasm";
 import { AuthConfigError, createAuth } from "../auth/service.ts";
 import { ConfigError } from "../config/schema.ts";
+import { Quotas } from "../core/quotas.ts";
 import { Registry } from "../core/registry.ts";
 import { createApp } from "../http/app.ts";
 import { ScanningCollector } from "../lifecycle/scanning-collector.ts";
 import { applyRetention } from "../lifecycle/retention.ts";
 import { measureUsage } from "../lifecycle/usage.ts";
 import { deleteRepository } from "../lifecycle/repositories.ts";
+import { scannedQuotaDeps } from "../lifecycle/namespace-usage.ts";
 import { resolveWorkersConfig, type WorkersConfig } from "./workers-config.ts";
 import type { WorkersEnv } from "./workers-env.ts";
 
@@ -63,6 +65,7 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
     maxManifestBytes: config.maxManifestBytes,
     automaticMount: config.automaticMount,
     immutableTags: config.immutableTags,
+    ...(Object.keys(config.quotas).length > 0 ? { quotas: new Quotas(scannedQuotaDeps(metadata, config.quotas)) } : {}),
   });
   // No ephemeralKeyIfNone: resolveWorkersConfig already requires signingKeys, which every isolate shares.
   const auth = config.auth ? await createAuth(config.auth, { warn: (message) => console.warn(message) }) : undefined;

@@ -1,46 +1,19 @@
 /**
  * Whole-repository deletion on DynamoDB (dynalite) + S3 (Ceph RGW): the shared contract, and
  * what the collector's Scan is there for (dynamodb/repository-deletion.ts): a repository that
- * holds items the catalog lost is visited and listed again.
+ * holds items the catalog lost is visited and listed again. And namespace quotas on these stores.
  */
-import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { DeleteItemCommand } from "@aws-sdk/client-dynamodb";
 import { describe, expect, it } from "vitest";
-import { DynamoDbMetadataStore } from "../../src/adapters/dynamodb/metadata-store.ts";
 import { keys } from "../../src/adapters/dynamodb/keys.ts";
-import { createRegistryTable } from "../../src/adapters/dynamodb/table.ts";
-import { hashWasm } from "../../src/adapters/hash-wasm.ts";
-import { S3BlobStore } from "../../src/adapters/s3/blob-store.ts";
 import { Registry } from "../../src/core/registry.ts";
 import { createApp } from "../../src/http/app.ts";
 import { ScanningCollector } from "../../src/lifecycle/scanning-collector.ts";
 import { MIN_PART_SIZE } from "../../src/ports/blob-store.ts";
 import { pullsWhole, pushImage, random, text } from "../contract/image-pushes.ts";
 import { repositoryDeletionContract } from "../contract/repository-deletion.contract.ts";
-import { createBucket, deleteBucket, deleteTable, localDynamoDb, localS3, uniqueName } from "./support.ts";
-
-async function stores() {
-  const s3 = localS3();
-  const dynamodb = localDynamoDb();
-  const [bucket, table] = [uniqueName("repodel"), uniqueName("repodel")];
-  await createBucket(s3, bucket);
-  await createRegistryTable(dynamodb, table);
-  return {
-    dynamodb,
-    table,
-    metadata: new DynamoDbMetadataStore({ client: dynamodb, table }),
-    blobs: new S3BlobStore({ client: s3, bucket }),
-    hashing: hashWasm,
-    objects: async () => {
-      const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: "blobs/" }));
-      return (listed.Contents ?? []).map((o) => o.Key!).sort();
-    },
-    cleanup: async () => {
-      await deleteBucket(s3, bucket);
-      await deleteTable(dynamodb, table);
-    },
-  };
-}
+import { scannedQuotasContract } from "../contract/scanned-quotas.contract.ts";
+import { lifecycleStores as stores } from "./lifecycle-stores.ts";
 
 repositoryDeletionContract("dynamodb (dynalite) + s3 (Ceph RGW)", async () => ({ ...(await stores()), catalogAlwaysListsHolders: false }));
 
@@ -67,3 +40,5 @@ describe("repository deletion on DynamoDB: the collector's Scan", () => {
     }
   });
 });
+
+scannedQuotasContract("dynamodb (dynalite) + s3 (Ceph RGW)", stores);

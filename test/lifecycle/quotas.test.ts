@@ -67,7 +67,7 @@ describe("namespace quotas", () => {
   it("the quotas setting is checked at start-up", () => {
     expect(resolveConfig({ quotas: { team: 10 } }, {}).quotas).toEqual({ team: 10 });
     expect(resolveConfig({}, { QUOTAS: '{"a":1}' }).quotas).toEqual({ a: 1 });
-    expect(() => resolveConfig({ quotas: { Team: -1 } }, {})).toThrow(/quotas \(env QUOTAS\) must map namespaces to byte counts/);
+    expect(() => resolveConfig({ quotas: { Team: -1 } }, {})).toThrow(/quotas \(config file\) must map namespaces to byte counts/);
   });
 });
 

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { BlobInfo, ManifestRecord, ManifestReferences, Page, UploadRecord } from "../../ports/metadata-store.ts";
 import { RepositoryRecords } from "../sql/records.ts";
-import type { TagTime } from "../../ports/collectable.ts";
+import type { TagTime, RepositoryScan } from "../../ports/collectable.ts";
 import { addColumnIfMissing, REPOSITORY_TABLES } from "../sql/schema.ts";
 import { DurableObjectSqlDriver } from "./do-driver.ts";
 import { LegacyRepositoryTables } from "./legacy-schema.ts";
@@ -100,7 +100,7 @@ export class RepositoryObject extends DurableObject<unknown> {
   }
 
   /** Garbage collection's visit (lifecycle/scanning-collector.ts): orphan links out, what the repository holds back. */
-  scanForCollection(repository: string, linkedBefore: number, dryRun: boolean): { orphanLinks: number; held: string[] } {
+  scanForCollection(repository: string, linkedBefore: number, dryRun: boolean): RepositoryScan {
     this.#legacy.migrate(repository);
     return this.#records.scanForCollection(repository, linkedBefore, dryRun);
   }

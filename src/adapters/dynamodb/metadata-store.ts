@@ -5,7 +5,7 @@ import { blobAttributes, blobFromItem, text, uploadAttributes, uploadFromItem } 
 import { decodeManifest } from "./manifest-items.ts";
 import { CATALOG_PK, keys, ranges, UPLOAD_INDEX, type Key } from "./keys.ts";
 import { deleteManifest, putManifest, referencesOf } from "./manifest-writes.ts";
-import type { DeletableRepositories, DeletedRepository, IndexedBlob, MarkedBlob, RetainableMetadata, ScannableMetadata, TagTime } from "../../ports/collectable.ts";
+import type { DeletableRepositories, DeletedRepository, IndexedBlob, MarkedBlob, RetainableMetadata, ScannableMetadata, TagTime, RepositoryScan } from "../../ports/collectable.ts";
 import { deleteRepository, repositoriesHoldingAnything } from "./repository-deletion.ts";
 import { TABLE_SCHEMA } from "./table.ts";
 import { type Condition, TableAccess } from "./table-access.ts";
@@ -133,16 +133,20 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
   }
 
   /** Garbage collection's visit of one repository (lifecycle/scanning-collector.ts). */
-  async scanRepository(repository: string, linkedBefore: number, dryRun: boolean): Promise<{ orphanLinks: number; held: string[] }> {
+  async scanRepository(repository: string, linkedBefore: number, dryRun: boolean): Promise<RepositoryScan> {
     const pk = { S: ranges.repositoryPk(repository) };
     const items = async (prefix: string) =>
       this.#table.query({ KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)", ExpressionAttributeValues: { ":pk": pk, ":prefix": { S: prefix } }, ConsistentRead: true });
     // Manifest items, not their record chunks (manifest#<digest>#<putId>#<n>).
     const manifests = (await items("manifest#")).filter((item) => !text(item, "sk").slice("manifest#".length).includes("#"));
     const held = new Set<string>();
+    const sizes: Record<string, number> = {};
     let unknown = false;
     for (const item of manifests) {
-      held.add(text(item, "sk").slice("manifest#".length));
+      const digest = text(item, "sk").slice("manifest#".length);
+      held.add(digest);
+      // An inline record has its size at hand (a chunked one's is left to the blob index).
+      if (item.record?.S !== undefined) sizes[digest] = (JSON.parse(item.record.S) as ManifestRecord).size;
       const refs = referencesOf(item);
       if (refs === null) unknown = true;
       else for (const digest of refs) held.add(digest);
@@ -153,6 +157,7 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
       const linkedAt = Number(link.linkedAt?.N ?? 0);
       if (unknown || held.has(digest) || linkedAt >= linkedBefore) {
         held.add(digest);
+        sizes[digest] = Number(link.size?.N);
         continue;
       }
       orphanLinks++;
@@ -163,7 +168,7 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
         : { expression: "attribute_not_exists(linkedAt)" };
       if (!(await this.#table.delete(keys.link(repository, digest), unchanged)).deleted) held.add(digest);
     }
-    return { orphanLinks, held: [...held] };
+    return { orphanLinks, held: [...held], sizes };
   }
 
   /** Blob items found by a scan of the table (unordered, a page of DynamoDB's at a time). */
