@@ -20,6 +20,7 @@ import { applyRetention } from "../lifecycle/retention.ts";
 import { measureUsage } from "../lifecycle/usage.ts";
 import { deleteRepository } from "../lifecycle/repositories.ts";
 import { scannedQuotaDeps } from "../lifecycle/namespace-usage.ts";
+import { LEFTOVER_MIN_AGE_MS, sweepObjectLeftovers } from "../lifecycle/object-leftovers.ts";
 import { resolveWorkersConfig, type WorkersConfig } from "./workers-config.ts";
 import type { WorkersEnv } from "./workers-env.ts";
 
@@ -89,7 +90,9 @@ async function collect(config: WorkersConfig, metadata: DurableObjectMetadataSto
   const retention = await applyRetention({ metadata, rules: config.retention, immutableTags: config.immutableTags }, { dryRun });
   const graceMs = config.gcGraceSeconds * 1000;
   const collector = new ScanningCollector({ metadata, blobs, graceMs, orphanLinkAgeMs: Math.max(graceMs, config.uploadTtlSeconds * 1000) });
-  return { retention, collection: await collector.run({ dryRun }) };
+  const collection = await collector.run({ dryRun });
+  const leftovers = await sweepObjectLeftovers({ metadata, blobs, olderThanMs: Math.max(graceMs, LEFTOVER_MIN_AGE_MS), dryRun });
+  return { retention, collection, leftovers };
 }
 
 /** Configuration mistakes whose messages name settings, never their values: safe to show. */
@@ -122,11 +125,12 @@ export default {
     const { config, registry, metadata, blobs } = await deploymentFor(env);
     const expired = await registry.uploads.expire(config.uploadTtlSeconds * 1000, { maxBatches: EXPIRY_BATCHES });
     console.log(`upload expiry: ${expired} abandoned upload(s) aborted`);
-    const { retention, collection: report } = await collect(config, metadata, blobs, false);
+    const { retention, collection: report, leftovers } = await collect(config, metadata, blobs, false);
     if (retention.tags.length + retention.manifests.length > 0) console.log(`retention: deleted ${retention.tags.length} tag(s) and ${retention.manifests.length} untagged manifest(s)`);
     console.log(
       `garbage collection: removed ${report.blobsDeleted} blob(s) (${report.bytesFreed} bytes) and ${report.orphanLinksRemoved} link(s) no manifest uses; marked ${report.blobsMarked}`,
     );
-    for (const problem of report.problems) console.error(`garbage collection: ${problem}`);
+    if (leftovers.files > 0) console.log(`leftover sweep: removed ${leftovers.files} object(s) no record names (${leftovers.bytes} bytes)`);
+    for (const problem of [...report.problems, ...leftovers.problems]) console.error(`garbage collection: ${problem}`);
   },
 } satisfies ExportedHandler<WorkersEnv>;
