@@ -18,8 +18,9 @@ export async function lifecycleStores() {
     metadata: new DynamoDbMetadataStore({ client: dynamodb, table }),
     blobs: new S3BlobStore({ client: s3, bucket }),
     hashing: hashWasm,
-    objects: async () => {
-      const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: "blobs/" }));
+    /** Keys under `prefix` (blobs/ unless told). */
+    objects: async (prefix = "blobs/") => {
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
       return (listed.Contents ?? []).map((o) => o.Key!).sort();
     },
     cleanup: async () => {

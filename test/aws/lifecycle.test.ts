@@ -1,7 +1,8 @@
 /**
- * Whole-repository deletion on DynamoDB (dynalite) + S3 (Ceph RGW): the shared contract, and
- * what the collector's Scan is there for (dynamodb/repository-deletion.ts): a repository that
- * holds items the catalog lost is visited and listed again. And namespace quotas on these stores.
+ * The lifecycle on DynamoDB (dynalite) + S3 (Ceph RGW) beyond the collector: whole-repository
+ * deletion (the shared contract, and what the collector's Scan is there for,
+ * dynamodb/repository-deletion.ts: a repository holding items the catalog lost is visited and
+ * listed again), namespace quotas, and the sweep of objects no record names.
  */
 import { DeleteItemCommand } from "@aws-sdk/client-dynamodb";
 import { describe, expect, it } from "vitest";
@@ -13,6 +14,7 @@ import { MIN_PART_SIZE } from "../../src/ports/blob-store.ts";
 import { pullsWhole, pushImage, random, text } from "../contract/image-pushes.ts";
 import { repositoryDeletionContract } from "../contract/repository-deletion.contract.ts";
 import { scannedQuotasContract } from "../contract/scanned-quotas.contract.ts";
+import { objectLeftoversContract } from "../contract/object-leftovers.contract.ts";
 import { lifecycleStores as stores } from "./lifecycle-stores.ts";
 
 repositoryDeletionContract("dynamodb (dynalite) + s3 (Ceph RGW)", async () => ({ ...(await stores()), catalogAlwaysListsHolders: false }));
@@ -42,3 +44,8 @@ describe("repository deletion on DynamoDB: the collector's Scan", () => {
 });
 
 scannedQuotasContract("dynamodb (dynalite) + s3 (Ceph RGW)", stores);
+
+objectLeftoversContract("s3 (Ceph RGW) + dynamodb (dynalite)", async () => {
+  const created = await stores();
+  return { ...created, objects: () => created.objects("") };
+});
