@@ -106,6 +106,13 @@ export interface ScannableMetadata {
    * a push racing a repository deletion); absent, the collector visits the catalog.
    */
   repositoriesHoldingAnything?(): AsyncIterable<string>;
+  /**
+   * Up to `limit` manifests of the repository stored before references were recorded (while any
+   * is, the repository keeps every link); absent where the store has none to offer.
+   */
+  unrecordedManifests?(repository: string, limit: number): Promise<ManifestRecord[]>;
+  /** Records what a manifest references; false when the manifest is gone. */
+  recordReferences?(repository: string, digest: string, references: ManifestReferences): Promise<boolean>;
 }
 
 export function isScannable(store: object): store is ScannableMetadata {

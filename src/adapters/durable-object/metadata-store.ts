@@ -193,6 +193,14 @@ export class DurableObjectMetadataStore implements MetadataStore, ScannableMetad
     return this.#repository(repository).scanForCollection(repository, linkedBefore, dryRun);
   }
 
+  async unrecordedManifests(repository: string, limit: number): Promise<ManifestRecord[]> {
+    return this.#repository(repository).unrecordedManifests(repository, limit);
+  }
+
+  async recordReferences(repository: string, digest: string, references: ManifestReferences): Promise<boolean> {
+    return this.#repository(repository).recordReferences(repository, digest, references);
+  }
+
   /** Shard by shard, each in digest order. */
   async *blobIndexPages(pageSize: number): AsyncIterable<IndexedBlob[]> {
     for (let shard = 0; shard < INDEX_SHARD_COUNT; shard++) {

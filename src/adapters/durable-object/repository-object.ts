@@ -105,6 +105,17 @@ export class RepositoryObject extends DurableObject<unknown> {
     return this.#records.scanForCollection(repository, linkedBefore, dryRun);
   }
 
+  /** Manifests of the repository whose references were never recorded (copied from legacy tables, or older objects). */
+  unrecordedManifests(repository: string, limit: number): ManifestRecord[] {
+    this.#legacy.migrate(repository);
+    return this.#records.manifestsWithoutReferences({ repository, digest: "" }, limit).filter((m) => m.repository === repository).map((m) => m.record);
+  }
+
+  recordReferences(repository: string, digest: string, references: ManifestReferences): boolean {
+    this.#legacy.migrate(repository);
+    return this.#records.recordReferences(repository, digest, references);
+  }
+
   tagTimes(repository: string): TagTime[] {
     this.#legacy.migrate(repository);
     return this.#records.tagTimes(repository);
