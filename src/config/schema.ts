@@ -58,7 +58,7 @@ export interface RegistryConfig {
   immutableTags: ImmutableTagRule[];
   /** What to delete on a schedule (lifecycle/retention.ts); garbage collection reclaims the bytes. */
   retention: RetentionRule[];
-  /** Namespace → most bytes it may store (core/quotas.ts; local disk backend). */
+  /** Namespace → most bytes it may store (core/quotas.ts; every backend). */
   quotas: Record<string, number>;
   /** Token authentication (docs/auth.md); absent: the registry is open to every caller. */
   auth?: AuthConfig;

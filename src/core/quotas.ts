@@ -9,14 +9,27 @@
  */
 import { RegistryError } from "./errors.ts";
 
-export interface QuotaDeps {
+/** A namespace's holdings measured in one pass (stores that must visit its repositories to know). */
+export interface NamespaceFigures {
+  bytes: number;
+  digests: ReadonlySet<string>;
+}
+
+export type QuotaDeps = {
   /** Namespace → most bytes it may hold. */
   limits: Record<string, number>;
-  /** Bytes the namespace holds now. */
-  usage(namespace: string): Promise<number>;
-  /** Whether the namespace already holds `digest` (a re-push of a shared layer adds nothing). */
-  holds(namespace: string, digest: string): Promise<boolean>;
-}
+} & (
+  | {
+      /** Bytes the namespace holds now. */
+      usage(namespace: string): Promise<number>;
+      /** Whether the namespace already holds `digest` (a re-push of a shared layer adds nothing). */
+      holds(namespace: string, digest: string): Promise<boolean>;
+    }
+  | {
+      /** Both at once, where each would cost a visit of every repository of the namespace. */
+      figures(namespace: string): Promise<NamespaceFigures>;
+    }
+);
 
 export class Quotas {
   readonly #deps: QuotaDeps;
@@ -33,8 +46,10 @@ export class Quotas {
     const namespace = repository.split("/")[0]!;
     const limit = this.#deps.limits[namespace];
     if (limit === undefined) return;
-    if (digest !== undefined && (await this.#deps.holds(namespace, digest))) return;
-    const used = await this.#deps.usage(namespace);
+    const deps = this.#deps;
+    const figures = "figures" in deps ? await deps.figures(namespace) : null;
+    if (digest !== undefined && (figures ? figures.digests.has(digest) : await ("holds" in deps && deps.holds(namespace, digest)))) return;
+    const used = figures ? figures.bytes : "usage" in deps ? await deps.usage(namespace) : 0;
     if (used + adding <= limit) return;
     throw new RegistryError(
       "DENIED",

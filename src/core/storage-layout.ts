@@ -109,8 +109,8 @@
  *   above, through the same statements. Object names within each class:
  *
  *   RepositoryObject "<repository>"   links, manifests, manifest_overflow, tags, uploads (rows of
- *                                      that one repository), and registration (registered): one
- *                                      row once the catalog has it. Objects written before the
+ *                                      that one repository), and registration (registered, token):
+ *                                      one row once the catalog lists it, with the catalog's token. Objects written before the
  *                                      shared schema had these tables without the repository
  *                                      column: renamed to legacy_* at start, copied in by the first
  *                                      call (legacy-schema.ts)
@@ -120,7 +120,8 @@
  *     open_uploads (repository, id, created_at)             key = repository "\n" id; indexed
  *                                                           by created_at for the expiry sweep
  *   CatalogObject "catalog"
- *     repositories                                          the catalog
+ *     repositories (name, token)                            the catalog; token: random, new at each
+ *                                                           registration (NULL before deletions existed)
  *   AuthStateObject "auth-state"      login_failures, used_tokens: the auth state of the deployment
  *                                      (one object: only logins and refresh rotations reach it)
  *
@@ -133,11 +134,15 @@
  *   holds it. Tags and names list in SQLite's BINARY collation: UTF-8 byte order, which is
  *   code-point order. Steps that cross objects are each idempotent, and ordered so that a
  *   failure in between leaves nothing wrong:
- *     linkBlob, putManifest: first registration (the repository object's flag, else the
- *       catalog then the flag; remembered per isolate), then the index shard's revive of the
- *       entry, then the repository object. A repository is in the catalog before it holds
- *       anything, because the garbage collector finds holders through the catalog
- *       (lifecycle/scanning-collector.ts); a failed write may leave an empty repository listed.
+ *     linkBlob, putManifest: the index shard's revive of the entry, then the repository
+ *       object, which writes only if it has its registration, checked in the same call;
+ *       without it, the catalog (a fresh token), the registration, and the write again. A
+ *       repository is in the catalog before it holds anything, because the garbage collector
+ *       finds holders through the catalog (lifecycle/scanning-collector.ts); a failed write may
+ *       leave an empty repository listed.
+ *     deleteRepository: every row and the registration in one transaction of the repository
+ *       object, then the catalog entry only if its token is still the registration's (a push
+ *       that registered in between keeps it listed; metadata-store.ts has the argument).
  *     createUpload writes the open_uploads entry before the record, deleteUpload removes
  *       the record before the entry: expiry never misses a record, and an entry whose
  *       record is gone is dropped when the sweep finds it.
@@ -195,7 +200,10 @@
  *   them, so the delete removes those tags; a put whose re-read came after it sees the mark
  *   or the gap and removes its own. While both run, a tag may briefly name a missing
  *   manifest; getTaggedManifest reads through to the manifest and answers null then.
- *   The catalog entry is written once per repository per process (names are never removed).
+ *   The catalog entry is written before every link and manifest put (idempotent). A repository
+ *   deletion removes the partition's items, then the entry, then reads the partition again and
+ *   lists it again if a push wrote meanwhile; the garbage collector also visits every repo#
+ *   partition a Scan finds and lists again any the catalog lost (repository-deletion.ts).
  *   The S3 blob store keeps the blob-store keys above unchanged, in one bucket.
  */
 

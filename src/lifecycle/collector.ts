@@ -56,7 +56,7 @@
  */
 import type { BlobStore } from "../ports/blob-store.ts";
 import type { CollectableMetadata, LinkRef } from "../ports/collectable.ts";
-import type { BlobInfo, MetadataStore } from "../ports/metadata-store.ts";
+import type { BlobInfo, ManifestRecord, ManifestReferences, MetadataStore } from "../ports/metadata-store.ts";
 import { parseManifest, referencesOf } from "../core/manifest-document.ts";
 import { readLimited } from "../core/streams.ts";
 
@@ -106,6 +106,14 @@ export async function deleteObject(blobs: BlobStore, entry: BlobInfo, report: Co
   }
 }
 
+/** What a stored manifest references, read from its bytes (for manifests stored before references were recorded). */
+export async function readReferences(blobs: BlobStore, record: ManifestRecord): Promise<ManifestReferences> {
+  const object = await blobs.get(record.key);
+  if (!object) throw new Error(`its bytes are missing at ${record.key}`);
+  const bytes = await readLimited(object.body, MAX_MANIFEST_READ, () => new Error("it is larger than any manifest"));
+  return referencesOf(parseManifest(bytes, record.mediaType, "stored"));
+}
+
 export class Collector {
   readonly #options: CollectorOptions;
   readonly #now: () => number;
@@ -142,12 +150,7 @@ export class Collector {
       for (const { repository, record } of batch) {
         after = { repository, digest: record.digest };
         try {
-          const object = await blobs.get(record.key);
-          if (!object) throw new Error(`its bytes are missing at ${record.key}`);
-          const bytes = await readLimited(object.body, MAX_MANIFEST_READ, () => new Error("it is larger than any manifest"));
-          const doc = parseManifest(bytes, record.mediaType, "stored");
-          const references = referencesOf(doc);
-          if (await metadata.recordReferences(repository, record.digest, references)) report.referencesRecorded++;
+          if (await metadata.recordReferences(repository, record.digest, await readReferences(blobs, record))) report.referencesRecorded++;
         } catch (error) {
           // Left unrecorded: its repository keeps every link until the manifest is deleted or readable.
           report.problems.push(`manifest ${record.digest} in ${repository}: references not read (${(error as Error).message}); its repository's links are all kept`);

@@ -5,9 +5,11 @@
  * digest" and act on it, so a run scans, then acts with conditional writes.
  *
  * ## A run
- *   1. Visit every repository in the catalog: it removes its orphan links (links older
- *      than `orphanLinkAgeMs` no manifest of it uses; none while a manifest's references
- *      are unknown) and answers every digest it holds. Their union is `held`.
+ *   1. Visit every repository in the catalog: first record the references of its manifests
+ *      stored before references were (read from their bytes, where the store offers them),
+ *      then it removes its orphan links (links older than `orphanLinkAgeMs` no manifest of it
+ *      uses; none while a manifest's references are unknown) and answers every digest it
+ *      holds. Their union is `held`.
  *   2. Walk the blob index. An entry in `held` is left alone (a later write revives it if
  *      marked). An entry not in `held`:
  *        - unmarked: mark it with the time of marking (conditional: still unmarked);
@@ -18,7 +20,10 @@
  *   a. Every write that makes an entry held revives it first: linkBlob and putManifest
  *      clear the mark with a conditional write on the entry (refusing, and writing
  *      nothing, when it is gone) before they write the link or manifest; putBlobIfAbsent
- *      revives what it finds. A repository is in the catalog before it holds anything.
+ *      revives what it finds. Step 1 visits every repository that holds anything: on
+ *      Durable Objects a repository is in the catalog before it holds anything, even
+ *      with deletions racing pushes (DurableObjectMetadataStore.deleteRepository); on
+ *      DynamoDB the store adds what a Scan finds (dynamodb/repository-deletion.ts).
  *   b. An entry removed in step 2 had its mark unchanged since at least `graceMs` before
  *      the run began: no revive touched it in that time. Its holders, had any appeared,
  *      would each have revived it (a) before writing themselves, so a holder written in
@@ -37,7 +42,7 @@
 import type { BlobStore } from "../ports/blob-store.ts";
 import type { ScannableMetadata } from "../ports/collectable.ts";
 import type { MetadataStore } from "../ports/metadata-store.ts";
-import { type CollectionReport, deleteObject, emptyReport } from "./collector.ts";
+import { type CollectionReport, deleteObject, emptyReport, readReferences } from "./collector.ts";
 import { everyRepository } from "./catalog.ts";
 
 export interface ScanningCollectorOptions {
@@ -66,7 +71,8 @@ export class ScanningCollector {
     const report = emptyReport(dryRun, this.#options.graceMs);
     const started = this.#now();
     const held = new Set<string>();
-    for await (const name of everyRepository(metadata, this.#batch)) {
+    for await (const name of metadata.repositoriesHoldingAnything?.() ?? everyRepository(metadata, this.#batch)) {
+      if (!dryRun) await this.#recordReferences(name, report);
       const scanned = await metadata.scanRepository(name, started - this.#options.orphanLinkAgeMs, dryRun);
       report.orphanLinksRemoved += scanned.orphanLinks;
       for (const digest of scanned.held) held.add(digest);
@@ -93,5 +99,27 @@ export class ScanningCollector {
       this.#options.progress?.(report);
     }
     return report;
+  }
+
+  /**
+   * Reads the references of the repository's manifests stored before they were recorded, from
+   * their bytes, so the scan that follows no longer keeps every link of the repository for them.
+   */
+  async #recordReferences(repository: string, report: CollectionReport): Promise<void> {
+    const { metadata, blobs } = this.#options;
+    if (!metadata.unrecordedManifests || !metadata.recordReferences) return;
+    const unreadable = new Set<string>();
+    for (;;) {
+      const batch = (await metadata.unrecordedManifests(repository, this.#batch + unreadable.size)).filter((record) => !unreadable.has(record.digest));
+      for (const record of batch) {
+        try {
+          if (await metadata.recordReferences(repository, record.digest, await readReferences(blobs, record))) report.referencesRecorded++;
+        } catch (error) {
+          unreadable.add(record.digest);
+          report.problems.push(`manifest ${record.digest} in ${repository}: references not read (${(error as Error).message}); its repository's links are all kept`);
+        }
+      }
+      if (batch.length < this.#batch) return;
+    }
   }
 }

@@ -84,6 +84,26 @@ export interface PresignedReads {
   presignGet(key: string, expiresInSeconds: number): Promise<string>;
 }
 
+/** An object as a listing shows it. */
+export interface ListedObject {
+  key: string;
+  size: number;
+  /** Epoch ms of its last write (S3: of a multipart upload's start, for an object it assembled). */
+  lastModified: number;
+}
+
+/**
+ * A capability of bucket stores (R2, S3): every object under a prefix, a page at a time, for the
+ * leftover sweep (lifecycle/object-leftovers.ts), which finds objects no record names.
+ */
+export interface ListableObjects {
+  listObjects(prefix: string): AsyncIterable<ListedObject[]>;
+}
+
+export function isListable(store: object): store is ListableObjects {
+  return "listObjects" in store && typeof (store as ListableObjects).listObjects === "function";
+}
+
 /** Thrown by `put` with `digest` when the content hashes to something else. */
 export class DigestMismatchError extends Error {
   readonly expected: string;

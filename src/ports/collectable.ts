@@ -16,7 +16,7 @@ export interface MarkedBlob extends BlobInfo {
   markedAt: number;
 }
 
-export interface CollectableMetadata {
+export interface CollectableMetadata extends DeletableRepositories {
   /** Manifests stored before references were recorded (imported data), in (repository, digest) order after `after`. */
   manifestsWithoutReferences(after: LinkRef | null, limit: number): Promise<Array<{ repository: string; record: ManifestRecord }>>;
   /** Records what a manifest references; false when the manifest is gone. */
@@ -43,8 +43,24 @@ export interface CollectableMetadata {
   listUnheldBlobs(linkedBefore: number, afterDigest: string, limit: number): Promise<IndexedBlob[]>;
   /** Drops catalog entries of repositories that hold nothing; answers their names. */
   removeEmptyRepositories(): Promise<string[]>;
-  /** Deletes every record of a repository and its catalog entry at once; null when it is not in the catalog. */
-  deleteRepository(repository: string): Promise<{ manifests: number; tags: number; links: number; uploads: UploadRecord[] } | null>;
+}
+
+/** What a repository deletion removed: counts, and the uploads whole (their storage is the caller's to free). */
+export interface DeletedRepository {
+  manifests: number;
+  tags: number;
+  links: number;
+  uploads: UploadRecord[];
+}
+
+/** Whole-repository deletion (lifecycle/repositories.ts): every store says how it keeps the catalog right. */
+export interface DeletableRepositories {
+  /**
+   * Deletes every manifest, tag, link and upload record of the repository and its catalog entry;
+   * null when the repository is not there. A push racing the deletion either loses what it wrote
+   * with the rest, or leaves the repository listed with what it wrote afterwards.
+   */
+  deleteRepository(repository: string): Promise<DeletedRepository | null>;
 }
 
 export function isCollectable(store: object): store is CollectableMetadata {
@@ -54,6 +70,16 @@ export function isCollectable(store: object): store is CollectableMetadata {
 /** A blob-index entry as a scan sees it. */
 export interface IndexedBlob extends BlobInfo {
   markedAt: number | null;
+}
+
+/** What a repository holds, as garbage collection's visit finds it. */
+export interface RepositoryScan {
+  /** Orphan links removed (or, in a dry run, that would be). */
+  orphanLinks: number;
+  /** Every digest the repository still holds. */
+  held: string[];
+  /** Sizes of held digests the repository records itself (links, manifests); others are in the blob index. */
+  sizes?: Record<string, number>;
 }
 
 /**
@@ -68,13 +94,25 @@ export interface ScannableMetadata {
    * that none of its manifests uses, and answers how many and their bytes, and every digest
    * the repository still holds (links, manifests, what its manifests reference).
    */
-  scanRepository(repository: string, linkedBefore: number, dryRun: boolean): Promise<{ orphanLinks: number; held: string[] }>;
+  scanRepository(repository: string, linkedBefore: number, dryRun: boolean): Promise<RepositoryScan>;
   /** Every index entry once, in pages of about `pageSize`, in whatever order the store reads fastest. */
   blobIndexPages(pageSize: number): AsyncIterable<IndexedBlob[]>;
   /** Marks the entry at `now` if it is unmarked and still at `key`; answers whether it did. */
   markBlob(digest: string, key: string, now: number): Promise<boolean>;
   /** Removes the entry if its key and mark are unchanged; answers whether it did. */
   removeMarkedBlob(blob: MarkedBlob): Promise<boolean>;
+  /**
+   * Every repository that may hold something, where the catalog alone cannot promise it (DynamoDB:
+   * a push racing a repository deletion); absent, the collector visits the catalog.
+   */
+  repositoriesHoldingAnything?(): AsyncIterable<string>;
+  /**
+   * Up to `limit` manifests of the repository stored before references were recorded (while any
+   * is, the repository keeps every link); absent where the store has none to offer.
+   */
+  unrecordedManifests?(repository: string, limit: number): Promise<ManifestRecord[]>;
+  /** Records what a manifest references; false when the manifest is gone. */
+  recordReferences?(repository: string, digest: string, references: ManifestReferences): Promise<boolean>;
 }
 
 export function isScannable(store: object): store is ScannableMetadata {

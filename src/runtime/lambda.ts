@@ -16,11 +16,15 @@ import { handle, type APIGatewayProxyResult, type LambdaContext, type LambdaEven
 import { hashWasm } from "../adapters/hash-wasm.ts";
 import { createAuth } from "../auth/service.ts";
 import { resolveConfig, type RegistryConfig } from "../config/schema.ts";
+import { Quotas } from "../core/quotas.ts";
 import { Registry } from "../core/registry.ts";
 import { createApp } from "../http/app.ts";
 import type { CollectionReport } from "../lifecycle/collector.ts";
 import { ScanningCollector } from "../lifecycle/scanning-collector.ts";
 import { measureUsage } from "../lifecycle/usage.ts";
+import { deleteRepository } from "../lifecycle/repositories.ts";
+import { scannedQuotaDeps } from "../lifecycle/namespace-usage.ts";
+import { LEFTOVER_MIN_AGE_MS, sweepObjectLeftovers, type ObjectLeftoverReport } from "../lifecycle/object-leftovers.ts";
 import { applyRetention, type RetentionReport } from "../lifecycle/retention.ts";
 import { awsStores } from "./aws-stores.ts";
 import { EmbeddedMetrics } from "../observability/embedded-metrics.ts";
@@ -86,6 +90,7 @@ async function deploy(env: Environment): Promise<Deployment> {
     maxManifestBytes: config.maxManifestBytes,
     automaticMount: config.automaticMount,
     immutableTags: config.immutableTags,
+    ...(Object.keys(config.quotas).length > 0 ? { quotas: new Quotas(scannedQuotaDeps(stores.metadata, config.quotas)) } : {}),
   });
   const auth = config.auth ? await createAuth(config.auth, { warn: (message) => console.warn(message), state: stores.authState }) : undefined;
   // JSON lines on stdout: CloudWatch Logs keeps them, and turns the EMF lines into metrics.
@@ -94,7 +99,11 @@ async function deploy(env: Environment): Promise<Deployment> {
     observation: { logger: createLogger({ level: config.logLevel, format: "json", write }), metrics: new EmbeddedMetrics(write) },
     readiness: storageReadiness(stores),
     maxRequestBytes: LAMBDA_MAX_REQUEST_BYTES,
-    maintenance: { usage: () => measureUsage(stores.metadata), collect: ({ dryRun }) => collectNow(config, stores, dryRun) },
+    maintenance: {
+      usage: () => measureUsage(stores.metadata),
+      collect: ({ dryRun }) => collectNow(config, stores, dryRun),
+      deleteRepository: (name) => deleteRepository(stores.metadata, stores.blobs, name),
+    },
     blobReadRedirects: { signer: stores.blobs, expiresInSeconds: config.blobRedirectTtlSeconds },
     ...(auth ? { auth } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
@@ -108,11 +117,16 @@ async function deploy(env: Environment): Promise<Deployment> {
 }
 
 /** Retention rules, then the scanning collector over DynamoDB and S3. */
-async function collectNow(config: RegistryConfig, stores: ReturnType<typeof awsStores>, dryRun: boolean): Promise<{ retention: RetentionReport; collection: CollectionReport }> {
+async function collectNow(
+  config: RegistryConfig,
+  stores: ReturnType<typeof awsStores>,
+  dryRun: boolean,
+): Promise<{ retention: RetentionReport; collection: CollectionReport; leftovers: ObjectLeftoverReport }> {
   const retention = await applyRetention({ metadata: stores.metadata, rules: config.retention, immutableTags: config.immutableTags }, { dryRun });
   const graceMs = config.gcGraceSeconds * 1000;
   const collection = await new ScanningCollector({ ...stores, graceMs, orphanLinkAgeMs: Math.max(graceMs, config.uploadTtlSeconds * 1000) }).run({ dryRun });
-  return { retention, collection };
+  const leftovers = await sweepObjectLeftovers({ ...stores, olderThanMs: Math.max(graceMs, LEFTOVER_MIN_AGE_MS), dryRun });
+  return { retention, collection, leftovers };
 }
 
 interface ScheduledResult {
@@ -124,12 +138,13 @@ interface ScheduledResult {
 async function maintain({ config, registry, stores }: Deployment): Promise<ScheduledResult> {
   const expired = await registry.uploads.expire(config.uploadTtlSeconds * 1000, { maxBatches: EXPIRY_BATCHES });
   console.log(`upload expiry: ${expired} abandoned upload(s) aborted`);
-  const { retention, collection: collected } = await collectNow(config, stores, false);
+  const { retention, collection: collected, leftovers } = await collectNow(config, stores, false);
   if (retention.tags.length + retention.manifests.length > 0) console.log(`retention: deleted ${retention.tags.length} tag(s) and ${retention.manifests.length} untagged manifest(s)`);
   console.log(
     `garbage collection: removed ${collected.blobsDeleted} blob(s) (${collected.bytesFreed} bytes) and ${collected.orphanLinksRemoved} link(s) no manifest uses; marked ${collected.blobsMarked}`,
   );
-  for (const problem of collected.problems) console.error(`garbage collection: ${problem}`);
+  if (leftovers.files > 0) console.log(`leftover sweep: removed ${leftovers.files} object(s) no record names (${leftovers.bytes} bytes)`);
+  for (const problem of [...collected.problems, ...leftovers.problems]) console.error(`garbage collection: ${problem}`);
   return { expired, collected };
 }
 

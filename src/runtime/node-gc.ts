@@ -14,9 +14,8 @@ import { Collector, type CollectionReport } from "../lifecycle/collector.ts";
 import { ScanningCollector } from "../lifecycle/scanning-collector.ts";
 import { applyRetention, type RetentionReport } from "../lifecycle/retention.ts";
 import type { AwsStores } from "./aws-stores.ts";
+import { LEFTOVER_MIN_AGE_MS, sweepObjectLeftovers } from "../lifecycle/object-leftovers.ts";
 
-/** Leftovers are files no record names; one untouched this long is no write in progress. */
-const LEFTOVER_MIN_AGE_MS = 60 * 60 * 1000;
 
 export interface LocalCollection {
   retention: RetentionReport;
@@ -65,7 +64,10 @@ export async function openStoresOf(config: RegistryConfig): Promise<{ local: Loc
   return { local: openLocalMetadata(dataDir), aws: null };
 }
 
-/** BACKEND=aws: the scanning collector over DynamoDB and S3 (what the scheduled Lambda runs); S3's lifecycle rule aborts leftover multipart uploads. */
+/**
+ * BACKEND=aws: the scanning collector over DynamoDB and S3, then the sweep of objects no record
+ * names (what the scheduled Lambda runs); S3's lifecycle rule aborts leftover multipart uploads.
+ */
 export async function collectAws(
   config: RegistryConfig,
   stores: AwsStores,
@@ -79,7 +81,10 @@ export async function collectAws(
     ...(options.progress ? { progress: options.progress } : {}),
   });
   const retention = await applyRetention({ metadata: stores.metadata, rules: config.retention, immutableTags: config.immutableTags }, { dryRun: options.dryRun ?? false });
-  return { retention, collection: await collector.run({ dryRun: options.dryRun ?? false }), leftovers: { files: 0, bytes: 0 } };
+  const collection = await collector.run({ dryRun: options.dryRun ?? false });
+  const leftovers = await sweepObjectLeftovers({ ...stores, olderThanMs: Math.max(graceMs, LEFTOVER_MIN_AGE_MS), dryRun: options.dryRun ?? false });
+  collection.problems.push(...leftovers.problems);
+  return { retention, collection, leftovers: { files: leftovers.files, bytes: leftovers.bytes } };
 }
 
 export function describeCollection({ retention, collection, leftovers }: LocalCollection): string {

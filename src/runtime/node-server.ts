@@ -33,6 +33,7 @@ import { deleteRepository } from "../lifecycle/repositories.ts";
 import { nodeClientAddress, nodeRequestLimits } from "./node-request-limits.ts";
 import { answerClientErrorsAsOci } from "./node-client-errors.ts";
 import { Server as HttpServer } from "node:http";
+import { scannedQuotaDeps } from "../lifecycle/namespace-usage.ts";
 
 /** Soon after start (leftovers of a crash go first), then every gcIntervalSeconds; one run at a time. */
 function collectPeriodically(config: RegistryConfig, collect: () => Promise<LocalCollection>, metrics: PrometheusMetrics, logger: Logger): { stop(): void } {
@@ -111,8 +112,12 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
   const aws: AwsStores | null = awsModule ? awsModule.awsStores(config) : null;
   const local = aws ? null : openLocalMetadata(dataDir);
   const blobs = aws?.blobs ?? new FilesystemBlobStore(join(dataDir, "blobs"));
-  const quotas = Object.keys(config.quotas).length === 0 ? null : local ? new Quotas({ limits: config.quotas, usage: (ns) => local.store.namespaceBytes(ns), holds: (ns, digest) => local.store.namespaceHolds(ns, digest) }) : null;
-  if (aws && Object.keys(config.quotas).length > 0) console.warn("quotas are enforced on the local disk backend only; BACKEND=aws ignores them");
+  const quotas =
+    Object.keys(config.quotas).length === 0
+      ? null
+      : local
+        ? new Quotas({ limits: config.quotas, usage: (ns) => local.store.namespaceBytes(ns), holds: (ns, digest) => local.store.namespaceHolds(ns, digest) })
+        : new Quotas(scannedQuotaDeps(aws!.metadata, config.quotas));
   const hashing = loadNodeHashing({ enabled: config.nativeHashing });
   // Only an unexpected fallback is worth a line: pushes are slower, results the same.
   if (hashing.kind === "webassembly" && config.nativeHashing) console.warn(`uploads are hashed with WebAssembly: ${hashing.reason}`);
@@ -143,7 +148,7 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
   const maintenance: Maintenance = {
     usage: () => measureUsage(aws ? aws.metadata : local!.store),
     collect: ({ dryRun }) => counted(local ? collectLocal(config, local.store, { dryRun }) : collectAws(config, aws!, { dryRun })),
-    ...(local ? { deleteRepository: (name: string) => deleteRepository(local.store, blobs, name) } : {}),
+    deleteRepository: (name: string) => deleteRepository(aws ? aws.metadata : local!.store, blobs, name),
   };
   const app = createApp(registry, {
     ...redirects,

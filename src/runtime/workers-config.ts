@@ -14,6 +14,8 @@ export interface WorkersVars {
   RETENTION?: string;
   /** The origin clients use (https://registry.example.com): the token realm's base. Unset: each request's Host. */
   PUBLIC_URL?: string;
+  /** JSON: {"team": 10737418240}, most bytes each namespace may store. */
+  QUOTAS?: string;
 }
 
 /** Secrets of the Workers deployment: `wrangler secret put NAME` (`.dev.vars` for wrangler dev). */
@@ -22,7 +24,7 @@ export interface WorkersSecrets {
   AUTH_CONFIG?: string;
 }
 
-export interface WorkersConfig extends Pick<RegistryConfig, "partSize" | "maxManifestBytes" | "automaticMount" | "uploadTtlSeconds" | "immutableTags" | "gcGraceSeconds" | "retention" | "auth"> {
+export interface WorkersConfig extends Pick<RegistryConfig, "partSize" | "maxManifestBytes" | "automaticMount" | "uploadTtlSeconds" | "immutableTags" | "gcGraceSeconds" | "retention" | "quotas" | "auth"> {
   /** Largest request body Cloudflare lets through on the zone's plan; larger uploads get a 413 that says how to chunk. */
   maxRequestBytes: number;
   /** RegistryConfig.publicUrl, when set. */
@@ -47,8 +49,8 @@ export function resolveWorkersConfig(vars: WorkersVars, secrets: WorkersSecrets 
   const problems: string[] = [];
   let shared: RegistryConfig | undefined;
   try {
-    const { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS, GC_GRACE_SECONDS, RETENTION, PUBLIC_URL } = vars;
-    shared = resolveConfig({}, { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS, GC_GRACE_SECONDS, RETENTION, PUBLIC_URL, AUTH_CONFIG: secrets.AUTH_CONFIG });
+    const { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS, GC_GRACE_SECONDS, RETENTION, PUBLIC_URL, QUOTAS } = vars;
+    shared = resolveConfig({}, { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS, GC_GRACE_SECONDS, RETENTION, PUBLIC_URL, QUOTAS, AUTH_CONFIG: secrets.AUTH_CONFIG });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...error.message.split("\n  - ").slice(1));
@@ -66,6 +68,6 @@ export function resolveWorkersConfig(vars: WorkersVars, secrets: WorkersSecrets 
     problems.push("auth.signingKeys (secret AUTH_CONFIG) is empty: a Worker needs a lasting key every isolate shares (`npm run auth:keygen` prints one)");
   }
   if (problems.length > 0 || !shared) throw new ConfigError(problems);
-  const { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, retention, auth, publicUrl } = shared;
-  return { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, retention, maxRequestBytes, ...(auth ? { auth } : {}), ...(publicUrl ? { publicUrl } : {}) };
+  const { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, retention, quotas, auth, publicUrl } = shared;
+  return { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, retention, quotas, maxRequestBytes, ...(auth ? { auth } : {}), ...(publicUrl ? { publicUrl } : {}) };
 }

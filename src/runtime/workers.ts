@@ -13,6 +13,7 @@ import sha256 from "../adapters/wasm-sha2/sha256.wasm";
 import sha512 from "../adapters/wasm-sha2/sha512.wasm";
 import { AuthConfigError, createAuth } from "../auth/service.ts";
 import { ConfigError } from "../config/schema.ts";
+import { Quotas } from "../core/quotas.ts";
 import { Registry } from "../core/registry.ts";
 import { createApp } from "../http/app.ts";
 import { ScanningCollector } from "../lifecycle/scanning-collector.ts";
@@ -21,6 +22,9 @@ import { measureUsage } from "../lifecycle/usage.ts";
 import { AnalyticsEngineMetrics } from "../observability/analytics-engine.ts";
 import { createLogger, isLogLevel } from "../observability/log.ts";
 import { storageReadiness } from "../observability/readiness.ts";
+import { deleteRepository } from "../lifecycle/repositories.ts";
+import { scannedQuotaDeps } from "../lifecycle/namespace-usage.ts";
+import { LEFTOVER_MIN_AGE_MS, sweepObjectLeftovers } from "../lifecycle/object-leftovers.ts";
 import { resolveWorkersConfig, type WorkersConfig } from "./workers-config.ts";
 import type { WorkersEnv } from "./workers-env.ts";
 
@@ -67,6 +71,7 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
     maxManifestBytes: config.maxManifestBytes,
     automaticMount: config.automaticMount,
     immutableTags: config.immutableTags,
+    ...(Object.keys(config.quotas).length > 0 ? { quotas: new Quotas(scannedQuotaDeps(metadata, config.quotas)) } : {}),
   });
   // No ephemeralKeyIfNone: resolveWorkersConfig already requires signingKeys, which every isolate shares.
   const auth = config.auth ? await createAuth(config.auth, { warn: (message) => console.warn(message), state: new DurableObjectAuthState(env.AUTH_STATE) }) : undefined;
@@ -76,7 +81,11 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
         "Set it with `npx wrangler secret put AUTH_CONFIG` (docs/workers.md, docs/auth.md).",
     );
   }
-  const maintenance = { usage: () => measureUsage(metadata), collect: ({ dryRun }: { dryRun: boolean }) => collect(config, metadata, blobs, dryRun) };
+  const maintenance = {
+    usage: () => measureUsage(metadata),
+    collect: ({ dryRun }: { dryRun: boolean }) => collect(config, metadata, blobs, dryRun),
+    deleteRepository: (name: string) => deleteRepository(metadata, blobs, name),
+  };
   // Workers Logs indexes the fields of JSON logged to the console.
   const logger = createLogger({
     level: env.LOG_LEVEL && isLogLevel(env.LOG_LEVEL) ? env.LOG_LEVEL : "info",
@@ -102,7 +111,9 @@ async function collect(config: WorkersConfig, metadata: DurableObjectMetadataSto
   const retention = await applyRetention({ metadata, rules: config.retention, immutableTags: config.immutableTags }, { dryRun });
   const graceMs = config.gcGraceSeconds * 1000;
   const collector = new ScanningCollector({ metadata, blobs, graceMs, orphanLinkAgeMs: Math.max(graceMs, config.uploadTtlSeconds * 1000) });
-  return { retention, collection: await collector.run({ dryRun }) };
+  const collection = await collector.run({ dryRun });
+  const leftovers = await sweepObjectLeftovers({ metadata, blobs, olderThanMs: Math.max(graceMs, LEFTOVER_MIN_AGE_MS), dryRun });
+  return { retention, collection, leftovers };
 }
 
 /** Configuration mistakes whose messages name settings, never their values: safe to show. */
@@ -135,11 +146,12 @@ export default {
     const { config, registry, metadata, blobs } = await deploymentFor(env);
     const expired = await registry.uploads.expire(config.uploadTtlSeconds * 1000, { maxBatches: EXPIRY_BATCHES });
     console.log(`upload expiry: ${expired} abandoned upload(s) aborted`);
-    const { retention, collection: report } = await collect(config, metadata, blobs, false);
+    const { retention, collection: report, leftovers } = await collect(config, metadata, blobs, false);
     if (retention.tags.length + retention.manifests.length > 0) console.log(`retention: deleted ${retention.tags.length} tag(s) and ${retention.manifests.length} untagged manifest(s)`);
     console.log(
       `garbage collection: removed ${report.blobsDeleted} blob(s) (${report.bytesFreed} bytes) and ${report.orphanLinksRemoved} link(s) no manifest uses; marked ${report.blobsMarked}`,
     );
-    for (const problem of report.problems) console.error(`garbage collection: ${problem}`);
+    if (leftovers.files > 0) console.log(`leftover sweep: removed ${leftovers.files} object(s) no record names (${leftovers.bytes} bytes)`);
+    for (const problem of [...report.problems, ...leftovers.problems]) console.error(`garbage collection: ${problem}`);
   },
 } satisfies ExportedHandler<WorkersEnv>;

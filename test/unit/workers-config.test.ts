@@ -14,6 +14,7 @@ describe("Workers configuration", () => {
       immutableTags: [],
       gcGraceSeconds: 3600,
       retention: [],
+      quotas: {},
     });
     expect(DEFAULT_MAX_REQUEST_BYTES).toBe(100_000_000);
   });
@@ -27,6 +28,7 @@ describe("Workers configuration", () => {
       UPLOAD_TTL_SECONDS: "3600",
       IMMUTABLE_TAGS: '[{"repositories": ["team/*"], "tags": ["v*"]}]',
       GC_GRACE_SECONDS: "600",
+      QUOTAS: '{"team": 1073741824}',
     });
     expect(config).toEqual({
       maxRequestBytes: 500_000_000,
@@ -37,7 +39,12 @@ describe("Workers configuration", () => {
       immutableTags: [{ repositories: ["team/*"], tags: ["v*"] }],
       gcGraceSeconds: 600,
       retention: [],
+      quotas: { team: 1073741824 },
     });
+  });
+
+  it("reports a malformed QUOTAS", () => {
+    expect(() => resolveWorkersConfig({ QUOTAS: '{"team": -1}' })).toThrow(/quotas \(env QUOTAS\) must map namespaces to byte counts/);
   });
 
   it("reads PUBLIC_URL, the base of the token realm", () => {

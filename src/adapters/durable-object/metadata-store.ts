@@ -1,4 +1,4 @@
-import type { IndexedBlob, MarkedBlob, RetainableMetadata, ScannableMetadata, TagTime } from "../../ports/collectable.ts";
+import type { DeletableRepositories, DeletedRepository, IndexedBlob, MarkedBlob, RetainableMetadata, ScannableMetadata, TagTime, RepositoryScan } from "../../ports/collectable.ts";
 import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type UploadRecord } from "../../ports/metadata-store.ts";
 import type { CatalogObject } from "./catalog-object.ts";
 import type { IndexShardObject, OpenUpload } from "./index-shard-object.ts";
@@ -19,10 +19,8 @@ export interface DurableObjectNamespaces {
  * single calls there; only the blob index, the catalog and the open-upload
  * index are shared, and each of their writes is a single idempotent call.
  */
-export class DurableObjectMetadataStore implements MetadataStore, ScannableMetadata, RetainableMetadata {
+export class DurableObjectMetadataStore implements MetadataStore, ScannableMetadata, RetainableMetadata, DeletableRepositories {
   readonly #namespaces: DurableObjectNamespaces;
-  /** Repositories this isolate has seen in the catalog: names are never removed, so a yes stays true. */
-  readonly #registered = new Set<string>();
 
   constructor(namespaces: DurableObjectNamespaces) {
     this.#namespaces = namespaces;
@@ -37,11 +35,11 @@ export class DurableObjectMetadataStore implements MetadataStore, ScannableMetad
   }
 
   async linkBlob(repository: string, info: BlobInfo): Promise<boolean> {
-    // In the catalog before it holds anything (the collector finds holders through the catalog),
-    // and the index entry revived before the link exists (lifecycle/scanning-collector.ts).
-    await this.#ensureRegistered(repository);
+    // The index entry revived before the link exists (lifecycle/scanning-collector.ts), and the
+    // link written only by a registered object (#whileRegistered).
     if (!(await this.#shard(info.digest).revive(info.digest, info.key))) return false;
-    await this.#repository(repository).linkBlob(repository, info);
+    const object = this.#repository(repository);
+    await this.#whileRegistered(repository, async () => ((await object.linkBlob(repository, info)) ? true : null));
     return true;
   }
 
@@ -55,9 +53,12 @@ export class DurableObjectMetadataStore implements MetadataStore, ScannableMetad
 
   /** The references are checked in the repository object's transaction: links and manifests live there. */
   async putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences, fixedTags?: string[]): Promise<string[]> {
-    await this.#ensureRegistered(repository);
     if (!(await this.#shard(record.digest).revive(record.digest, record.key))) return [record.digest];
-    const { missing, moved } = await this.#repository(repository).putManifest(repository, record, tags, references, fixedTags);
+    const object = this.#repository(repository);
+    const { missing, moved } = await this.#whileRegistered(repository, async () => {
+      const put = await object.putManifest(repository, record, tags, references, fixedTags);
+      return put.registered ? put : null;
+    });
     if (moved.length > 0) throw new ImmutableTagError(moved);
     return missing;
   }
@@ -129,18 +130,47 @@ export class DurableObjectMetadataStore implements MetadataStore, ScannableMetad
   }
 
   /**
-   * The catalog first, then the flag that spares later calls the catalog; both idempotent, and
-   * both before the repository holds anything: a repository missing from the catalog would
-   * hide its links from the collector. A failure in between registers again next time.
+   * Runs `write`, a call of the repository object that writes only if the object is registered
+   * (answering null, having written nothing, if not). Unregistered: the catalog first (a fresh
+   * token), then the object's registration, then the write again. So a repository object holds
+   * nothing without its registration, and has its registration only after the catalog listed it:
+   * the garbage collector finds holders through the catalog (lifecycle/scanning-collector.ts).
+   * A failure in between leaves an empty repository listed, never a holder unlisted.
    */
-  async #ensureRegistered(repository: string): Promise<void> {
-    if (this.#registered.has(repository)) return;
-    const object = this.#repository(repository);
-    if (!(await object.isRegistered())) {
-      await this.#catalog().register(repository);
-      await object.markRegistered();
+  async #whileRegistered<T>(repository: string, write: () => Promise<T | null>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const written = await write();
+      if (written !== null) return written;
+      if (attempt === REGISTRATION_ATTEMPTS) throw new Error(`repository ${repository} was deleted during each of ${REGISTRATION_ATTEMPTS} attempts to write to it`);
+      const token = await this.#catalog().register(repository);
+      await this.#repository(repository).markRegistered(token);
     }
-    this.#registered.add(repository);
+  }
+
+  /**
+   * Every manifest, tag, link and upload of the repository, then its catalog entry. Why a push
+   * racing the deletion never leaves a repository holding something the catalog does not list
+   * (the collector would not see it, and would take the blobs it holds):
+   *   a. The object holds content only while it has its registration (#whileRegistered: each
+   *      write checks it in the same call, which a Durable Object runs alone), and gets its
+   *      registration only after the catalog listed the name under the token it records.
+   *   b. The deletion removes every row and the registration in one transaction of the object,
+   *      then removes the catalog entry only if its token is still the one that registration
+   *      held. A push writing after the first step finds no registration, so it registers
+   *      first, which either comes before the catalog step (a fresh token: the name stays) or
+   *      after it (the name is listed again); either way it is listed before the push writes.
+   *      A push writing before the first step has its rows deleted with the rest.
+   *   c. A crash between the two steps leaves an empty repository listed (the safe direction);
+   *      deleting it again finishes the job only when no registration came since, so then the
+   *      catalog stays as it is until the next push registers afresh.
+   * Uploads' storage is freed by the caller (lifecycle/repositories.ts), their index entries here.
+   */
+  async deleteRepository(repository: string): Promise<DeletedRepository | null> {
+    const { registered, token, ...deleted } = await this.#repository(repository).deleteRepository(repository);
+    const unlisted = await this.#catalog().unregister(repository, token);
+    if (!registered && !unlisted && deleted.manifests + deleted.tags + deleted.links + deleted.uploads.length === 0) return null;
+    await Promise.all(deleted.uploads.map((upload) => this.#uploadShard(repository, upload.id).removeUpload(repository, upload.id)));
+    return deleted;
   }
 
   async listTagTimes(repository: string): Promise<TagTime[]> {
@@ -159,8 +189,16 @@ export class DurableObjectMetadataStore implements MetadataStore, ScannableMetad
     return this.#repository(repository).deleteUntaggedManifest(repository, digest, pushedAt);
   }
 
-  async scanRepository(repository: string, linkedBefore: number, dryRun: boolean): Promise<{ orphanLinks: number; held: string[] }> {
+  async scanRepository(repository: string, linkedBefore: number, dryRun: boolean): Promise<RepositoryScan> {
     return this.#repository(repository).scanForCollection(repository, linkedBefore, dryRun);
+  }
+
+  async unrecordedManifests(repository: string, limit: number): Promise<ManifestRecord[]> {
+    return this.#repository(repository).unrecordedManifests(repository, limit);
+  }
+
+  async recordReferences(repository: string, digest: string, references: ManifestReferences): Promise<boolean> {
+    return this.#repository(repository).recordReferences(repository, digest, references);
   }
 
   /** Shard by shard, each in digest order. */
@@ -204,6 +242,9 @@ export class DurableObjectMetadataStore implements MetadataStore, ScannableMetad
     return this.#namespaces.catalog.getByName(objectNames.catalog);
   }
 }
+
+/** Writes that find the repository deleted again right after registering it give up after this many rounds. */
+const REGISTRATION_ATTEMPTS = 5;
 
 function byAge(a: OpenUpload, b: OpenUpload): number {
   return a.createdAt - b.createdAt || (a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);

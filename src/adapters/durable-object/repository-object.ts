@@ -1,8 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import type { BlobInfo, ManifestRecord, ManifestReferences, Page, UploadRecord } from "../../ports/metadata-store.ts";
 import { RepositoryRecords } from "../sql/records.ts";
-import type { TagTime } from "../../ports/collectable.ts";
-import { REPOSITORY_TABLES } from "../sql/schema.ts";
+import type { TagTime, RepositoryScan } from "../../ports/collectable.ts";
+import { addColumnIfMissing, REPOSITORY_TABLES } from "../sql/schema.ts";
 import { DurableObjectSqlDriver } from "./do-driver.ts";
 import { LegacyRepositoryTables } from "./legacy-schema.ts";
 
@@ -26,14 +26,20 @@ export class RepositoryObject extends DurableObject<unknown> {
     this.#driver = new DurableObjectSqlDriver(ctx.storage);
     this.#legacy = new LegacyRepositoryTables(this.#driver);
     this.#driver.exec(REPOSITORY_TABLES + REGISTRATION_TABLE);
+    // Objects registered before repository deletion existed have no token (NULL), as their catalog entries.
+    addColumnIfMissing(this.#driver, "registration", "token", "TEXT");
     this.#records = new RepositoryRecords(this.#driver);
   }
 
-  /** Links the blob; answers whether the repository was already registered in the catalog. */
+  /**
+   * Links the blob if the repository is registered in the catalog; answers whether it was (and so
+   * whether it linked). The check and the write are one call of this object: nothing runs between.
+   */
   linkBlob(repository: string, info: BlobInfo): boolean {
     this.#legacy.migrate(repository);
+    if (!this.isRegistered()) return false;
     this.#records.linkBlob(repository, info);
-    return this.isRegistered();
+    return true;
   }
 
   getBlobLink(repository: string, digest: string): BlobInfo | null {
@@ -46,7 +52,10 @@ export class RepositoryObject extends DurableObject<unknown> {
     return this.#records.unlinkBlob(repository, digest);
   }
 
-  /** Stores the manifest unless a reference is missing or an immutable tag would move; answers which, and whether the repository was registered. */
+  /**
+   * Stores the manifest unless the repository is not registered in the catalog (registered: false,
+   * nothing written), a reference is missing or an immutable tag would move; answers which.
+   */
   putManifest(
     repository: string,
     record: ManifestRecord,
@@ -55,8 +64,9 @@ export class RepositoryObject extends DurableObject<unknown> {
     fixedTags?: string[],
   ): { missing: string[]; moved: string[]; registered: boolean } {
     this.#legacy.migrate(repository);
+    if (!this.isRegistered()) return { missing: [], moved: [], registered: false };
     const { missing, moved } = this.#records.putManifest(repository, record, tags, references, fixedTags);
-    return { missing, moved, registered: this.isRegistered() };
+    return { missing, moved, registered: true };
   }
 
   getManifest(repository: string, digest: string): ManifestRecord | null {
@@ -90,9 +100,20 @@ export class RepositoryObject extends DurableObject<unknown> {
   }
 
   /** Garbage collection's visit (lifecycle/scanning-collector.ts): orphan links out, what the repository holds back. */
-  scanForCollection(repository: string, linkedBefore: number, dryRun: boolean): { orphanLinks: number; held: string[] } {
+  scanForCollection(repository: string, linkedBefore: number, dryRun: boolean): RepositoryScan {
     this.#legacy.migrate(repository);
     return this.#records.scanForCollection(repository, linkedBefore, dryRun);
+  }
+
+  /** Manifests of the repository whose references were never recorded (copied from legacy tables, or older objects). */
+  unrecordedManifests(repository: string, limit: number): ManifestRecord[] {
+    this.#legacy.migrate(repository);
+    return this.#records.manifestsWithoutReferences({ repository, digest: "" }, limit).filter((m) => m.repository === repository).map((m) => m.record);
+  }
+
+  recordReferences(repository: string, digest: string, references: ManifestReferences): boolean {
+    this.#legacy.migrate(repository);
+    return this.#records.recordReferences(repository, digest, references);
   }
 
   tagTimes(repository: string): TagTime[] {
@@ -117,9 +138,28 @@ export class RepositoryObject extends DurableObject<unknown> {
     return this.#driver.all("SELECT 1 FROM registration").length > 0;
   }
 
-  /** Called once the catalog has the repository, so later links and manifests skip the catalog. */
-  markRegistered(): void {
-    this.#driver.run("INSERT OR IGNORE INTO registration (registered) VALUES (1)");
+  /**
+   * Called once the catalog lists the repository under `token`; from then on links and manifests
+   * are written. A registration already there is kept (two pushes registering at once: the
+   * catalog holds the later token, and a deletion that cannot match it leaves the name listed).
+   */
+  markRegistered(token: string): void {
+    this.#driver.run("INSERT OR IGNORE INTO registration (registered, token) VALUES (1, ?)", token);
+  }
+
+  /**
+   * Repository deletion's step in this object: every row of the repository and its registration,
+   * in one transaction, so a write after it must register in the catalog again. Answers what went
+   * and the token it was registered with (null: none, or registered before tokens existed).
+   */
+  deleteRepository(repository: string): { registered: boolean; token: string | null; manifests: number; tags: number; links: number; uploads: UploadRecord[] } {
+    this.#legacy.migrate(repository);
+    return this.#driver.transaction(() => {
+      const registration = this.#driver.all<{ token: string | null }>("SELECT token FROM registration")[0];
+      const deleted = this.#records.deleteRepository(repository);
+      this.#driver.run("DELETE FROM registration");
+      return { registered: registration !== undefined, token: registration?.token ?? null, ...deleted };
+    });
   }
 
   createUpload(record: UploadRecord): void {

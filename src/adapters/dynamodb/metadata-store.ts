@@ -5,7 +5,8 @@ import { blobAttributes, blobFromItem, text, uploadAttributes, uploadFromItem } 
 import { decodeManifest } from "./manifest-items.ts";
 import { CATALOG_PK, keys, ranges, UPLOAD_INDEX, type Key } from "./keys.ts";
 import { deleteManifest, putManifest, referencesOf } from "./manifest-writes.ts";
-import type { IndexedBlob, MarkedBlob, RetainableMetadata, ScannableMetadata, TagTime } from "../../ports/collectable.ts";
+import type { DeletableRepositories, DeletedRepository, IndexedBlob, MarkedBlob, RetainableMetadata, ScannableMetadata, TagTime, RepositoryScan } from "../../ports/collectable.ts";
+import { deleteRepository, repositoriesHoldingAnything } from "./repository-deletion.ts";
 import { TABLE_SCHEMA } from "./table.ts";
 import { type Condition, TableAccess } from "./table-access.ts";
 
@@ -20,10 +21,8 @@ export interface DynamoDbMetadataStoreOptions {
  * the multi-item changes (putManifest, deleteManifest) are ordered so that no
  * transaction is needed (manifest-writes.ts).
  */
-export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, RetainableMetadata {
+export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, RetainableMetadata, DeletableRepositories {
   readonly #table: TableAccess;
-  /** Repositories known to be in the catalog: names are never removed, so a cached yes stays true. */
-  readonly #registered = new Set<string>();
 
   constructor(options: DynamoDbMetadataStoreOptions) {
     this.#table = new TableAccess(options.client, options.table);
@@ -134,16 +133,20 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
   }
 
   /** Garbage collection's visit of one repository (lifecycle/scanning-collector.ts). */
-  async scanRepository(repository: string, linkedBefore: number, dryRun: boolean): Promise<{ orphanLinks: number; held: string[] }> {
+  async scanRepository(repository: string, linkedBefore: number, dryRun: boolean): Promise<RepositoryScan> {
     const pk = { S: ranges.repositoryPk(repository) };
     const items = async (prefix: string) =>
       this.#table.query({ KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)", ExpressionAttributeValues: { ":pk": pk, ":prefix": { S: prefix } }, ConsistentRead: true });
     // Manifest items, not their record chunks (manifest#<digest>#<putId>#<n>).
     const manifests = (await items("manifest#")).filter((item) => !text(item, "sk").slice("manifest#".length).includes("#"));
     const held = new Set<string>();
+    const sizes: Record<string, number> = {};
     let unknown = false;
     for (const item of manifests) {
-      held.add(text(item, "sk").slice("manifest#".length));
+      const digest = text(item, "sk").slice("manifest#".length);
+      held.add(digest);
+      // An inline record has its size at hand (a chunked one's is left to the blob index).
+      if (item.record?.S !== undefined) sizes[digest] = (JSON.parse(item.record.S) as ManifestRecord).size;
       const refs = referencesOf(item);
       if (refs === null) unknown = true;
       else for (const digest of refs) held.add(digest);
@@ -154,6 +157,7 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
       const linkedAt = Number(link.linkedAt?.N ?? 0);
       if (unknown || held.has(digest) || linkedAt >= linkedBefore) {
         held.add(digest);
+        sizes[digest] = Number(link.size?.N);
         continue;
       }
       orphanLinks++;
@@ -164,7 +168,7 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
         : { expression: "attribute_not_exists(linkedAt)" };
       if (!(await this.#table.delete(keys.link(repository, digest), unchanged)).deleted) held.add(digest);
     }
-    return { orphanLinks, held: [...held] };
+    return { orphanLinks, held: [...held], sizes };
   }
 
   /** Blob items found by a scan of the table (unordered, a page of DynamoDB's at a time). */
@@ -256,7 +260,6 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
   }
 
   async repositoryExists(repository: string): Promise<boolean> {
-    if (this.#registered.has(repository)) return true;
     return (await this.#table.get(keys.catalogEntry(repository))) !== null;
   }
 
@@ -310,11 +313,22 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
     };
   }
 
-  /** Catalog entries are written once per repository and process; the write is idempotent. */
+  /**
+   * The catalog entry, written before every link and manifest (idempotent, one small write): not
+   * remembered, since a repository deletion removes it (repository-deletion.ts).
+   */
   async #register(repository: string): Promise<void> {
-    if (this.#registered.has(repository)) return;
     await this.#table.put(keys.catalogEntry(repository));
-    this.#registered.add(repository);
+  }
+
+  /** Every item of the repository, then its catalog entry (repository-deletion.ts). */
+  async deleteRepository(repository: string): Promise<DeletedRepository | null> {
+    return deleteRepository(this.#table, repository);
+  }
+
+  /** The catalog, and the repositories a Scan finds that it does not list (listed again): what the collector visits. */
+  repositoriesHoldingAnything(): AsyncIterable<string> {
+    return repositoriesHoldingAnything(this.#table, (page) => this.listRepositories(page));
   }
 
   /**

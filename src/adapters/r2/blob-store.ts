@@ -8,6 +8,8 @@ import {
   type ObjectRead,
   type PutOptions,
   type UploadedPart,
+  type ListableObjects,
+  type ListedObject,
 } from "../../ports/blob-store.ts";
 import { checkLength, checkPartNumber, chunksOf, parseExpectedDigest, type ExpectedDigest } from "../blob-rules.ts";
 import { isR2Error, R2_BAD_DIGEST, R2_INTERNAL_ERROR, R2_MULTIPART_RULES } from "./errors.ts";
@@ -26,11 +28,21 @@ export const MAX_UNSIZED_PUT = 16 * 1024 * 1024;
  * this adapter mostly translates: bodies into the known-length form R2 needs,
  * R2's errors into the port's.
  */
-export class R2BlobStore implements BlobStore {
+export class R2BlobStore implements BlobStore, ListableObjects {
   readonly #bucket: R2Bucket;
 
   constructor(bucket: R2Bucket) {
     this.#bucket = bucket;
+  }
+
+  async *listObjects(prefix: string): AsyncIterable<ListedObject[]> {
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await this.#bucket.list({ prefix, ...(cursor ? { cursor } : {}) });
+      yield page.objects.map((object) => ({ key: object.key, size: object.size, lastModified: object.uploaded.getTime() }));
+      if (!page.truncated) return;
+      cursor = page.cursor;
+    }
   }
 
   async put(key: string, body: BlobBody | Uint8Array, options: PutOptions = {}): Promise<ObjectInfo> {

@@ -5,6 +5,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   ListPartsCommand,
   PutObjectCommand,
   UploadPartCommand,
@@ -22,6 +23,8 @@ import {
   type PresignedReads,
   type PutOptions,
   type UploadedPart,
+  type ListableObjects,
+  type ListedObject,
 } from "../../ports/blob-store.ts";
 import { checkCompletion, checkLength, checkPartNumber, chunksOf, parseExpectedDigest, type ExpectedDigest, type StoredPart } from "../blob-rules.ts";
 import { isMissingObject, isMissingUpload, isRejectedCompletion } from "./errors.ts";
@@ -49,7 +52,7 @@ const SMALL_BODY = 1024 * 1024;
  * bytes, and multipart keys are unique per upload, so a condition would
  * guard nothing. The races that matter are settled in the metadata store.
  */
-export class S3BlobStore implements BlobStore, PresignedReads {
+export class S3BlobStore implements BlobStore, PresignedReads, ListableObjects {
   readonly #client: S3Client;
   readonly #bucket: string;
 
@@ -57,6 +60,15 @@ export class S3BlobStore implements BlobStore, PresignedReads {
     this.#client = options.client;
     this.#bucket = options.bucket;
   }
+  async *listObjects(prefix: string): AsyncIterable<ListedObject[]> {
+    let token: string | undefined;
+    do {
+      const page = await this.#client.send(new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+      yield (page.Contents ?? []).flatMap((o) => (o.Key ? [{ key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified?.getTime() ?? 0 }] : []));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
 
   async put(key: string, body: BlobBody | Uint8Array, options: PutOptions = {}): Promise<ObjectInfo> {
     const expected = options.digest === undefined ? undefined : parseExpectedDigest(options.digest);

@@ -156,7 +156,7 @@ export class RepositoryRecords {
    * per repository): removes this repository's orphan links written before `linkedBefore`
    * (none while a manifest's references are unknown), then answers what it holds.
    */
-  scanForCollection(repository: string, linkedBefore: number, dryRun: boolean): { orphanLinks: number; held: string[] } {
+  scanForCollection(repository: string, linkedBefore: number, dryRun: boolean): { orphanLinks: number; held: string[]; sizes: Record<string, number> } {
     return this.#db.transaction(() => {
       const orphans = this.#db.all<{ digest: string }>(`SELECT digest FROM links WHERE repository = ? AND ${ORPHAN_LINK}`, repository, linkedBefore);
       if (!dryRun) for (const { digest } of orphans) this.#db.run("DELETE FROM links WHERE repository = ? AND digest = ?", repository, digest);
@@ -167,7 +167,16 @@ export class RepositoryRecords {
           if (table !== "links" || !gone.has(digest)) held.add(digest);
         }
       }
-      return { orphanLinks: orphans.length, held: [...held] };
+      // Sizes the repository knows, so a quota check need not ask the blob index (another object) for each.
+      const sizes: Record<string, number> = {};
+      for (const { digest, size } of this.#db.all<{ digest: string; size: number }>("SELECT digest, size FROM links WHERE repository = ?", repository)) {
+        if (held.has(digest)) sizes[digest] = size;
+      }
+      const manifestSizes = "SELECT digest, json_extract(record, '$.size') AS size FROM manifests WHERE repository = ? AND overflow_parts = 0";
+      for (const { digest, size } of this.#db.all<{ digest: string; size: number | null }>(manifestSizes, repository)) {
+        if (typeof size === "number") sizes[digest] = size;
+      }
+      return { orphanLinks: orphans.length, held: [...held], sizes };
     });
   }
 

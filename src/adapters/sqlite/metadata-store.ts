@@ -1,4 +1,4 @@
-import type { CollectableMetadata, IndexedBlob, LinkRef, MarkedBlob, RetainableMetadata, ScannableMetadata, TagTime } from "../../ports/collectable.ts";
+import type { CollectableMetadata, IndexedBlob, LinkRef, MarkedBlob, RetainableMetadata, ScannableMetadata, TagTime, RepositoryScan } from "../../ports/collectable.ts";
 import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type UploadRecord } from "../../ports/metadata-store.ts";
 import { CollectorRecords } from "../sql/collector-records.ts";
 import type { SqlDriver } from "../sql/driver.ts";
@@ -173,7 +173,7 @@ export class SqliteMetadataStore implements MetadataStore, CollectableMetadata, 
   }
 
   // The scanning view (usage reports; the single-database collector above is what collects here).
-  async scanRepository(repository: string, linkedBefore: number, dryRun: boolean): Promise<{ orphanLinks: number; held: string[] }> {
+  async scanRepository(repository: string, linkedBefore: number, dryRun: boolean): Promise<RepositoryScan> {
     return this.#repositories.scanForCollection(repository, linkedBefore, dryRun);
   }
 

@@ -6,7 +6,7 @@
  *   GET  /admin/usage               bytes per repository, namespace and overall (JSON)
  *   POST /admin/gc[?dry-run=true]   retention rules, then garbage collection; the report (JSON)
  *   DELETE /admin/repositories/<name>  every manifest, tag, link and upload of the repository;
- *                                   its blobs are collected by the next run (where supported)
+ *                                   its blobs are collected by the next run
  */
 import type { Hono } from "hono";
 import { RegistryError } from "../../core/errors.ts";

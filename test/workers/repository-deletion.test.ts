@@ -1,0 +1,79 @@
+/**
+ * Whole-repository deletion on Durable Objects + R2, inside workerd: the shared contract, and the
+ * interleaving that the catalog tokens exist for (DurableObjectMetadataStore.deleteRepository): a
+ * push that registers between the repository object's step and the catalog's keeps its repository
+ * listed.
+ */
+import { env, reset, runInDurableObject } from "cloudflare:test";
+import { afterEach, describe, expect, it } from "vitest";
+import { DurableObjectMetadataStore } from "../../src/adapters/durable-object/metadata-store.ts";
+import { R2BlobStore } from "../../src/adapters/r2/blob-store.ts";
+import { wasmSha2Hashing } from "../../src/adapters/wasm-sha2/hashing.ts";
+import sha256Wasm from "../../src/adapters/wasm-sha2/sha256.wasm";
+import sha512Wasm from "../../src/adapters/wasm-sha2/sha512.wasm";
+import { Registry } from "../../src/core/registry.ts";
+import { createApp } from "../../src/http/app.ts";
+import { MIN_PART_SIZE } from "../../src/ports/blob-store.ts";
+import { pullsWhole, pushImage, random, text } from "../contract/image-pushes.ts";
+import { repositoryDeletionContract } from "../contract/repository-deletion.contract.ts";
+
+const hashing = wasmSha2Hashing({ sha256: sha256Wasm, sha512: sha512Wasm });
+const newStore = () => new DurableObjectMetadataStore({ repositories: env.REPOSITORIES, indexShards: env.INDEX_SHARDS, catalog: env.CATALOG });
+
+repositoryDeletionContract("durable objects + r2", async () => ({
+  metadata: newStore(),
+  blobs: new R2BlobStore(env.BLOBS),
+  hashing,
+  objects: async () => (await env.BLOBS.list({ prefix: "blobs/" })).objects.map((o) => o.key).sort(),
+  catalogAlwaysListsHolders: true,
+  cleanup: () => reset(),
+}));
+
+describe("repository deletion on Durable Objects, step by step", () => {
+  afterEach(() => reset());
+  const catalog = () => env.CATALOG.getByName("catalog").list({});
+
+  it("a push between the repository object's deletion and the catalog's keeps the repository listed (its registration gave the name a new token)", async () => {
+    const metadata = newStore();
+    const app = createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE }));
+    expect((await pushImage(app, "team/a", "v1", text('{"a":1}'), [random(1000)])).status).toBe(201);
+
+    // The deletion's first step, as DurableObjectMetadataStore.deleteRepository takes it.
+    const wiped = await env.REPOSITORIES.getByName("team/a").deleteRepository("team/a");
+    expect(wiped).toMatchObject({ registered: true, manifests: 1, tags: 1, links: 2 });
+    // A push from another isolate (a store of its own) lands in between: it must register again.
+    expect((await pushImage(createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata: newStore(), hashing, partSize: MIN_PART_SIZE })), "team/a", "v2", text('{"a":2}'), [random(1000)])).status).toBe(201);
+    // The deletion's second step: the token it read is no longer the catalog's.
+    expect(await env.CATALOG.getByName("catalog").unregister("team/a", wiped.token)).toBe(false);
+
+    expect(await catalog()).toEqual(["team/a"]);
+    expect(await pullsWhole(app, "team/a", "v2")).toBe(true);
+  });
+
+  it("a write to an object whose registration was deleted registers it in the catalog before it writes, even in an isolate that wrote there before", async () => {
+    const metadata = newStore();
+    const app = createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE }));
+    expect((await pushImage(app, "team/a", "v1", text('{"a":1}'), [random(1000)])).status).toBe(201);
+    // Both steps, the catalog first this time: nothing listed, nothing held.
+    const wiped = await env.REPOSITORIES.getByName("team/a").deleteRepository("team/a");
+    expect(await env.CATALOG.getByName("catalog").unregister("team/a", wiped.token)).toBe(true);
+    expect(await catalog()).toEqual([]);
+    // The same store (the same isolate) pushes again: no cached "registered" skips the catalog.
+    expect((await pushImage(app, "team/a", "v2", text('{"a":2}'), [random(1000)])).status).toBe(201);
+    expect(await catalog()).toEqual(["team/a"]);
+    expect(await env.REPOSITORIES.getByName("team/a").isRegistered()).toBe(true);
+  });
+
+  it("an object registered before tokens existed (NULL token, as its catalog entry) is deleted and unlisted", async () => {
+    const metadata = newStore();
+    const app = createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE }));
+    expect((await pushImage(app, "old/app", "v1", text('{"o":1}'), [random(1000)])).status).toBe(201);
+    await runInDurableObject(env.REPOSITORIES.getByName("old/app"), (_object, state) => state.storage.sql.exec("UPDATE registration SET token = NULL"));
+    await runInDurableObject(env.CATALOG.getByName("catalog"), (_object, state) => state.storage.sql.exec("UPDATE repositories SET token = NULL"));
+    const res = await createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE }), {
+      maintenance: { usage: async () => ({}), collect: async () => ({}), deleteRepository: (name) => metadata.deleteRepository(name) },
+    }).request("/admin/repositories/old/app", { method: "DELETE" });
+    expect(res.status).toBe(200);
+    expect(await catalog()).toEqual([]);
+  });
+});
