@@ -58,7 +58,7 @@ ${
     ? h`<p class="notice">No tags. Manifests pushed by digest only are not listed here.</p>`
     : h`<div class="table"><table>
 <thead><tr><th scope="col">Tag</th><th scope="col">Digest</th><th scope="col">Kind</th><th scope="col">Platforms</th><th scope="col">Size</th>${sort === "pushed" ? h`<th scope="col">Pushed</th>` : ""}${deletes ? h`<th scope="col"><span class="skip">Actions</span></th>` : ""}</tr></thead>
-<tbody>${rows.map((row) => tagRowHtml(repository, row, sort, deletes))}</tbody></table></div>`
+<tbody>${rows.map((row) => tagRowHtml(repository, row, sort, deletes, address))}</tbody></table></div>`
 }
 <nav class="pager" aria-label="Pages">
 ${query.after ? h`<a href="${withQuery(here, { sort: sort === "name" ? undefined : sort })}">First page</a>` : ""}
@@ -93,11 +93,12 @@ export function kindOf(view: ManifestView): string {
   return "image";
 }
 
-function tagRowHtml(repository: string, row: TagRow, sort: TagSort, deletes: boolean): Html {
+function tagRowHtml(repository: string, row: TagRow, sort: TagSort, deletes: boolean, address: { host: string; plainHttp: boolean }): Html {
+  const pull = `docker pull ${address.host}/${repository}:${row.tag}`;
   const view = row.view;
   const platforms = view ? (view.isIndex ? view.manifests.map((m) => m.platform ?? "").filter(Boolean) : []) : [];
   return h`<tr>
-<td><span class="mono">${row.tag}</span></td>
+<td><span class="mono">${row.tag}</span> <button type="button" class="copy" data-copy="${pull}" aria-label="Copy: ${pull}">Copy pull</button></td>
 <td>${view ? h`<a class="mono" href="${manifestPath(repository, view.record.digest)}">${shortDigest(view.record.digest)}</a>` : h`<span class="muted">deleted</span>`}</td>
 <td>${view ? kindOf(view) : ""}</td>
 <td>${platforms.join(", ")}</td>
