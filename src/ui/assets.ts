@@ -31,6 +31,8 @@ pre { background: var(--panel); border: 1px solid var(--line); padding: .5rem .7
 .copy { display: none; }
 .js .copy { display: inline-block; }
 button, .button { font: inherit; padding: .35rem .8rem; border: 1px solid var(--line); border-radius: 6px; background: var(--panel); color: var(--fg); cursor: pointer; text-decoration: none; display: inline-block; }
+button, .button, .nowrap { white-space: nowrap; }
+td .copy { font-size: .8em; padding: .1rem .5rem; margin-left: .25rem; }
 button.danger, .button.danger { color: var(--danger); border-color: var(--danger); }
 label { display: block; margin: .75rem 0 .25rem; font-weight: 600; }
 input[type=text], input[type=password], input[type=search] { font: inherit; padding: .4rem .6rem; border: 1px solid var(--muted); border-radius: 6px; width: 100%; max-width: 28rem; background: var(--bg); color: var(--fg); }

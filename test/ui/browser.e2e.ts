@@ -169,6 +169,20 @@ describe.each(targets)("the web interface on %s", (name, start) => {
     await context.close();
   });
 
+  it("reads on a phone in dark mode and starts with a skip link for keyboard users", async () => {
+    const context = await browser.newContext({ baseURL: target.url, viewport: { width: 390, height: 844 }, colorScheme: "dark" });
+    const page = await context.newPage();
+    await signIn(page, "alice");
+    await page.goto("/ui/r/blue/app");
+    // Wide tables scroll inside their box; the page itself never scrolls sideways.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe("rgb(13, 17, 23)");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Skip to content");
+    await page.screenshot({ path: join(shots, "repository-phone-dark.png"), fullPage: true });
+    await context.close();
+  });
+
   it("shows hostile annotations, labels and media types as text; none of it runs", async () => {
     const { context, page, errors } = await visitor();
     await signIn(page, "alice");

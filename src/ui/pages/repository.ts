@@ -99,10 +99,10 @@ function tagRowHtml(repository: string, row: TagRow, sort: TagSort, deletes: boo
   const platforms = view ? (view.isIndex ? view.manifests.map((m) => m.platform ?? "").filter(Boolean) : []) : [];
   return h`<tr>
 <td><span class="mono">${row.tag}</span> <button type="button" class="copy" data-copy="${pull}" aria-label="Copy: ${pull}">Copy pull</button></td>
-<td>${view ? h`<a class="mono" href="${manifestPath(repository, view.record.digest)}">${shortDigest(view.record.digest)}</a>` : h`<span class="muted">deleted</span>`}</td>
-<td>${view ? kindOf(view) : ""}</td>
+<td class="nowrap">${view ? h`<a class="mono" href="${manifestPath(repository, view.record.digest)}">${shortDigest(view.record.digest)}</a>` : h`<span class="muted">deleted</span>`}</td>
+<td class="nowrap">${view ? kindOf(view) : ""}</td>
 <td>${platforms.join(", ")}</td>
-<td>${view ? formatBytes(view.totalSize) : ""}</td>
+<td class="nowrap">${view ? formatBytes(view.totalSize) : ""}</td>
 ${sort === "pushed" ? h`<td>${formatTime(row.pushedAt)}</td>` : ""}
 ${deletes ? h`<td><a class="button danger" href="${withQuery(`${repositoryPath(repository)}/-/delete`, { tag: row.tag })}">Delete…<span class="skip"> tag ${row.tag}</span></a></td>` : ""}
 </tr>`;
