@@ -72,7 +72,7 @@ describe("what each visitor sees (the auth policy decides, as for /v2/)", () => 
     expect(html).toContain("docker pull localhost/blue/app:v1");
     expect(html).toContain("podman pull --tls-verify=false localhost/blue/app:v1");
     expect(html).toContain("linux/arm64/v8");
-    expect(html).toMatch(/<td>index<\/td>/);
+    expect(html).toMatch(/<td class="nowrap">index<\/td>/);
   });
 
   it("keeps the delete buttons from a visitor without the delete right", async () => {
