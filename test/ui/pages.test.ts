@@ -85,6 +85,28 @@ describe("what each visitor sees (the auth policy decides, as for /v2/)", () => 
   });
 });
 
+describe("paging", () => {
+  it("lists a repository's tags 50 at a time, each page reading only its own manifests", async () => {
+    const token = await registry.token(["alice", PASSWORDS.alice], "repository:blue/many:pull,push");
+    const headers = bearer(token);
+    const config = await pushBlob(send, "blue/many", new TextEncoder().encode("{}"), OCI_CONFIG, headers);
+    const manifest = { schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [] };
+    for (let i = 0; i < 60; i++) await pushManifest(send, "blue/many", `t${String(i).padStart(2, "0")}`, manifest, headers);
+    const alice = new Visitor(send);
+    await alice.signIn("alice", PASSWORDS.alice);
+    const first = await alice.get("/ui/r/blue/many");
+    expect(first.html.match(/<tr>\n<td>/g)?.length).toBe(50);
+    expect(first.html).toContain(">t49<");
+    expect(first.html).not.toContain(">t50<");
+    const next = /href="([^"]+)" rel="next"/.exec(first.html)![1]!.replace(/&amp;/g, "&");
+    expect(next).toBe("/ui/r/blue/many?after=t49");
+    const second = await alice.get(next);
+    expect(second.html.match(/<tr>\n<td>/g)?.length).toBe(10);
+    expect(second.html).toContain(">t59<");
+    expect(second.html).not.toContain('rel="next"');
+  });
+});
+
 describe("sign-in sessions", () => {
   it("refuses wrong credentials with 401 and no session", async () => {
     const visitor = new Visitor(send);
