@@ -10,7 +10,7 @@ import { type AuthConfig, validateAuthConfig } from "./config.ts";
 import { type Identity, Identities } from "./identities.ts";
 import { generateSigningJwk, importSigningKey, importVerificationKey, KeyRing, type SigningKey, type TrustedKey } from "./keys.ts";
 import { Policy } from "./policy.ts";
-import { formatScope, MAX_SCOPES, parseScopes } from "./scope.ts";
+import { formatScope, MAX_SCOPES, parseScopes, type RepositoryAction } from "./scope.ts";
 import { TokenIssuer } from "./tokens.ts";
 import { TokenVerifier } from "./verifier.ts";
 
@@ -26,6 +26,10 @@ export interface AuthOptions {
    */
   state?: AuthStateStore;
 }
+
+/** Web sessions of users and robots last a working day; changing the password ends them sooner. */
+const SESSION_TTL_SECONDS = 8 * 3600;
+const OIDC_SESSION_TTL_SECONDS = 3600;
 
 export class AuthConfigError extends Error {
   constructor(problems: string[]) {
@@ -212,6 +216,41 @@ export class Auth {
     };
     if (refreshToken) body.refresh_token = refreshToken;
     return { ok: true, body };
+  }
+
+  /**
+   * The web interface's sign-in: the same identities as the token endpoint. Answers a session
+   * token for a cookie, or null for wrong credentials (never saying which part was wrong).
+   */
+  async signIn(username: string, password: string, csrf: string): Promise<string | null> {
+    const identity = await this.identities.authenticate(username, password);
+    if (!identity) return null;
+    const stamp = await this.identities.credentialStamp(identity);
+    // OIDC identities have no stored credential to revoke a session by: they get a short one.
+    return this.issuer.sessionToken(identity.name, stamp, csrf, stamp ? SESSION_TTL_SECONDS : OIDC_SESSION_TTL_SECONDS);
+  }
+
+  /** The identity and CSRF secret of a valid session token; null when expired, forged or its credential changed since. */
+  async session(token: string): Promise<{ identity: Identity; csrf: string } | null> {
+    const verified = await this.verifier.session(token);
+    const identity = verified ? this.identities.byName(verified.subject) : null;
+    if (!verified || !identity) return null;
+    if ((await this.identities.credentialStamp(identity)) !== verified.stamp) return null;
+    return { identity, csrf: verified.csrf };
+  }
+
+  /** What the policy lets `identity` (null: anonymous) do with `repository`. */
+  actionsFor(identity: Identity | null, repository: string): Set<RepositoryAction> {
+    return this.policy.actionsFor(identity, repository);
+  }
+
+  mayAdminister(identity: Identity | null): boolean {
+    return this.policy.mayAdminister(identity);
+  }
+
+  /** A pull rule on `*`: every repository is readable to `identity`. */
+  mayPullEverything(identity: Identity | null): boolean {
+    return this.policy.mayPullEverything(identity);
   }
 
   private async newRefreshToken(identity: Identity): Promise<string | undefined> {

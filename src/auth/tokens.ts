@@ -10,6 +10,8 @@ import type { AccessEntry } from "./scope.ts";
 
 export const ACCESS_TOKEN_TYPE = "JWT";
 export const REFRESH_TOKEN_TYPE = "rt+jwt";
+/** The web interface's sign-in (src/ui/session.ts): never accepted as an access or refresh token. */
+export const SESSION_TOKEN_TYPE = "session+jwt";
 
 export interface TokenSettings {
   issuer: string;
@@ -45,6 +47,11 @@ export class TokenIssuer {
 
   async refreshToken(subject: string, stamp: string): Promise<string> {
     return this.sign({ stamp }, REFRESH_TOKEN_TYPE, subject, this.now(), this.settings.refreshTokenTtlSeconds);
+  }
+
+  /** A browser session: its subject, its credential's stamp (null for OIDC) and the session's CSRF secret. */
+  async sessionToken(subject: string, stamp: string | null, csrf: string, ttlSeconds: number): Promise<string> {
+    return this.sign({ stamp, csrf }, SESSION_TOKEN_TYPE, subject, this.now(), ttlSeconds);
   }
 
   private sign(claims: Record<string, unknown>, typ: string, subject: string, now: number, ttl: number): Promise<string> {

@@ -7,7 +7,7 @@
 import { jwtVerify, type JWTPayload } from "jose";
 import type { KeyRing } from "./keys.ts";
 import type { AccessEntry } from "./scope.ts";
-import { ACCESS_TOKEN_TYPE, REFRESH_TOKEN_TYPE } from "./tokens.ts";
+import { ACCESS_TOKEN_TYPE, REFRESH_TOKEN_TYPE, SESSION_TOKEN_TYPE } from "./tokens.ts";
 
 export interface VerifierSettings {
   issuer: string;
@@ -43,6 +43,13 @@ export class TokenVerifier {
     const payload = await this.verify(token, REFRESH_TOKEN_TYPE);
     if (!payload || !payload.sub || typeof payload.stamp !== "string" || typeof payload.jti !== "string" || typeof payload.exp !== "number") return null;
     return { subject: payload.sub, stamp: payload.stamp, id: payload.jti, expiresAt: payload.exp };
+  }
+
+  async session(token: string): Promise<{ subject: string; stamp: string | null; csrf: string } | null> {
+    const payload = await this.verify(token, SESSION_TOKEN_TYPE);
+    if (!payload || !payload.sub || typeof payload.csrf !== "string") return null;
+    if (payload.stamp !== null && typeof payload.stamp !== "string") return null;
+    return { subject: payload.sub, stamp: payload.stamp, csrf: payload.csrf };
   }
 
   private async verify(token: string, typ: string): Promise<JWTPayload | null> {

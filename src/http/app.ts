@@ -17,6 +17,7 @@ import { metricsRoutes, type MetricsEndpoint } from "./routes/metrics.ts";
 import { observeRequests, type Observation } from "./observe.ts";
 import { silentLogger } from "../observability/log.ts";
 import type { ReadinessProbe } from "../observability/readiness.ts";
+import { uiRoutes } from "../ui/routes.ts";
 
 export interface AppOptions {
   /**
@@ -90,6 +91,12 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
   blobRoutes(app, registry, options.blobReadRedirects);
   manifestRoutes(app, registry);
   adminRoutes(app, options.maintenance);
+  // The web interface (src/ui/): pages at / and under /ui/, the same policy as the routes above.
+  uiRoutes(app, registry, {
+    ...(options.auth ? { auth: options.auth } : {}),
+    ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+    ...(options.maintenance ? { maintenance: options.maintenance } : {}),
+  });
 
   app.notFound((c) =>
     renderError(new RegistryError("UNSUPPORTED", `no such endpoint: ${c.req.method} ${new URL(c.req.url).pathname.slice(0, 200)}`, { status: 404 }), c, options.observation?.logger),

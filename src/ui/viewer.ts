@@ -1,0 +1,39 @@
+/**
+ * Who is looking at a page, and what the auth policy lets them see and do: the same
+ * policy the /v2/ routes apply, so a page never shows a repository its visitor could
+ * not pull, nor a button for an action the API would refuse them.
+ */
+import type { Identity } from "../auth/identities.ts";
+import type { Auth } from "../auth/service.ts";
+import type { ReadAccess } from "../core/read-access.ts";
+
+export interface Viewer extends ReadAccess {
+  /** The signed-in identity's name; null for an anonymous visitor (or any visitor of an open registry). */
+  readonly name: string | null;
+  /** The registry has sign-in (token auth is configured). */
+  readonly canSignIn: boolean;
+  mayDelete(repository: string): boolean;
+  readonly mayAdminister: boolean;
+}
+
+/** No auth configured: the API is open to every caller, and so is every page. */
+export const openRegistryViewer: Viewer = {
+  name: null,
+  canSignIn: false,
+  mayRead: () => true,
+  mayReadAll: true,
+  mayDelete: () => true,
+  mayAdminister: true,
+};
+
+/** `identity` null: anonymous, who sees what anonymous pull allows (public namespaces). */
+export function policyViewer(auth: Auth, identity: Identity | null): Viewer {
+  return {
+    name: identity?.name ?? null,
+    canSignIn: true,
+    mayRead: (repository) => auth.actionsFor(identity, repository).has("pull"),
+    mayReadAll: auth.mayPullEverything(identity),
+    mayDelete: (repository) => auth.actionsFor(identity, repository).has("delete"),
+    mayAdminister: auth.mayAdminister(identity),
+  };
+}
