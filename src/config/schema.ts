@@ -6,6 +6,7 @@
 import { type AuthConfig, validateAuthConfig } from "../auth/config.ts";
 import type { ImmutableTagRule } from "../core/patterns.ts";
 import { type RetentionRule, retentionProblems } from "../lifecycle/retention.ts";
+import { type MirrorConfig, parseMirrors } from "../proxy/mirror-config.ts";
 
 export interface RegistryConfig {
   /** Interface the Node server listens on. */
@@ -55,6 +56,8 @@ export interface RegistryConfig {
   retention: RetentionRule[];
   /** Namespace → most bytes it may store (core/quotas.ts; local disk backend). */
   quotas: Record<string, number>;
+  /** Pull-through mirrors of upstream registries (src/proxy/mirror-config.ts); each namespace is read-only. */
+  mirrors: MirrorConfig[];
   /** Token authentication (docs/auth.md); absent: the registry is open to every caller. */
   auth?: AuthConfig;
 }
@@ -82,6 +85,7 @@ export const defaultConfig: RegistryConfig = {
   immutableTags: [],
   retention: [],
   quotas: {},
+  mirrors: [],
   auth: undefined,
 };
 
@@ -109,6 +113,7 @@ export const environmentNames: Record<keyof RegistryConfig, string> = {
   immutableTags: "IMMUTABLE_TAGS",
   retention: "RETENTION",
   quotas: "QUOTAS",
+  mirrors: "MIRRORS",
   auth: "AUTH_CONFIG",
 };
 
@@ -177,6 +182,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   immutableTags();
   retention();
   quotas();
+  mirrors();
   awsSettings();
   config.auth = authSection(file.auth, env[environmentNames.auth], problems);
   if (problems.length > 0) throw new ConfigError(problems);
@@ -198,7 +204,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   }
 
   /** A structured setting: from the file, or its environment variable as JSON text; INVALID (reported) when that is not JSON. */
-  function structured(key: "immutableTags" | "retention" | "quotas", fallback: unknown): unknown {
+  function structured(key: "immutableTags" | "retention" | "quotas" | "mirrors", fallback: unknown): unknown {
     const fromEnv = env[environmentNames[key]];
     if (fromEnv === undefined) return file[key] ?? fallback;
     try {
@@ -237,6 +243,15 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
       Object.entries(raw).every(([name, bytes]) => /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/.test(name) && Number.isSafeInteger(bytes) && (bytes as number) >= 0);
     if (!valid) problems.push(`${where("quotas")} must map namespaces to byte counts, e.g. {"team": 10737418240}`);
     else config.quotas = { ...(raw as Record<string, number>) };
+  }
+
+  /** Upstream registries per namespace; messages name fields, never credentials (MIRRORS may be a secret). */
+  function mirrors(): void {
+    const raw = structured("mirrors", []);
+    if (raw === INVALID) return;
+    const found = parseMirrors(raw, env);
+    if (found.problems.length > 0) problems.push(...found.problems.map((problem) => `${where("mirrors")}: ${problem}`));
+    else config.mirrors = found.mirrors;
   }
 
   function awsSettings(): void {

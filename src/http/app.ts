@@ -10,6 +10,9 @@ import { adminRoutes, type Maintenance } from "./routes/admin.ts";
 import { manifestRoutes } from "./routes/manifests.ts";
 import { tokenRoutes } from "./routes/token.ts";
 import { uploadRoutes } from "./routes/uploads.ts";
+import { mirrorPath, mirrorRoutes } from "./routes/mirror.ts";
+import type { MirrorConfig } from "../proxy/mirror-config.ts";
+import { PullThrough, type PullThroughDeps } from "../proxy/pull-through.ts";
 
 export interface AppOptions {
   /**
@@ -36,12 +39,17 @@ export interface AppOptions {
    * realm follows the request's Host header, which the client chooses.
    */
   publicUrl?: string;
+  /** Pull-through mirrors (src/proxy): namespaces served from upstream registries, read-only here. */
+  mirrors?: MirrorConfig[];
+  /** How mirrors reach upstreams and keep work alive (tests give a fetch; Workers give waitUntil). */
+  mirrorOptions?: Pick<PullThroughDeps, "fetch" | "log" | "now" | "waitUntil">;
 }
 
 /** Builds the HTTP face of a registry over the given adapters. Holds no state of its own. */
 export function createApp(registryOrOptions: RegistryOptions | Registry, options: AppOptions = {}): Hono {
   const registry = registryOrOptions instanceof Registry ? registryOrOptions : new Registry(registryOrOptions);
-  const app = new Hono();
+  const mirrors = options.mirrors ?? [];
+  const app = mirrors.length > 0 ? new Hono({ getPath: mirrorPath(mirrors) }) : new Hono();
 
   app.use("*", async (c, next) => {
     await next();
@@ -59,6 +67,19 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
   const base = () => new Response("{}", { status: 200, headers: { "Content-Type": "application/json" } });
   app.get("/v2/", base);
   app.get("/v2", base);
+
+  if (mirrors.length > 0) {
+    const pullThrough = new PullThrough({
+      registry,
+      blobs: registry.store,
+      metadata: registry.metadata,
+      hashing: registry.hashing,
+      maxManifestBytes: registry.manifests.maxManifestBytes,
+      mirrors,
+      ...options.mirrorOptions,
+    });
+    mirrorRoutes(app, registry, pullThrough, mirrors);
+  }
 
   // Order matters: upload routes before blob routes, since `<name>` may contain "/".
   listingRoutes(app, registry);

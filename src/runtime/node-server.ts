@@ -92,7 +92,7 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     collect: ({ dryRun }) => (local ? collectLocal(config, local.store, { dryRun }) : collectAws(config, aws!, { dryRun })),
     ...(local ? { deleteRepository: (name: string) => deleteRepository(local.store, blobs, name) } : {}),
   };
-  const app = createApp(registry, { ...redirects, maintenance, ...(options.auth ? { auth: options.auth } : {}), ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
+  const app = createApp(registry, { ...redirects, maintenance, ...(options.auth ? { auth: options.auth } : {}), ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}), mirrors: config.mirrors });
   const description = awsModule ? awsModule.describeAwsStores(config) : `data in ${dataDir}`;
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => options.onListening(info.address, info.port, description));
   server.on("error", (error: NodeJS.ErrnoException) => {
