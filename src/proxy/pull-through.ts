@@ -140,10 +140,25 @@ export class PullThrough {
         await client.request("HEAD", upstreamName, `blobs/${canonical}`);
         if (await metadata.linkBlob(repository, known)) return { kind: "stored" };
       }
-      const response = await client.request(method, upstreamName, `blobs/${canonical}`);
+      if (method === "HEAD") {
+        const response = await client.request("HEAD", upstreamName, `blobs/${canonical}`);
+        return { kind: "upstream", digest: canonical, size: contentLength(response), body: null };
+      }
+      // In flight from before the upstream is asked, so pulls arriving meanwhile wait for this one.
+      const land = this.#takeOff(canonical);
+      let response: Response;
+      try {
+        response = await client.request("GET", upstreamName, `blobs/${canonical}`);
+      } catch (error) {
+        land();
+        throw error;
+      }
       const size = contentLength(response);
-      if (method === "HEAD" || !response.body) return { kind: "upstream", digest: canonical, size, body: null };
-      return { kind: "upstream", digest: canonical, size, body: await this.#cacheWhileStreaming(repository, canonical, algorithm, size, response.body) };
+      if (!response.body) {
+        land();
+        return { kind: "upstream", digest: canonical, size, body: null };
+      }
+      return { kind: "upstream", digest: canonical, size, body: await this.#cacheWhileStreaming(repository, canonical, algorithm, size, response.body, land) };
     } catch (error) {
       if (!(error instanceof UpstreamError)) throw error;
       throw registryError(error, "BLOB_UNKNOWN", `blob ${canonical} of ${upstreamName}`);
@@ -188,17 +203,29 @@ export class PullThrough {
     return record;
   }
 
-  /** The client's copy of the upstream body; the store's copy becomes visible once verified. */
-  async #cacheWhileStreaming(repository: string, digest: string, algorithm: "sha256" | "sha512", size: number | undefined, body: ReadableStream<Uint8Array>): Promise<ReadableStream<Uint8Array>> {
-    const { blobs, metadata } = this.#deps;
-    const key = newBlobKey(digest, (this.#deps.newId ?? (() => crypto.randomUUID()))());
+  /** Marks `digest` as being fetched by this process; the answer lands the flight (idempotent). */
+  #takeOff(digest: string): () => void {
     let land!: () => void;
     const flight = new Promise<void>((resolve) => (land = resolve));
     this.#flights.set(digest, flight);
-    const done = () => {
+    this.#deps.waitUntil?.(flight);
+    return () => {
       if (this.#flights.get(digest) === flight) this.#flights.delete(digest);
       land();
     };
+  }
+
+  /** The client's copy of the upstream body; the store's copy becomes visible once verified. `done` lands the flight. */
+  async #cacheWhileStreaming(
+    repository: string,
+    digest: string,
+    algorithm: "sha256" | "sha512",
+    size: number | undefined,
+    body: ReadableStream<Uint8Array>,
+    done: () => void,
+  ): Promise<ReadableStream<Uint8Array>> {
+    const { blobs, metadata } = this.#deps;
+    const key = newBlobKey(digest, (this.#deps.newId ?? (() => crypto.randomUUID()))());
     let written: Promise<{ size: number }> | undefined;
     const tee = verifiedTee(body, {
       hash: await this.#deps.hashing.resumable(algorithm),
@@ -222,7 +249,6 @@ export class PullThrough {
     });
     written = blobs.put(key, tee.store, size !== undefined ? { length: size } : {});
     written.catch(() => {});
-    this.#deps.waitUntil?.(flight);
     return tee.client;
   }
 }

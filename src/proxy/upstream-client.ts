@@ -91,6 +91,8 @@ export class UpstreamClient {
     const scheme = challenge.trim().split(/\s+/, 1)[0]?.toLowerCase();
     if (scheme === "basic") {
       if (!basic) throw new UpstreamError("denied", `${this.host} asks for a user name and password; give the mirror username and password`);
+      // Sent with every later request of this scope, not only after another 401.
+      this.#tokens.set(scope, { authorization: basic, expiresAt: Number.MAX_SAFE_INTEGER });
       return basic;
     }
     if (scheme !== "bearer") throw new UpstreamError("denied", `${this.host} answered 401 without a challenge we understand`);
