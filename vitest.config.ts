@@ -5,7 +5,8 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     // These run inside workerd: npm run test:workers (vitest.workers.config.ts).
     // test/aws needs Ceph RGW and dynalite running: npm run test:aws (vitest.aws.config.ts).
-    exclude: ["test/workers/**", "test/aws/**", "**/node_modules/**"],
+    // test/proxy needs docker-registry, skopeo, podman and containerd: npm run test:proxy.
+    exclude: ["test/workers/**", "test/aws/**", "test/proxy/**", "**/node_modules/**"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

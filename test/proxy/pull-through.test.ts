@@ -4,7 +4,9 @@
  * registry with token auth — pulled with skopeo, podman and curl.
  */
 import { createHash } from "node:crypto";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -28,6 +30,9 @@ let work: string;
 let upstream: Distribution;
 let proxy: CountingProxy;
 let registry: NodeServer;
+/** Our own registry with token auth, the second upstream. */
+let tokenUpstream: NodeServer;
+const TOKEN_USER = "conformance:conformance-secret";
 
 async function pushUpstream(name: string, tag: string, text: string, bigBytes = 0): Promise<void> {
   const dir = await mkdtemp(join(work, "image-"));
@@ -53,12 +58,25 @@ beforeAll(async () => {
   upstream = await startDistribution();
   proxy = await startCountingProxy(upstream.url);
   await pushUpstream("team/app", "v1", "first version");
-  const mirror = (namespace: string, tagFreshnessSeconds: number) => ({ namespace, url: proxy.url, username: UPSTREAM_USER, passwordEnv: "UPSTREAM_PASSWORD", tagFreshnessSeconds });
-  registry = await startNodeServer({ MIRRORS: JSON.stringify([mirror("mirror", 1), mirror("steady", 3600)]), UPSTREAM_PASSWORD });
+  tokenUpstream = await startNodeServer({ REGISTRY_CONFIG: "test/auth/conformance-registry.json" });
+  const layout = await buildImage(await mkdtemp(join(work, "token-image-")), "v1", "behind token auth");
+  await run("skopeo", ["copy", "--dest-tls-verify=false", "--dest-creds", TOKEN_USER, `oci:${layout}:v1`, `docker://127.0.0.1:${tokenUpstream.port}/conformance/app:v1`]);
+  const mirror = (namespace: string, tagFreshnessSeconds: number) => ({
+    namespace,
+    url: proxy.url,
+    // containerd's ?ns= names the host it was asked for: Distribution's, behind the proxy.
+    hosts: [new URL(proxy.url).host, upstream.hostPort],
+    username: UPSTREAM_USER,
+    passwordEnv: "UPSTREAM_PASSWORD",
+    tagFreshnessSeconds,
+  });
+  const ours = { namespace: "ours", url: tokenUpstream.url, username: "conformance", password: "conformance-secret" };
+  registry = await startNodeServer({ MIRRORS: JSON.stringify([mirror("mirror", 1), mirror("steady", 3600), ours]), UPSTREAM_PASSWORD });
 }, 120_000);
 
 afterAll(async () => {
   await registry?.stop();
+  await tokenUpstream?.stop();
   await proxy?.stop();
   await upstream?.stop();
   if (work) await removeDir(work);
@@ -80,8 +98,7 @@ describe("pull-through cache of a Distribution upstream with basic auth", () => 
 
   it("routes ?ns=<upstream host> to the mirror of that host (distribution-spec main, containerd's mirror requests)", async () => {
     const { digest } = await upstreamManifest("team/app", "v1");
-    const host = new URL(proxy.url).host;
-    const response = await fetch(`${registry.url}/v2/team/app/manifests/v1?ns=${host}`, { headers: { Accept: "application/vnd.oci.image.manifest.v1+json" } });
+    const response = await fetch(`${registry.url}/v2/team/app/manifests/v1?ns=${upstream.hostPort}`, { headers: { Accept: "application/vnd.oci.image.manifest.v1+json" } });
     expect(response.status).toBe(200);
     expect(response.headers.get("docker-content-digest")).toBe(digest);
     expect(sha256(new Uint8Array(await response.arrayBuffer()))).toBe(digest);
@@ -180,5 +197,62 @@ describe("pull-through cache of a Distribution upstream with basic auth", () => 
     await run("podman", [...podman, "pull", `${upstream.hostPort}/team/app:v1`], { env });
     const { stdout } = await run("podman", [...podman, "image", "inspect", "--format", "{{.Digest}}", `${upstream.hostPort}/team/app:v1`], { env });
     expect(stdout.trim()).toBe((await upstreamManifest("team/app", "v1")).digest);
+  });
+});
+
+describe("pull-through cache of our own registry with token auth", () => {
+  it("exchanges the mirror's credentials for a token and serves the image with its digests", async () => {
+    const { stdout } = await run("skopeo", ["inspect", "--raw", "--tls-verify=false", "--creds", TOKEN_USER, `docker://127.0.0.1:${tokenUpstream.port}/conformance/app:v1`]);
+    expect(await pullThrough("ours/conformance/app:v1")).toBe(sha256(new TextEncoder().encode(stdout)));
+  });
+
+  it("answers 404 for a repository the upstream does not hold", async () => {
+    const response = await fetch(`${registry.url}/v2/ours/conformance/absent/manifests/v1`);
+    expect(response.status).toBe(404);
+    expect(((await response.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("MANIFEST_UNKNOWN");
+  });
+});
+
+describe("containerd through a hosts.toml mirror (ctr, ?ns=)", () => {
+  it("pulls the upstream's image through our registry, with the upstream's digest", async () => {
+    const dir = await mkdtemp(join(work, "containerd-"));
+    await writeFile(
+      join(dir, "config.toml"),
+      [
+        "version = 2",
+        `root = "${dir}/root"`,
+        `state = "${dir}/state"`,
+        'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+        `[grpc]\n  address = "${dir}/containerd.sock"`,
+        `[ttrpc]\n  address = "${dir}/containerd.sock.ttrpc"`,
+        '[debug]\n  address = ""',
+        '[metrics]\n  address = ""',
+        `[plugins."io.containerd.internal.v1.opt"]\n  path = "${dir}/opt"`,
+        "",
+      ].join("\n"),
+    );
+    // The upstream itself needs credentials ctr is not given: only the mirror can answer.
+    await mkdir(join(dir, "hosts", upstream.hostPort), { recursive: true });
+    await writeFile(
+      join(dir, "hosts", upstream.hostPort, "hosts.toml"),
+      `server = "${upstream.url}"\n\n[host."http://127.0.0.1:${registry.port}"]\n  capabilities = ["pull", "resolve"]\n`,
+    );
+    const containerd = spawn("containerd", ["--config", join(dir, "config.toml")], { stdio: "ignore" });
+    const ctr = (...args: string[]) => run("ctr", ["--address", join(dir, "containerd.sock"), "--namespace", "proxy-test", ...args]);
+    try {
+      for (let i = 0; ; i++) {
+        if (await ctr("version").then(() => true, () => false)) break;
+        if (i > 200 || containerd.exitCode !== null) throw new Error("containerd did not start");
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const reference = `${upstream.hostPort}/team/app:v1`;
+      await ctr("images", "pull", "--hosts-dir", join(dir, "hosts"), "--snapshotter", "native", reference);
+      const { stdout } = await ctr("images", "ls");
+      const line = stdout.split("\n").find((l) => l.startsWith(`${reference} `));
+      expect(line?.split(/\s+/)[2]).toBe((await upstreamManifest("team/app", "v1")).digest);
+    } finally {
+      containerd.kill("SIGTERM");
+      if (containerd.exitCode === null) await once(containerd, "exit");
+    }
   });
 });
