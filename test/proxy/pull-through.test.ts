@@ -256,3 +256,18 @@ describe("containerd through a hosts.toml mirror (ctr, ?ns=)", () => {
     }
   });
 });
+
+describe("examples/mirror", () => {
+  it("mirrors mirror/* to the registry MIRROR_UPSTREAM names, anonymously", async () => {
+    // The upstream here is the open registry under test: examples' mirror/mirror/team/app is its mirror/team/app.
+    const example = await startNodeServer({ REGISTRY_CONFIG: "examples/mirror/registry.json", MIRROR_UPSTREAM: registry.url });
+    try {
+      const expected = await fetch(`${registry.url}/v2/mirror/team/app/manifests/v1`, { method: "HEAD", headers: { Accept: "application/vnd.oci.image.manifest.v1+json" } });
+      const response = await fetch(`${example.url}/v2/mirror/mirror/team/app/manifests/v1`, { headers: { Accept: "application/vnd.oci.image.manifest.v1+json" } });
+      expect(response.status).toBe(200);
+      expect(sha256(new Uint8Array(await response.arrayBuffer()))).toBe(expected.headers.get("docker-content-digest"));
+    } finally {
+      await example.stop();
+    }
+  });
+});
