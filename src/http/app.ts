@@ -42,7 +42,7 @@ export interface AppOptions {
   /** Pull-through mirrors (src/proxy): namespaces served from upstream registries, read-only here. */
   mirrors?: MirrorConfig[];
   /** How mirrors reach upstreams and keep work alive (tests give a fetch; Workers give waitUntil). */
-  mirrorOptions?: Pick<PullThroughDeps, "fetch" | "log" | "now" | "waitUntil">;
+  mirrorOptions?: Pick<PullThroughDeps, "fetch" | "log" | "now">;
 }
 
 /** Builds the HTTP face of a registry over the given adapters. Holds no state of its own. */
@@ -78,7 +78,8 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
       mirrors,
       ...options.mirrorOptions,
     });
-    mirrorRoutes(app, registry, pullThrough, mirrors);
+    // Where blob GETs redirect to storage (Lambda), a missing blob is cached whole first, then redirected to.
+    mirrorRoutes(app, registry, pullThrough, mirrors, { cacheBeforeServing: options.blobReadRedirects !== undefined });
   }
 
   // Order matters: upload routes before blob routes, since `<name>` may contain "/".

@@ -46,9 +46,10 @@ export interface PullThroughDeps {
   newId?: () => string;
   /** One line per notable event (stale answers, refused upstream bytes); never holds credentials. */
   log?: (line: string) => void;
-  /** Keeps work alive after the response has been handed over (Workers' ctx.waitUntil). */
-  waitUntil?: (work: Promise<unknown>) => void;
 }
+
+/** Keeps work alive after the response has been handed over (Workers' ctx.waitUntil), per request. */
+export type WaitUntil = (work: Promise<unknown>) => void;
 
 export interface MirroredManifest {
   record: ManifestRecord;
@@ -123,7 +124,7 @@ export class PullThrough {
     }
   }
 
-  async blob(repository: string, digest: string, method: "GET" | "HEAD"): Promise<MirroredBlob> {
+  async blob(repository: string, digest: string, method: "GET" | "HEAD", waitUntil?: WaitUntil): Promise<MirroredBlob> {
     const { mirror, upstreamName } = this.#mirror(repository);
     const client = this.#clients.get(mirror.namespace)!;
     const { digest: canonical, algorithm } = parseDigest(digest);
@@ -145,7 +146,7 @@ export class PullThrough {
         return { kind: "upstream", digest: canonical, size: contentLength(response), body: null };
       }
       // In flight from before the upstream is asked, so pulls arriving meanwhile wait for this one.
-      const land = this.#takeOff(canonical);
+      const land = this.#takeOff(canonical, waitUntil);
       let response: Response;
       try {
         response = await client.request("GET", upstreamName, `blobs/${canonical}`);
@@ -204,11 +205,11 @@ export class PullThrough {
   }
 
   /** Marks `digest` as being fetched by this process; the answer lands the flight (idempotent). */
-  #takeOff(digest: string): () => void {
+  #takeOff(digest: string, waitUntil: WaitUntil | undefined): () => void {
     let land!: () => void;
     const flight = new Promise<void>((resolve) => (land = resolve));
     this.#flights.set(digest, flight);
-    this.#deps.waitUntil?.(flight);
+    waitUntil?.(flight);
     return () => {
       if (this.#flights.get(digest) === flight) this.#flights.delete(digest);
       land();

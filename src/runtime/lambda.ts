@@ -89,6 +89,7 @@ async function deploy(env: Environment): Promise<Deployment> {
     maxRequestBytes: LAMBDA_MAX_REQUEST_BYTES,
     maintenance: { usage: () => measureUsage(stores.metadata), collect: ({ dryRun }) => collectNow(config, stores, dryRun) },
     blobReadRedirects: { signer: stores.blobs, expiresInSeconds: config.blobRedirectTtlSeconds },
+    mirrors: config.mirrors,
     ...(auth ? { auth } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
   });

@@ -20,9 +20,13 @@ export interface WorkersVars {
 export interface WorkersSecrets {
   /** The auth section as JSON (docs/auth.md); absent: the registry is open to every caller. */
   AUTH_CONFIG?: string;
+  /** Pull-through mirrors as JSON (README "Pull-through cache"); a secret because it may hold upstream credentials. */
+  MIRRORS?: string;
 }
 
 export interface WorkersConfig extends Pick<RegistryConfig, "partSize" | "maxManifestBytes" | "automaticMount" | "uploadTtlSeconds" | "immutableTags" | "gcGraceSeconds" | "retention" | "auth"> {
+  /** RegistryConfig.mirrors, when any (the MIRRORS secret). */
+  mirrors?: RegistryConfig["mirrors"];
   /** Largest request body Cloudflare lets through on the zone's plan; larger uploads get a 413 that says how to chunk. */
   maxRequestBytes: number;
   /** RegistryConfig.publicUrl, when set. */
@@ -48,7 +52,7 @@ export function resolveWorkersConfig(vars: WorkersVars, secrets: WorkersSecrets 
   let shared: RegistryConfig | undefined;
   try {
     const { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS, GC_GRACE_SECONDS, RETENTION, PUBLIC_URL } = vars;
-    shared = resolveConfig({}, { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS, GC_GRACE_SECONDS, RETENTION, PUBLIC_URL, AUTH_CONFIG: secrets.AUTH_CONFIG });
+    shared = resolveConfig({}, { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS, GC_GRACE_SECONDS, RETENTION, PUBLIC_URL, AUTH_CONFIG: secrets.AUTH_CONFIG, MIRRORS: secrets.MIRRORS });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...error.message.split("\n  - ").slice(1));
@@ -66,6 +70,6 @@ export function resolveWorkersConfig(vars: WorkersVars, secrets: WorkersSecrets 
     problems.push("auth.signingKeys (secret AUTH_CONFIG) is empty: a Worker needs a lasting key every isolate shares (`npm run auth:keygen` prints one)");
   }
   if (problems.length > 0 || !shared) throw new ConfigError(problems);
-  const { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, retention, auth, publicUrl } = shared;
-  return { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, retention, maxRequestBytes, ...(auth ? { auth } : {}), ...(publicUrl ? { publicUrl } : {}) };
+  const { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, retention, auth, publicUrl, mirrors } = shared;
+  return { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, retention, maxRequestBytes, ...(mirrors.length > 0 ? { mirrors } : {}), ...(auth ? { auth } : {}), ...(publicUrl ? { publicUrl } : {}) };
 }

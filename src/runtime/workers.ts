@@ -51,7 +51,7 @@ function deploymentFor(env: WorkersEnv): Promise<Deployment> {
 }
 
 async function deploy(env: WorkersEnv): Promise<Deployment> {
-  const config = resolveWorkersConfig(env, { AUTH_CONFIG: env.AUTH_CONFIG });
+  const config = resolveWorkersConfig(env, { AUTH_CONFIG: env.AUTH_CONFIG, MIRRORS: env.MIRRORS });
   const blobs = new R2BlobStore(env.BLOBS);
   const metadata = new DurableObjectMetadataStore({ repositories: env.REPOSITORIES, indexShards: env.INDEX_SHARDS, catalog: env.CATALOG });
   const registry = new Registry({
@@ -72,7 +72,7 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
     );
   }
   const maintenance = { usage: () => measureUsage(metadata), collect: ({ dryRun }: { dryRun: boolean }) => collect(config, metadata, blobs, dryRun) };
-  const app = createApp(registry, { maxRequestBytes: config.maxRequestBytes, maintenance, ...(auth ? { auth } : {}), ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
+  const app = createApp(registry, { maxRequestBytes: config.maxRequestBytes, maintenance, mirrors: config.mirrors ?? [], ...(auth ? { auth } : {}), ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
   return { config, registry, metadata, blobs, app };
 }
 

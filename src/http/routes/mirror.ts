@@ -1,8 +1,8 @@
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import { getPath } from "hono/utils/url";
 import { RegistryError } from "../../core/errors.ts";
 import { namespaceForHost, type MirrorConfig } from "../../proxy/mirror-config.ts";
-import type { PullThrough } from "../../proxy/pull-through.ts";
+import type { PullThrough, WaitUntil } from "../../proxy/pull-through.ts";
 import type { Registry } from "../../core/registry.ts";
 import { repositoryParam } from "../request.ts";
 import { manifestHeaders } from "./manifests.ts";
@@ -14,7 +14,7 @@ import { manifestHeaders } from "./manifests.ts";
  * (who may pull a mirrored repository is decided there, like any other) and before the
  * ordinary routes.
  */
-export function mirrorRoutes(app: Hono, registry: Registry, pullThrough: PullThrough, mirrors: MirrorConfig[]): void {
+export function mirrorRoutes(app: Hono, registry: Registry, pullThrough: PullThrough, mirrors: MirrorConfig[], options: { cacheBeforeServing: boolean }): void {
   app.on(["POST", "PUT", "PATCH"], "/v2/*", async (c, next) => {
     const namespace = mirrors.find((mirror) => c.req.path.startsWith(`/v2/${mirror.namespace}/`))?.namespace;
     if (namespace) {
@@ -38,12 +38,27 @@ export function mirrorRoutes(app: Hono, registry: Registry, pullThrough: PullThr
   app.get("/v2/:name{.+}/blobs/:digest", async (c, next) => {
     const repository = repositoryParam(c);
     if (!pullThrough.mirrors(repository)) return next();
-    const blob = await pullThrough.blob(repository, c.req.param("digest"), c.req.method === "HEAD" ? "HEAD" : "GET");
+    const blob = await pullThrough.blob(repository, c.req.param("digest"), c.req.method === "HEAD" ? "HEAD" : "GET", waitUntilOf(c));
     if (blob.kind === "stored") return next();
+    if (options.cacheBeforeServing && blob.body) {
+      // Reading our copy to its end drives the store's copy, verified and linked when it ends.
+      for await (const _ of blob.body);
+      return next();
+    }
     const headers: Record<string, string> = { "Content-Type": "application/octet-stream", "Docker-Content-Digest": blob.digest };
     if (blob.size !== undefined) headers["Content-Length"] = String(blob.size);
     return new Response(blob.body, { status: 200, headers });
   });
+}
+
+/** The runtime's waitUntil (Workers), so a blob's caching outlives a client that leaves; none on Node. */
+function waitUntilOf(c: Context): WaitUntil | undefined {
+  try {
+    const context = c.executionCtx;
+    return (work) => context.waitUntil(work);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
