@@ -175,3 +175,46 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
+
+export interface MirrorRegistry {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * The Worker (wrangler.toml) in workerd through test/workers/start-worker.ts, with
+ * `bindings` as vars (MIRRORS among them), local R2 and Durable Objects under a
+ * temporary directory. Its own process group, stopped by that group's id.
+ */
+export async function startWorker(bindings: Record<string, string>): Promise<MirrorRegistry> {
+  const state = await mkdtemp(join(tmpdir(), "proxy-worker-"));
+  const port = await freePort();
+  const child = spawn(process.execPath, ["test/workers/start-worker.ts", String(port), state, ...Object.entries(bindings).map(([k, v]) => `${k}=${v}`)], {
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  let log = "";
+  child.stdout!.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (/^ready /m.test(log)) break;
+    if (child.exitCode !== null || i > 900) throw new Error(`the Worker did not start:\n${log}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    url,
+    port,
+    async stop() {
+      if (child.exitCode === null) {
+        process.kill(-child.pid!, "SIGTERM");
+        const timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 5_000);
+        await once(child, "exit");
+        clearTimeout(timer);
+      }
+      await rm(state, { recursive: true, force: true });
+    },
+  };
+}
