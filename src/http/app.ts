@@ -11,6 +11,7 @@ import { manifestRoutes } from "./routes/manifests.ts";
 import { tokenRoutes } from "./routes/token.ts";
 import { uploadRoutes } from "./routes/uploads.ts";
 import { mirrorPath, mirrorRoutes } from "./routes/mirror.ts";
+import { edgeCacheRoutes, type EdgeCaching } from "./routes/edge-cache.ts";
 import type { MirrorConfig } from "../proxy/mirror-config.ts";
 import { PullThrough, type PullThroughDeps } from "../proxy/pull-through.ts";
 
@@ -39,6 +40,8 @@ export interface AppOptions {
    * realm follows the request's Host header, which the client chooses.
    */
   publicUrl?: string;
+  /** Content by digest answered from the edge location's cache (Workers' Cache API); off unless given. */
+  edgeCache?: EdgeCaching;
   /** Pull-through mirrors (src/proxy): namespaces served from upstream registries, read-only here. */
   mirrors?: MirrorConfig[];
   /** How mirrors reach upstreams and keep work alive (tests give a fetch; Workers give waitUntil). */
@@ -67,6 +70,9 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
   const base = () => new Response("{}", { status: 200, headers: { "Content-Type": "application/json" } });
   app.get("/v2/", base);
   app.get("/v2", base);
+
+  // After the guards (a cached answer goes only to callers who may pull), before mirrors and storage.
+  if (options.edgeCache) edgeCacheRoutes(app, options.edgeCache);
 
   if (mirrors.length > 0) {
     const pullThrough = new PullThrough({

@@ -14,6 +14,8 @@ export interface WorkersVars {
   RETENTION?: string;
   /** The origin clients use (https://registry.example.com): the token realm's base. Unset: each request's Host. */
   PUBLIC_URL?: string;
+  /** Seconds blobs and manifests by digest stay in each location's Cache API; 0 or unset: not cached (README "Edge caching"). */
+  EDGE_CACHE_SECONDS?: string;
 }
 
 /** Secrets of the Workers deployment: `wrangler secret put NAME` (`.dev.vars` for wrangler dev). */
@@ -25,6 +27,8 @@ export interface WorkersSecrets {
 }
 
 export interface WorkersConfig extends Pick<RegistryConfig, "partSize" | "maxManifestBytes" | "automaticMount" | "uploadTtlSeconds" | "immutableTags" | "gcGraceSeconds" | "retention" | "auth"> {
+  /** How long content by digest stays in each location's Cache API, when edge caching is on. */
+  edgeCacheSeconds?: number;
   /** RegistryConfig.mirrors, when any (the MIRRORS secret). */
   mirrors?: RegistryConfig["mirrors"];
   /** Largest request body Cloudflare lets through on the zone's plan; larger uploads get a 413 that says how to chunk. */
@@ -65,11 +69,16 @@ export function resolveWorkersConfig(vars: WorkersVars, secrets: WorkersSecrets 
   if (!Number.isSafeInteger(maxRequestBytes) || maxRequestBytes < 1024 * 1024) {
     problems.push(`MAX_REQUEST_BYTES must be an integer of at least 1048576 (Cloudflare's limit for the zone's plan: 100000000 on Free and Pro), not ${JSON.stringify(raw)}`);
   }
+  const edgeRaw = vars.EDGE_CACHE_SECONDS;
+  const edgeCacheSeconds = edgeRaw === undefined || edgeRaw === "" ? 0 : /^\d+$/.test(edgeRaw) ? Number(edgeRaw) : NaN;
+  if (!Number.isSafeInteger(edgeCacheSeconds) || edgeCacheSeconds > 365 * 24 * 60 * 60) {
+    problems.push(`EDGE_CACHE_SECONDS must be a whole number of seconds up to one year (0: no edge caching), not ${JSON.stringify(edgeRaw)}`);
+  }
   // Never a throwaway key here: each isolate would sign with its own, and tokens would fail at random.
   if (shared?.auth && shared.auth.signingKeys.length === 0) {
     problems.push("auth.signingKeys (secret AUTH_CONFIG) is empty: a Worker needs a lasting key every isolate shares (`npm run auth:keygen` prints one)");
   }
   if (problems.length > 0 || !shared) throw new ConfigError(problems);
   const { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, retention, auth, publicUrl, mirrors } = shared;
-  return { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, retention, maxRequestBytes, ...(mirrors.length > 0 ? { mirrors } : {}), ...(auth ? { auth } : {}), ...(publicUrl ? { publicUrl } : {}) };
+  return { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, retention, maxRequestBytes, ...(mirrors.length > 0 ? { mirrors } : {}), ...(edgeCacheSeconds > 0 ? { edgeCacheSeconds } : {}), ...(auth ? { auth } : {}), ...(publicUrl ? { publicUrl } : {}) };
 }

@@ -7,6 +7,7 @@
 import type { Hono } from "hono";
 import { DurableObjectMetadataStore } from "../adapters/durable-object/metadata-store.ts";
 import { R2BlobStore } from "../adapters/r2/blob-store.ts";
+import { WorkersEdgeCache } from "../adapters/workers-cache/edge-cache.ts";
 import { wasmSha2Hashing } from "../adapters/wasm-sha2/hashing.ts";
 import sha256 from "../adapters/wasm-sha2/sha256.wasm";
 import sha512 from "../adapters/wasm-sha2/sha512.wasm";
@@ -72,7 +73,15 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
     );
   }
   const maintenance = { usage: () => measureUsage(metadata), collect: ({ dryRun }: { dryRun: boolean }) => collect(config, metadata, blobs, dryRun) };
-  const app = createApp(registry, { maxRequestBytes: config.maxRequestBytes, maintenance, mirrors: config.mirrors ?? [], ...(auth ? { auth } : {}), ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
+  const edgeCache = config.edgeCacheSeconds ? { edgeCache: { cache: new WorkersEdgeCache(caches.default), seconds: config.edgeCacheSeconds } } : {};
+  const app = createApp(registry, {
+    maxRequestBytes: config.maxRequestBytes,
+    maintenance,
+    mirrors: config.mirrors ?? [],
+    ...edgeCache,
+    ...(auth ? { auth } : {}),
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+  });
   return { config, registry, metadata, blobs, app };
 }
 
