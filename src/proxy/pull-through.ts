@@ -66,7 +66,7 @@ export type MirroredBlob =
 const ACCEPT = MANIFEST_TYPES.join(", ");
 /** Tags whose freshness is remembered, per process; the oldest are forgotten first. */
 const MAX_FRESH_TAGS = 10_000;
-/** How long a pull waits for another pull's fetch of the same blob before fetching it itself. */
+/** How long a pull waits for other pulls' fetch of the same blob (a stalled upstream) before fetching it itself. */
 const FLIGHT_WAIT_MS = 120_000;
 
 export class PullThrough {
@@ -130,37 +130,32 @@ export class PullThrough {
     const { digest: canonical, algorithm } = parseDigest(digest);
     const { metadata } = this.#deps;
     if (await metadata.getBlobLink(repository, canonical)) return { kind: "stored" };
-    const flight = this.#flights.get(canonical);
-    if (flight) {
+    const deadline = Date.now() + FLIGHT_WAIT_MS;
+    for (let flight = this.#flights.get(canonical); flight && Date.now() < deadline; flight = this.#flights.get(canonical)) {
       await Promise.race([flight, new Promise((resolve) => setTimeout(resolve, FLIGHT_WAIT_MS))]);
       if (await metadata.getBlobLink(repository, canonical)) return { kind: "stored" };
     }
+    // No await between the check above and this: pulls arriving from now on wait for this one.
+    const land = method === "GET" ? this.#takeOff(canonical, waitUntil) : () => {};
     try {
       const known = await metadata.getBlob(canonical);
       if (known) {
         await client.request("HEAD", upstreamName, `blobs/${canonical}`);
-        if (await metadata.linkBlob(repository, known)) return { kind: "stored" };
+        if (await metadata.linkBlob(repository, known)) {
+          land();
+          return { kind: "stored" };
+        }
       }
-      if (method === "HEAD") {
-        const response = await client.request("HEAD", upstreamName, `blobs/${canonical}`);
-        return { kind: "upstream", digest: canonical, size: contentLength(response), body: null };
-      }
-      // In flight from before the upstream is asked, so pulls arriving meanwhile wait for this one.
-      const land = this.#takeOff(canonical, waitUntil);
-      let response: Response;
-      try {
-        response = await client.request("GET", upstreamName, `blobs/${canonical}`);
-      } catch (error) {
-        land();
-        throw error;
-      }
+      const response = await client.request(method, upstreamName, `blobs/${canonical}`);
       const size = contentLength(response);
-      if (!response.body) {
+      if (method === "HEAD" || !response.body) {
+        await response.body?.cancel();
         land();
         return { kind: "upstream", digest: canonical, size, body: null };
       }
       return { kind: "upstream", digest: canonical, size, body: await this.#cacheWhileStreaming(repository, canonical, algorithm, size, response.body, land) };
     } catch (error) {
+      land();
       if (!(error instanceof UpstreamError)) throw error;
       throw registryError(error, "BLOB_UNKNOWN", `blob ${canonical} of ${upstreamName}`);
     }

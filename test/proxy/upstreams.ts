@@ -208,6 +208,7 @@ export async function startWorker(bindings: Record<string, string>): Promise<Mir
     url,
     port,
     async stop() {
+      if (process.env.PROXY_TEST_WORKER_LOG) console.log(log);
       if (child.exitCode === null) {
         process.kill(-child.pid!, "SIGTERM");
         const timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 5_000);

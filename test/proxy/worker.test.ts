@@ -5,4 +5,5 @@
 import { mirrorSuite } from "./mirror-suite.ts";
 import { startWorker } from "./upstreams.ts";
 
-mirrorSuite("Workers (workerd)", (mirrors) => startWorker({ MIRRORS: mirrors }));
+// Edge caching on, so every case also runs through the Cache API (a corrupt upstream blob must not land there either).
+mirrorSuite("Workers (workerd, edge caching on)", (mirrors) => startWorker({ MIRRORS: mirrors, EDGE_CACHE_SECONDS: "3600" }));

@@ -2,6 +2,7 @@ import type { Context, Hono, Next } from "hono";
 import type { EdgeCache } from "../../ports/edge-cache.ts";
 import { pacedTee } from "../../core/paced-tee.ts";
 import { looksLikeDigest } from "../../core/digest.ts";
+import { isEdgeCacheable } from "../edge-cacheability.ts";
 
 export interface EdgeCaching {
   cache: EdgeCache;
@@ -17,7 +18,9 @@ export interface EdgeCaching {
  * callers who may pull that repository, and a digest cached for one repository is not
  * an answer for another (design: Storage). A DELETE by digest removes the answer at the
  * location it ran; elsewhere answers expire after `seconds`. Range requests are not
- * cached (the first pull of a layer is whole, resumptions go to storage).
+ * cached (the first pull of a layer is whole, resumptions go to storage), nor is a blob a
+ * mirror streams from its upstream before verifying it (edge-cacheability.ts): the next
+ * pull, from storage, fills the cache.
  */
 export function edgeCacheRoutes(app: Hono, { cache, seconds }: EdgeCaching): void {
   const cached = (kind: "blobs" | "manifests") => async (c: Context, next: Next) => {
@@ -38,7 +41,7 @@ export function edgeCacheRoutes(app: Hono, { cache, seconds }: EdgeCaching): voi
     }
     await next();
     const response = c.res;
-    if (c.req.method !== "GET" || response.status !== 200 || !response.body) return;
+    if (c.req.method !== "GET" || response.status !== 200 || !response.body || !isEdgeCacheable(c)) return;
     const [client, stored] = pacedTee(response.body);
     const headers = new Headers(response.headers);
     // The Cache API keeps only answers marked public; the key is reachable only through this code.

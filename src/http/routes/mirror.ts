@@ -5,6 +5,7 @@ import { namespaceForHost, type MirrorConfig } from "../../proxy/mirror-config.t
 import type { PullThrough, WaitUntil } from "../../proxy/pull-through.ts";
 import type { Registry } from "../../core/registry.ts";
 import { repositoryParam } from "../request.ts";
+import { markNotEdgeCacheable } from "../edge-cacheability.ts";
 import { manifestHeaders } from "./manifests.ts";
 
 /**
@@ -45,6 +46,7 @@ export function mirrorRoutes(app: Hono, registry: Registry, pullThrough: PullThr
       for await (const _ of blob.body);
       return next();
     }
+    markNotEdgeCacheable(c);
     const headers: Record<string, string> = { "Content-Type": "application/octet-stream", "Docker-Content-Digest": blob.digest };
     if (blob.size !== undefined) headers["Content-Length"] = String(blob.size);
     return new Response(blob.body, { status: 200, headers });
