@@ -43,7 +43,11 @@ export function mirrorRoutes(app: Hono, registry: Registry, pullThrough: PullThr
     if (blob.kind === "stored") return next();
     if (options.cacheBeforeServing && blob.body) {
       // Reading our copy to its end drives the store's copy, verified and linked when it ends.
-      for await (const _ of blob.body);
+      try {
+        for await (const _ of blob.body);
+      } catch {
+        throw new RegistryError("UNKNOWN", `the upstream's bytes for ${blob.digest} were refused (wrong digest or length, or the transfer broke); nothing was stored, try again`, { status: 502 });
+      }
       return next();
     }
     markNotEdgeCacheable(c);
