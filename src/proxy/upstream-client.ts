@@ -26,6 +26,7 @@ export class UpstreamError extends Error {
 /** How long to wait for an upstream's headers; a body then streams for as long as it takes. */
 const HEADERS_TIMEOUT_MS = 30_000;
 const TOKEN_BODY_LIMIT = 64 * 1024;
+const MAX_REDIRECTS = 5;
 /** Tokens without `expires_in` live 60 s (docker token spec); reuse stops a little before expiry. */
 const DEFAULT_TOKEN_SECONDS = 60;
 const TOKEN_MARGIN_SECONDS = 5;
@@ -73,11 +74,24 @@ export class UpstreamClient {
     throw this.#failure(response, `${method} ${url}`);
   }
 
+  /**
+   * One request; redirects (Docker Hub sends blob GETs to a CDN with a signed URL) are followed
+   * here, without our Authorization header: credentials go to the upstream's own origin only.
+   */
   async #send(method: string, url: string, headers: Record<string, string>, authorization: string | undefined): Promise<Response> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), HEADERS_TIMEOUT_MS);
     try {
-      return await this.#fetch(url, { method, headers: authorization ? { ...headers, Authorization: authorization } : headers, signal: controller.signal, redirect: "follow" });
+      let target = url;
+      for (let hop = 0; ; hop++) {
+        const sameOrigin = new URL(target).origin === new URL(url).origin;
+        const withAuth = authorization && sameOrigin ? { ...headers, Authorization: authorization } : headers;
+        const response = await this.#fetch(target, { method, headers: withAuth, signal: controller.signal, redirect: "manual" });
+        const location = response.headers.get("location");
+        if (response.status < 300 || response.status > 399 || !location || hop === MAX_REDIRECTS) return response;
+        await response.body?.cancel().catch(() => {});
+        target = new URL(location, target).href;
+      }
     } catch (error) {
       throw new UpstreamError("unavailable", `${this.host} did not answer ${method} ${url}: ${(error as Error).message}`);
     } finally {

@@ -15,6 +15,9 @@ let server: Server;
 let origin: string;
 const seen: { path: string; authorization: string | undefined }[] = [];
 let rateLimitNext = false;
+let cdn: Server;
+let cdnOrigin: string;
+const cdnSeen: (string | undefined)[] = [];
 
 beforeAll(async () => {
   server = createServer((req: IncomingMessage, res) => {
@@ -29,13 +32,22 @@ beforeAll(async () => {
       rateLimitNext = false;
       return res.writeHead(429, { "Retry-After": "30" }).end();
     }
-    const name = /^\/v2\/(.+)\/manifests\//.exec(url.pathname)?.[1];
+    const name = /^\/v2\/(.+)\/(?:manifests|blobs)\//.exec(url.pathname)?.[1];
     if (req.headers.authorization !== `Bearer token-for-repository:${name}:pull`) {
       res.writeHead(401, { "WWW-Authenticate": `Bearer realm="${origin}/token",service="upstream",scope="repository:${name}:pull"` });
       return res.end();
     }
+    if (url.pathname.includes("/blobs/")) return res.writeHead(307, { Location: `${cdnOrigin}/signed/blob?sig=1` }).end();
     res.writeHead(200, { "Docker-Content-Digest": "sha256:" + "a".repeat(64) }).end();
   });
+  cdn = createServer((req, res) => {
+    cdnSeen.push(req.headers.authorization);
+    res.writeHead(200, { "Content-Type": "application/octet-stream" }).end("layer bytes");
+  });
+  cdn.listen(0, "127.0.0.1");
+  await once(cdn, "listening");
+  // Another origin (another port) standing for the CDN Docker Hub redirects blob GETs to.
+  cdnOrigin = `http://127.0.0.1:${(cdn.address() as { port: number }).port}`;
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -44,6 +56,8 @@ beforeAll(async () => {
 afterAll(() => {
   server.closeAllConnections();
   server.close();
+  cdn.closeAllConnections();
+  cdn.close();
 });
 
 const mirror = (extra: Partial<MirrorConfig> = {}): MirrorConfig => ({
@@ -92,6 +106,13 @@ describe("upstream client: Docker token flow", () => {
     expect((error as UpstreamError).kind).toBe("denied");
     expect((error as Error).message).toContain("username and password");
     expect((error as Error).message).not.toContain("wrong-password-123");
+  });
+
+  it("follows a blob redirect to another origin without sending it our Authorization", async () => {
+    const client = new UpstreamClient(mirror());
+    const response = await client.request("GET", "team/app", `blobs/sha256:${"b".repeat(64)}`);
+    expect(await response.text()).toBe("layer bytes");
+    expect(cdnSeen).toEqual([undefined]);
   });
 
   it("answers unavailable, not a crash, when nothing listens upstream", async () => {
