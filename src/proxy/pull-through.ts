@@ -132,7 +132,9 @@ export class PullThrough {
     if (await metadata.getBlobLink(repository, canonical)) return { kind: "stored" };
     const deadline = Date.now() + FLIGHT_WAIT_MS;
     for (let flight = this.#flights.get(canonical); flight && Date.now() < deadline; flight = this.#flights.get(canonical)) {
-      await Promise.race([flight, new Promise((resolve) => setTimeout(resolve, FLIGHT_WAIT_MS))]);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([flight, new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
+      clearTimeout(timer);
       if (await metadata.getBlobLink(repository, canonical)) return { kind: "stored" };
     }
     // No await between the check above and this: pulls arriving from now on wait for this one.
