@@ -66,6 +66,8 @@ export type MirroredBlob =
 const ACCEPT = MANIFEST_TYPES.join(", ");
 /** Tags whose freshness is remembered, per process; the oldest are forgotten first. */
 const MAX_FRESH_TAGS = 10_000;
+/** An upstream blob body that sends nothing for this long is abandoned (client and store both fail). */
+const UPSTREAM_IDLE_MS = 60_000;
 /** How long a pull waits for other pulls' fetch of the same blob (a stalled upstream) before fetching it itself. */
 const FLIGHT_WAIT_MS = 120_000;
 
@@ -229,6 +231,7 @@ export class PullThrough {
       hash: await this.#deps.hashing.resumable(algorithm),
       digest,
       length: size,
+      idleTimeoutMs: UPSTREAM_IDLE_MS,
       onVerified: async () => {
         try {
           const stored = await written!;

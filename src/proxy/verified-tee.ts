@@ -29,6 +29,8 @@ export interface TeeOptions {
   onVerified(): Promise<void>;
   /** Runs when the bytes are refused (wrong digest or length, upstream failure). */
   onRefused(error: Error): void;
+  /** An upstream that sends nothing for this long fails the body (it would hold both readers forever). */
+  idleTimeoutMs: number;
 }
 
 export class BlobVerificationError extends Error {
@@ -88,11 +90,17 @@ export function verifiedTee(source: ReadableStream<Uint8Array>, options: TeeOpti
     }
     reading = true;
     let chunk: ReadableStreamReadResult<Uint8Array>;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const idle = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`nothing arrived for ${options.idleTimeoutMs / 1000} s`)), options.idleTimeoutMs);
+    });
     try {
-      chunk = await reader.read();
+      chunk = await Promise.race([reader.read(), idle]);
     } catch (error) {
       reading = false;
       return fail(new BlobVerificationError(`the upstream stopped sending ${options.digest}: ${(error as Error).message}`));
+    } finally {
+      clearTimeout(timer);
     }
     reading = false;
     if (chunk.done) return finish();

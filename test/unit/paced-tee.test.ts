@@ -77,6 +77,7 @@ describe("verifiedTee", () => {
       hash: await hashWasm.resumable("sha256"),
       digest: digestOf(expected),
       length: expected.byteLength,
+      idleTimeoutMs: 60_000,
       onVerified: async () => void events.push("verified"),
       onRefused: () => void events.push("refused"),
     });
@@ -92,6 +93,7 @@ describe("verifiedTee", () => {
       hash: await hashWasm.resumable("sha256"),
       digest: digestOf(bytesOf(10)),
       length: 10 * 1024,
+      idleTimeoutMs: 60_000,
       onVerified: async () => void refused.push("verified"),
       onRefused: (error) => void refused.push(error.message),
     });
@@ -107,6 +109,7 @@ describe("verifiedTee", () => {
       hash: await hashWasm.resumable("sha256"),
       digest: digestOf(expected),
       length: expected.byteLength,
+      idleTimeoutMs: 60_000,
       onVerified: async () => void (verified = true),
       onRefused: () => {},
     });
@@ -118,5 +121,27 @@ describe("verifiedTee", () => {
     expect(await stored).toEqual(expected);
     await tick();
     expect(verified).toBe(true);
+  });
+
+  it("fails both streams when the upstream stops sending mid-body", async () => {
+    let sent = 0;
+    const stalled = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        // Two chunks, then nothing ever again (a pull that never settles).
+        if (sent++ < 2) controller.enqueue(new Uint8Array(1024));
+        else return new Promise<void>(() => {});
+      },
+    }, { highWaterMark: 0 });
+    const refused: string[] = [];
+    const tee = verifiedTee(stalled, {
+      hash: await hashWasm.resumable("sha256"),
+      digest: `sha256:${"0".repeat(64)}`,
+      length: 4096,
+      idleTimeoutMs: 100,
+      onVerified: async () => {},
+      onRefused: (error) => void refused.push(error.message),
+    });
+    await expect(Promise.all([drain(tee.client), drain(tee.store)])).rejects.toThrow(/stopped sending/);
+    expect(refused).toEqual([expect.stringContaining("nothing arrived for 0.1 s")]);
   });
 });
