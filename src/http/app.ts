@@ -13,7 +13,7 @@ import { uploadRoutes } from "./routes/uploads.ts";
 import { mirrorPath, mirrorRoutes } from "./routes/mirror.ts";
 import { edgeCacheRoutes, type EdgeCaching } from "./routes/edge-cache.ts";
 import type { MirrorConfig } from "../proxy/mirror-config.ts";
-import { PullThrough, type PullThroughDeps } from "../proxy/pull-through.ts";
+import { PullThrough } from "../proxy/pull-through.ts";
 
 export interface AppOptions {
   /**
@@ -44,8 +44,6 @@ export interface AppOptions {
   edgeCache?: EdgeCaching;
   /** Pull-through mirrors (src/proxy): namespaces served from upstream registries, read-only here. */
   mirrors?: MirrorConfig[];
-  /** How mirrors reach upstreams and keep work alive (tests give a fetch; Workers give waitUntil). */
-  mirrorOptions?: Pick<PullThroughDeps, "fetch" | "log" | "now">;
 }
 
 /** Builds the HTTP face of a registry over the given adapters. Holds no state of its own. */
@@ -82,7 +80,6 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
       hashing: registry.hashing,
       maxManifestBytes: registry.manifests.maxManifestBytes,
       mirrors,
-      ...options.mirrorOptions,
     });
     // Where blob GETs redirect to storage (Lambda), a missing blob is cached whole first, then redirected to.
     mirrorRoutes(app, registry, pullThrough, mirrors, { cacheBeforeServing: options.blobReadRedirects !== undefined });
