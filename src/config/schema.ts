@@ -7,6 +7,7 @@ import { type AuthConfig, validateAuthConfig } from "../auth/config.ts";
 import type { ImmutableTagRule } from "../core/patterns.ts";
 import { type RetentionRule, retentionProblems } from "../lifecycle/retention.ts";
 import { isLogLevel, LOG_LEVELS, type LogLevel } from "../observability/log.ts";
+import { type MirrorConfig, parseMirrors } from "../proxy/mirror-config.ts";
 
 export interface RegistryConfig {
   /** Interface the Node server listens on. */
@@ -60,6 +61,8 @@ export interface RegistryConfig {
   retention: RetentionRule[];
   /** Namespace → most bytes it may store (core/quotas.ts; every backend). */
   quotas: Record<string, number>;
+  /** Pull-through mirrors of upstream registries (src/proxy/mirror-config.ts); each namespace is read-only. */
+  mirrors: MirrorConfig[];
   /** Token authentication (docs/auth.md); absent: the registry is open to every caller. */
   auth?: AuthConfig;
   /** Least severe log line written: debug, info (one line per request), warn, error. */
@@ -105,6 +108,7 @@ export const defaultConfig: RegistryConfig = {
   immutableTags: [],
   retention: [],
   quotas: {},
+  mirrors: [],
   auth: undefined,
   logLevel: "info",
   logFormat: "auto",
@@ -142,6 +146,7 @@ export const environmentNames: Record<keyof RegistryConfig, string> = {
   immutableTags: "IMMUTABLE_TAGS",
   retention: "RETENTION",
   quotas: "QUOTAS",
+  mirrors: "MIRRORS",
   auth: "AUTH_CONFIG",
   logLevel: "LOG_LEVEL",
   logFormat: "LOG_FORMAT",
@@ -235,6 +240,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   immutableTags();
   retention();
   quotas();
+  mirrors();
   awsSettings();
   operatorSettings();
   config.auth = authSection(file.auth, env[environmentNames.auth], problems);
@@ -257,7 +263,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   }
 
   /** A structured setting: from the file, or its environment variable as JSON text; INVALID (reported) when that is not JSON. */
-  function structured(key: "immutableTags" | "retention" | "quotas", fallback: unknown): unknown {
+  function structured(key: "immutableTags" | "retention" | "quotas" | "mirrors", fallback: unknown): unknown {
     const fromEnv = env[environmentNames[key]];
     if (fromEnv === undefined) return file[key] ?? fallback;
     try {
@@ -316,6 +322,15 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
       else config[key] = value;
     }
     if ((config.tlsCert === "") !== (config.tlsKey === "")) problems.push(`tlsCert (TLS_CERT) and tlsKey (TLS_KEY) go together: set both for HTTPS, or neither`);
+  }
+
+  /** Upstream registries per namespace; messages name fields, never credentials (MIRRORS may be a secret). */
+  function mirrors(): void {
+    const raw = structured("mirrors", []);
+    if (raw === INVALID) return;
+    const found = parseMirrors(raw, env);
+    if (found.problems.length > 0) problems.push(...found.problems.map((problem) => `${where("mirrors")}: ${problem}`));
+    else config.mirrors = found.mirrors;
   }
 
   function awsSettings(): void {

@@ -54,6 +54,10 @@ export class Manifests {
     this.deps = deps;
   }
 
+  get maxManifestBytes(): number {
+    return this.deps.maxManifestBytes;
+  }
+
   /** Resolves a tag or digest; MANIFEST_UNKNOWN (404) when absent, including references no tag could be. */
   async resolve(repository: string, reference: string): Promise<ManifestRecord> {
     let record: ManifestRecord | null = null;
@@ -145,9 +149,10 @@ export class Manifests {
   /**
    * The blob-store object holding the manifest's bytes: the indexed one when the registry
    * has them (a re-push writes nothing), otherwise a new object of this write's own
-   * (storage-layout.ts says why writes never share a key).
+   * (storage-layout.ts says why writes never share a key). Public for the pull-through
+   * cache (src/proxy), which stores upstream manifests the same way.
    */
-  private async storeBytes(digest: string, bytes: Uint8Array): Promise<string> {
+  async storeBytes(digest: string, bytes: Uint8Array): Promise<string> {
     const known = await this.deps.metadata.getBlob(digest);
     if (known) return known.key;
     const key = newBlobKey(digest, this.deps.newId());

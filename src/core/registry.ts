@@ -34,9 +34,14 @@ export class Registry {
   readonly blobs: Blobs;
   readonly manifests: Manifests;
   readonly uploads: Uploads;
+  /** The ports the registry was built over, for rooms that work beside the core (src/proxy). */
+  readonly store: BlobStore;
+  readonly hashing: Hashing;
 
   constructor(options: RegistryOptions) {
     this.metadata = options.metadata;
+    this.store = options.blobs;
+    this.hashing = options.hashing;
     this.blobs = new Blobs({ blobs: options.blobs, metadata: options.metadata, automaticMount: options.automaticMount ?? true });
     const newId = options.newId ?? (() => crypto.randomUUID());
     this.manifests = new Manifests({

@@ -18,6 +18,10 @@ import { observeRequests, type Observation } from "./observe.ts";
 import { silentLogger } from "../observability/log.ts";
 import type { ReadinessProbe } from "../observability/readiness.ts";
 import { uiRoutes } from "../ui/routes.ts";
+import { mirrorPath, mirrorRoutes } from "./routes/mirror.ts";
+import { edgeCacheRoutes, type EdgeCaching } from "./routes/edge-cache.ts";
+import type { MirrorConfig } from "../proxy/mirror-config.ts";
+import { PullThrough } from "../proxy/pull-through.ts";
 
 export interface AppOptions {
   /**
@@ -54,12 +58,17 @@ export interface AppOptions {
   requestLimits?: RequestLimits;
   /** The client's address (socket, CF-Connecting-IP, Lambda's sourceIp): failed logins are limited per address. */
   clientAddress?: (c: Context) => string | undefined;
+  /** Content by digest answered from the edge location's cache (Workers' Cache API); off unless given. */
+  edgeCache?: EdgeCaching;
+  /** Pull-through mirrors (src/proxy): namespaces served from upstream registries, read-only here. */
+  mirrors?: MirrorConfig[];
 }
 
 /** Builds the HTTP face of a registry over the given adapters. Holds no state of its own. */
 export function createApp(registryOrOptions: RegistryOptions | Registry, options: AppOptions = {}): Hono {
   const registry = registryOrOptions instanceof Registry ? registryOrOptions : new Registry(registryOrOptions);
-  const app = new Hono();
+  const mirrors = options.mirrors ?? [];
+  const app = mirrors.length > 0 ? new Hono({ getPath: mirrorPath(mirrors) }) : new Hono();
   if (options.observation) observeRequests(app, options.observation);
 
   app.use("*", async (c, next) => {
@@ -84,6 +93,22 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
   const base = () => new Response("{}", { status: 200, headers: { "Content-Type": "application/json" } });
   app.get("/v2/", base);
   app.get("/v2", base);
+
+  // After the guards (a cached answer goes only to callers who may pull), before mirrors and storage.
+  if (options.edgeCache) edgeCacheRoutes(app, options.edgeCache);
+
+  if (mirrors.length > 0) {
+    const pullThrough = new PullThrough({
+      registry,
+      blobs: registry.store,
+      metadata: registry.metadata,
+      hashing: registry.hashing,
+      maxManifestBytes: registry.manifests.maxManifestBytes,
+      mirrors,
+    });
+    // Where blob GETs redirect to storage (Lambda), a missing blob is cached whole first, then redirected to.
+    mirrorRoutes(app, registry, pullThrough, mirrors, { cacheBeforeServing: options.blobReadRedirects !== undefined });
+  }
 
   // Order matters: upload routes before blob routes, since `<name>` may contain "/".
   listingRoutes(app, registry);

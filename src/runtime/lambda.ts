@@ -105,6 +105,7 @@ async function deploy(env: Environment): Promise<Deployment> {
       deleteRepository: (name) => deleteRepository(stores.metadata, stores.blobs, name),
     },
     blobReadRedirects: { signer: stores.blobs, expiresInSeconds: config.blobRedirectTtlSeconds },
+    mirrors: config.mirrors,
     ...(auth ? { auth } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     // The Function URL's (API Gateway v2's) connecting address; v1 events name it identity.sourceIp.

@@ -90,6 +90,9 @@ async function authState(config: RegistryConfig): Promise<AuthStateStore> {
 function announce(config: RegistryConfig, auth: boolean) {
   return (address: string, port: number, description: string) => {
     console.log(`registry listening on ${config.tlsCert ? "https" : "http"}://${address}:${port} with ${description}`);
+    for (const mirror of config.mirrors) {
+      console.log(`mirror ${mirror.namespace}/* -> ${mirror.url} (${mirror.username ? `as ${mirror.username}` : "anonymous"}; tags rechecked after ${mirror.tagFreshnessSeconds} s; read-only)`);
+    }
     if (!auth) return console.log("no auth configured: every caller may pull, push and delete");
     const realm = config.auth!.realm ?? (config.publicUrl ? `${config.publicUrl}/token` : undefined);
     console.log(

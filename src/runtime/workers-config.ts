@@ -16,15 +16,23 @@ export interface WorkersVars {
   PUBLIC_URL?: string;
   /** JSON: {"team": 10737418240}, most bytes each namespace may store. */
   QUOTAS?: string;
+  /** Seconds blobs and manifests by digest stay in each location's Cache API; 0 or unset: not cached (README "Edge caching"). */
+  EDGE_CACHE_SECONDS?: string;
 }
 
 /** Secrets of the Workers deployment: `wrangler secret put NAME` (`.dev.vars` for wrangler dev). */
 export interface WorkersSecrets {
   /** The auth section as JSON (docs/auth.md); absent: the registry is open to every caller. */
   AUTH_CONFIG?: string;
+  /** Pull-through mirrors as JSON (README "Pull-through cache"); a secret because it may hold upstream credentials. */
+  MIRRORS?: string;
 }
 
 export interface WorkersConfig extends Pick<RegistryConfig, "partSize" | "maxManifestBytes" | "automaticMount" | "uploadTtlSeconds" | "immutableTags" | "gcGraceSeconds" | "retention" | "quotas" | "auth"> {
+  /** How long content by digest stays in each location's Cache API, when edge caching is on. */
+  edgeCacheSeconds?: number;
+  /** RegistryConfig.mirrors, when any (the MIRRORS secret). */
+  mirrors?: RegistryConfig["mirrors"];
   /** Largest request body Cloudflare lets through on the zone's plan; larger uploads get a 413 that says how to chunk. */
   maxRequestBytes: number;
   /** RegistryConfig.publicUrl, when set. */
@@ -50,7 +58,7 @@ export function resolveWorkersConfig(vars: WorkersVars, secrets: WorkersSecrets 
   let shared: RegistryConfig | undefined;
   try {
     const { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS, GC_GRACE_SECONDS, RETENTION, PUBLIC_URL, QUOTAS } = vars;
-    shared = resolveConfig({}, { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS, GC_GRACE_SECONDS, RETENTION, PUBLIC_URL, QUOTAS, AUTH_CONFIG: secrets.AUTH_CONFIG });
+    shared = resolveConfig({}, { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS, GC_GRACE_SECONDS, RETENTION, PUBLIC_URL, QUOTAS, AUTH_CONFIG: secrets.AUTH_CONFIG, MIRRORS: secrets.MIRRORS });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...error.message.split("\n  - ").slice(1));
@@ -63,11 +71,30 @@ export function resolveWorkersConfig(vars: WorkersVars, secrets: WorkersSecrets 
   if (!Number.isSafeInteger(maxRequestBytes) || maxRequestBytes < 1024 * 1024) {
     problems.push(`MAX_REQUEST_BYTES must be an integer of at least 1048576 (Cloudflare's limit for the zone's plan: 100000000 on Free and Pro), not ${JSON.stringify(raw)}`);
   }
+  const edgeRaw = vars.EDGE_CACHE_SECONDS;
+  const edgeCacheSeconds = edgeRaw === undefined || edgeRaw === "" ? 0 : /^\d+$/.test(edgeRaw) ? Number(edgeRaw) : NaN;
+  if (!Number.isSafeInteger(edgeCacheSeconds) || edgeCacheSeconds > 365 * 24 * 60 * 60) {
+    problems.push(`EDGE_CACHE_SECONDS must be a whole number of seconds up to one year (0: no edge caching), not ${JSON.stringify(edgeRaw)}`);
+  }
   // Never a throwaway key here: each isolate would sign with its own, and tokens would fail at random.
   if (shared?.auth && shared.auth.signingKeys.length === 0) {
     problems.push("auth.signingKeys (secret AUTH_CONFIG) is empty: a Worker needs a lasting key every isolate shares (`npm run auth:keygen` prints one)");
   }
   if (problems.length > 0 || !shared) throw new ConfigError(problems);
-  const { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, retention, quotas, auth, publicUrl } = shared;
-  return { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, retention, quotas, maxRequestBytes, ...(auth ? { auth } : {}), ...(publicUrl ? { publicUrl } : {}) };
+  const { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, retention, quotas, auth, publicUrl, mirrors } = shared;
+  return {
+    partSize,
+    maxManifestBytes,
+    automaticMount,
+    uploadTtlSeconds,
+    immutableTags,
+    gcGraceSeconds,
+    retention,
+    quotas,
+    maxRequestBytes,
+    ...(mirrors.length > 0 ? { mirrors } : {}),
+    ...(edgeCacheSeconds > 0 ? { edgeCacheSeconds } : {}),
+    ...(auth ? { auth } : {}),
+    ...(publicUrl ? { publicUrl } : {}),
+  };
 }

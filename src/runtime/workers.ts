@@ -8,6 +8,7 @@ import type { Hono } from "hono";
 import { DurableObjectAuthState } from "../adapters/durable-object/auth-state-object.ts";
 import { DurableObjectMetadataStore } from "../adapters/durable-object/metadata-store.ts";
 import { R2BlobStore } from "../adapters/r2/blob-store.ts";
+import { WorkersEdgeCache } from "../adapters/workers-cache/edge-cache.ts";
 import { wasmSha2Hashing } from "../adapters/wasm-sha2/hashing.ts";
 import sha256 from "../adapters/wasm-sha2/sha256.wasm";
 import sha512 from "../adapters/wasm-sha2/sha512.wasm";
@@ -60,7 +61,7 @@ function deploymentFor(env: WorkersEnv): Promise<Deployment> {
 }
 
 async function deploy(env: WorkersEnv): Promise<Deployment> {
-  const config = resolveWorkersConfig(env, { AUTH_CONFIG: env.AUTH_CONFIG });
+  const config = resolveWorkersConfig(env, { AUTH_CONFIG: env.AUTH_CONFIG, MIRRORS: env.MIRRORS });
   const blobs = new R2BlobStore(env.BLOBS);
   const metadata = new DurableObjectMetadataStore({ repositories: env.REPOSITORIES, indexShards: env.INDEX_SHARDS, catalog: env.CATALOG });
   const registry = new Registry({
@@ -93,11 +94,14 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
     write: (line, level) => (level === "error" ? console.error(line) : console.log(line)),
   });
   const observation = { logger, ...(env.REGISTRY_ANALYTICS ? { metrics: new AnalyticsEngineMetrics(env.REGISTRY_ANALYTICS) } : {}) };
+  const edgeCache = config.edgeCacheSeconds ? { edgeCache: { cache: new WorkersEdgeCache(caches.default), seconds: config.edgeCacheSeconds } } : {};
   const app = createApp(registry, {
     maxRequestBytes: config.maxRequestBytes,
     maintenance,
     observation,
     readiness: storageReadiness({ blobs, metadata }),
+    mirrors: config.mirrors ?? [],
+    ...edgeCache,
     ...(auth ? { auth } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     // Cloudflare sets it to the connecting client's address; a client cannot choose it.

@@ -47,6 +47,12 @@ describe("Workers configuration", () => {
     expect(() => resolveWorkersConfig({ QUOTAS: '{"team": -1}' })).toThrow(/quotas \(env QUOTAS\) must map namespaces to byte counts/);
   });
 
+  it("reads the MIRRORS secret, and reports its mistakes without its credentials", () => {
+    const mirrors = '[{"namespace": "dockerhub", "url": "https://registry-1.docker.io", "username": "me", "password": "dckr_pat_secret"}]';
+    expect(resolveWorkersConfig({}, { MIRRORS: mirrors }).mirrors?.[0]).toMatchObject({ namespace: "dockerhub", username: "me", password: "dckr_pat_secret" });
+    expect(() => resolveWorkersConfig({}, { MIRRORS: mirrors.replace("https://", "ftp://") })).toThrow(/^(?![\s\S]*dckr_pat_secret)[\s\S]*url must be an http\(s\) origin/);
+  });
+
   it("reads PUBLIC_URL, the base of the token realm", () => {
     expect(resolveWorkersConfig({ PUBLIC_URL: "https://registry.example.com" }).publicUrl).toBe("https://registry.example.com");
     expect(() => resolveWorkersConfig({ PUBLIC_URL: "registry.example.com" })).toThrow(/PUBLIC_URL/);

@@ -40,7 +40,8 @@ export function manifestRoutes(app: Hono, registry: Registry): void {
   });
 }
 
-function manifestHeaders(record: ManifestRecord): Record<string, string> {
+/** Also the mirror routes' (routes/mirror.ts). */
+export function manifestHeaders(record: ManifestRecord): Record<string, string> {
   return {
     "Content-Type": servedManifestType(record.mediaType),
     "Content-Length": String(record.size),
