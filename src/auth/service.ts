@@ -68,6 +68,9 @@ export type TokenOutcome =
   | { ok: false; status: 400 | 401; message: string }
   | { ok: false; status: 429; message: string; retryAfterSeconds: number };
 
+/** A web sign-in: a session token, or why not (wrong credentials; too many failures, with the wait). */
+export type SignInOutcome = { ok: true; token: string } | { ok: false; retryAfterSeconds?: number };
+
 export async function buildAuth(raw: unknown, options: AuthOptions = {}): Promise<Auth> {
   const { config, problems } = validateAuthConfig(raw);
   if (!config) throw new AuthConfigError(problems);
@@ -222,12 +225,18 @@ export class Auth {
    * The web interface's sign-in: the same identities as the token endpoint. Answers a session
    * token for a cookie, or null for wrong credentials (never saying which part was wrong).
    */
-  async signIn(username: string, password: string, csrf: string): Promise<string | null> {
+  async signIn(username: string, password: string, csrf: string, client?: string): Promise<SignInOutcome> {
+    // The same failed-login limits as the token endpoint: the form must not be a way around them.
+    const wait = await this.loginLimits.waitBeforeTrying(username, client);
+    if (wait > 0) return { ok: false, retryAfterSeconds: wait };
     const identity = await this.identities.authenticate(username, password);
-    if (!identity) return null;
+    if (!identity) {
+      await this.loginLimits.recordFailure(username, client);
+      return { ok: false };
+    }
     const stamp = await this.identities.credentialStamp(identity);
     // OIDC identities have no stored credential to revoke a session by: they get a short one.
-    return this.issuer.sessionToken(identity.name, stamp, csrf, stamp ? SESSION_TTL_SECONDS : OIDC_SESSION_TTL_SECONDS);
+    return { ok: true, token: await this.issuer.sessionToken(identity.name, stamp, csrf, stamp ? SESSION_TTL_SECONDS : OIDC_SESSION_TTL_SECONDS) };
   }
 
   /** The identity and CSRF secret of a valid session token; null when expired, forged or its credential changed since. */

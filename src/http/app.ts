@@ -121,6 +121,7 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
     ...(options.auth ? { auth: options.auth } : {}),
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     ...(options.maintenance ? { maintenance: options.maintenance } : {}),
+    ...(options.clientAddress ? { clientAddress: options.clientAddress } : {}),
   });
 
   app.notFound((c) =>

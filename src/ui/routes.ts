@@ -53,7 +53,13 @@ export function uiRoutes(app: Hono, registry: Registry, options: UiOptions): voi
     render(c, options, async (visit) => {
       const form = await checkedForm(c, options, visit);
       const next = safeNext(form.get("next") ?? undefined);
-      if (await startSession(c, options, form.get("username") ?? "", form.get("password") ?? "")) return c.redirect(next ?? "/", 303);
+      const outcome = await startSession(c, options, form.get("username") ?? "", form.get("password") ?? "");
+      if (outcome.ok) return c.redirect(next ?? "/", 303);
+      if (outcome.retryAfterSeconds !== undefined) {
+        c.status(429);
+        c.header("Retry-After", String(outcome.retryAfterSeconds));
+        return signInView(visit, `Too many failed sign-ins for this name or from this address; try again in ${outcome.retryAfterSeconds} s.`, next);
+      }
       c.status(401);
       return signInView(visit, "The user name or password is wrong.", next);
     }),

@@ -11,7 +11,7 @@
  */
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import type { Auth } from "../auth/service.ts";
+import type { Auth, SignInOutcome } from "../auth/service.ts";
 import { RegistryError } from "../core/errors.ts";
 import { readLimited } from "../core/streams.ts";
 import { openRegistryViewer, policyViewer, type Viewer } from "./viewer.ts";
@@ -25,6 +25,8 @@ export interface UiSettings {
   auth?: Auth;
   /** RegistryConfig.publicUrl: the origin visitors use (pull lines, the Secure flag, the Origin check). */
   publicUrl?: string;
+  /** The client's address, as the token endpoint sees it: failed sign-ins count against it. */
+  clientAddress?: (c: Context) => string | undefined;
 }
 
 export interface Visit {
@@ -49,13 +51,15 @@ export async function visitOf(c: Context, settings: UiSettings): Promise<Visit> 
   return { viewer: auth ? policyViewer(auth, null) : openRegistryViewer, csrf };
 }
 
-/** Signs in with the token flow's identities; false for wrong credentials. The new session has a CSRF secret of its own. */
-export async function startSession(c: Context, settings: UiSettings, username: string, password: string): Promise<boolean> {
-  if (!settings.auth) return false;
-  const token = await settings.auth.signIn(username, password, randomSecret());
-  if (!token) return false;
-  setCookie(c, SESSION_COOKIE, token, cookieOptions(c, settings));
-  return true;
+/**
+ * Signs in with the token flow's identities, under its failed-login limits. The new session has
+ * a CSRF secret of its own.
+ */
+export async function startSession(c: Context, settings: UiSettings, username: string, password: string): Promise<SignInOutcome> {
+  if (!settings.auth) return { ok: false };
+  const outcome = await settings.auth.signIn(username, password, randomSecret(), settings.clientAddress?.(c));
+  if (outcome.ok) setCookie(c, SESSION_COOKIE, outcome.token, cookieOptions(c, settings));
+  return outcome;
 }
 
 export function endSession(c: Context, settings: UiSettings): void {

@@ -115,6 +115,19 @@ describe("sign-in sessions", () => {
     expect(visitor.cookies.has("registry_session")).toBe(false);
   });
 
+  it("answers 429 with Retry-After once a name has failed too often, like the token endpoint", async () => {
+    const visitor = new Visitor(send);
+    // teamsConfig keeps the default loginFailuresPerName (10); an unknown name is counted like a known one.
+    for (let i = 0; i < 10; i++) expect((await visitor.signIn("mallory", `guess-${i}`)).status).toBe(401);
+    const csrf = await visitor.csrf("/ui/sign-in");
+    const refused = await visitor.post("/ui/sign-in", { csrf, username: "mallory", password: "guess-10" });
+    expect(refused.status).toBe(429);
+    expect(Number(refused.res.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(refused.html).toContain("Too many failed sign-ins");
+    const token = await send("/token?service=test-registry&scope=repository:blue/app:pull", { headers: { Authorization: `Basic ${btoa("mallory:guess-11")}` } });
+    expect(token.status).toBe(429);
+  });
+
   it("keeps the session in an HttpOnly, SameSite cookie (Secure only over TLS)", async () => {
     const visitor = new Visitor(send);
     const res = await visitor.signIn("alice", PASSWORDS.alice);
