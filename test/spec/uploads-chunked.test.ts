@@ -247,7 +247,11 @@ describe.each(targetFactories)("chunked uploads ($name)", (factory) => {
       const lost = answers[1 - won]!;
       if (lost instanceof Response || !t.name.startsWith("remote")) {
         expect(lost instanceof Response ? lost.status : String(lost)).toBe(416);
-        await expectOciError(lost as Response, 416, "BLOB_UPLOAD_INVALID");
+        // Through the proxy the reset may also cut the 416's body short ("terminated"); its status was read.
+        const cutShort = (error: unknown) => t.name.startsWith("remote") && error instanceof TypeError && error.message === "terminated";
+        await expectOciError(lost as Response, 416, "BLOB_UPLOAD_INVALID").catch((error: unknown) => {
+          if (!cutShort(error)) throw error;
+        });
       }
       const whole = concat(head, candidates[won]!);
       const last = await expectChunkAccepted(answers[won] as Response, whole.length);
