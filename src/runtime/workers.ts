@@ -144,7 +144,7 @@ function collectionStep(config: WorkersConfig, metadata: DurableObjectMetadataSt
  */
 function gcStepBudget(env: WorkersEnv): number {
   const value = Number(env.GC_STEP_SUBREQUESTS ?? DEFAULT_GC_STEP_SUBREQUESTS);
-  if (!Number.isInteger(value) || value < 1) throw new ConfigError("GC_STEP_SUBREQUESTS must be a positive whole number");
+  if (!Number.isInteger(value) || value < 1) throw new ConfigError(["GC_STEP_SUBREQUESTS must be a positive whole number"]);
   return value;
 }
 
