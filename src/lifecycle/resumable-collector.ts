@@ -72,6 +72,8 @@ export class ResumableCollector {
   readonly #page: number;
 
   constructor(options: ResumableCollectorOptions) {
+    // Such a store (DynamoDB) needs a Scan of its repositories, not the catalog, for safety (a); not resumable here.
+    if (options.metadata.repositoriesHoldingAnything) throw new Error("the resumable collector walks the catalog; this store needs repositoriesHoldingAnything");
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.#page = options.pageSize ?? 50;
