@@ -32,7 +32,9 @@
  * only add, marks and removals are conditional). Two steps running at once (a slow cron run
  * and the next) may save cursors out of order: a cursor then moves back, never past work not
  * done, and held digests only accumulate; a step of an ended cycle writes nothing (the store
- * refuses writes naming a cycle that is not current).
+ * refuses writes naming a cycle that is not current) and sweeps nothing: its held set is gone
+ * with the cycle, and reading "none held" from it would lose a blob linked after its scan and
+ * marked since (held, yet marked), so the store answers null and the step stops.
  */
 import type { BlobStore } from "../ports/blob-store.ts";
 import type { ScannableMetadata } from "../ports/collectable.ts";
@@ -122,7 +124,10 @@ export class ResumableCollector {
       if (spent()) return (await save(), result(false));
       const { entries, next } = await metadata.blobIndexPage(cycle.indexCursor, this.#page);
       calls += 2;
-      const held = new Set(entries.length > 0 ? await cycles.heldAmong(cycle.startedAt, entries.map((entry) => entry.digest)) : []);
+      const heldHere = entries.length > 0 ? await cycles.heldAmong(cycle.startedAt, entries.map((entry) => entry.digest)) : [];
+      // The cycle ended meanwhile (another invocation finished it): its held set is gone, so stop.
+      if (heldHere === null) return result(false);
+      const held = new Set(heldHere);
       for (const entry of entries) {
         if (held.has(entry.digest)) continue;
         calls++;

@@ -28,8 +28,11 @@ export interface CollectionCycleStore {
   saveCycle(state: CycleState): Promise<boolean>;
   /** Records digests the cycle's scan found held, only if the cycle is still current. */
   addHeld(startedAt: number, digests: string[]): Promise<boolean>;
-  /** Which of `digests` the cycle's scan found held. */
-  heldAmong(startedAt: number, digests: string[]): Promise<string[]>;
+  /**
+   * Which of `digests` the cycle's scan found held; null when the cycle is no longer current (its
+   * held digests are gone: an empty answer would make every held blob look unheld).
+   */
+  heldAmong(startedAt: number, digests: string[]): Promise<string[] | null>;
   /** Ends the cycle (its state and held digests go), if it is still the current one. */
   endCycle(startedAt: number): Promise<void>;
   /** The cycle in progress, without starting one. */

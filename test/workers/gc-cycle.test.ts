@@ -138,6 +138,44 @@ describe("garbage collection over several invocations", () => {
     expect(await objects()).toBe(3 * 3);
     for (const repo of ["team/a", "team/b", "team/c"]) expect(await pullsWhole(app, repo, "v1")).toBe(true);
   });
+
+  it("a step still sweeping a cycle another invocation has ended removes nothing: its held set is gone", async () => {
+    // Held (team/a links it) yet marked long ago: a link written after a scan, then marked by that cycle.
+    const layer = random(2_000);
+    expect((await pushImage(app, "team/a", "v1", text('{"a":1}'), [layer])).status).toBe(201);
+    const digest = await sha256(layer);
+    const entry = (await metadata.getBlob(digest))!;
+    expect(await metadata.markBlob(digest, entry.key, clock.now - 10 * GRACE)).toBe(true);
+    const before = await objects();
+    // The stale step reaches its sweep; as it reads the index page with that entry, another invocation ends its cycle.
+    let ended = false;
+    const racing = new Proxy(metadata, {
+      get(target, property) {
+        const value = Reflect.get(target, property) as unknown;
+        if (property === "blobIndexPage")
+          return async (...args: Parameters<typeof target.blobIndexPage>) => {
+            const page = await target.blobIndexPage(...args);
+            const current = await metadata.collectionCycles().currentCycle();
+            if (current && page.entries.some((e) => e.digest === digest)) {
+              await metadata.collectionCycles().endCycle(current.startedAt);
+              ended = true;
+            }
+            return page;
+          };
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    clock.now += 1_000;
+    const stale = new ResumableCollector({ metadata: racing, blobs, cycles: metadata.collectionCycles(), graceMs: GRACE, orphanLinkAgeMs: 0, budget: 1_000, now: () => clock.now });
+    const result = await stale.step();
+    expect(ended).toBe(true);
+    expect(result).toMatchObject({ finished: false, step: { blobsDeleted: 0 } });
+    expect(await metadata.getBlob(digest)).not.toBeNull();
+    expect(await objects()).toBe(before);
+    expect(await pullsWhole(app, "team/a", "v1")).toBe(true);
+    // Nor did it bring its cycle back.
+    expect(await metadata.collectionCycles().currentCycle()).toBeNull();
+  });
 });
 
 describe("the Worker's cron", () => {

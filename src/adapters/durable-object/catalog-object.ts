@@ -82,7 +82,9 @@ export class CatalogObject extends DurableObject<unknown> {
     });
   }
 
-  heldAmong(startedAt: number, digests: string[]): string[] {
+  /** Null once the cycle has ended: its held digests are gone, and "none held" would be a lie. */
+  heldAmong(startedAt: number, digests: string[]): string[] | null {
+    if (this.#driver.all("SELECT 1 FROM gc_cycle WHERE id = 1 AND started_at = ?", startedAt).length === 0) return null;
     return digests.filter((digest) => this.#driver.all("SELECT 1 FROM gc_held WHERE cycle = ? AND digest = ?", startedAt, digest).length > 0);
   }
 

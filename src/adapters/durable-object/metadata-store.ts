@@ -237,7 +237,7 @@ export class DurableObjectMetadataStore implements MetadataStore, ScannableMetad
       beginOrResume: (fresh) => catalog().beginOrResumeCycle(fresh) as Promise<CycleState>,
       saveCycle: (state) => catalog().saveCycle(state),
       addHeld: (startedAt, digests) => catalog().addHeld(startedAt, digests),
-      heldAmong: (startedAt, digests) => catalog().heldAmong(startedAt, digests),
+      heldAmong: (startedAt, digests) => catalog().heldAmong(startedAt, digests) as Promise<string[] | null>,
       endCycle: (startedAt) => catalog().endCycle(startedAt),
       currentCycle: () => catalog().currentCycle() as Promise<CycleState | null>,
     };
