@@ -122,6 +122,10 @@
  *   CatalogObject "catalog"
  *     repositories (name, token)                            the catalog; token: random, new at each
  *                                                           registration (NULL before deletions existed)
+ *     gc_cycle (id = 1, started_at, state JSON)             the garbage collection cycle in progress across
+ *                                                           cron runs: phase, cursors, counts
+ *     gc_held (cycle, digest PK)                            digests that cycle's scan found held
+ *                                                           (lifecycle/resumable-collector.ts)
  *   AuthStateObject "auth-state"      login_failures, used_tokens: the auth state of the deployment
  *                                      (one object: only logins and refresh rotations reach it)
  *
@@ -154,7 +158,9 @@
  *   blob#<digest>      blob                            digest, size, key: blob index
  *   catalog            <repository>                    (none): the catalog, one partition
  *   repo#<repository>  link#<digest>                   digest, size, key: blob link
- *                      manifest#<digest>               putId, subject?, deleting?, and record (ManifestRecord
+ *                      manifest#<digest>               putId, subject?, deleting?, refs? (deflated JSON digests it
+ *                                                      references; absent: unknown; refsTooMany when the
+ *                                                      collector found too many to store), and record (ManifestRecord
  *                                                      JSON) or, over 300 KB (annotations), chunkCount:
  *                      manifest#<digest>#<putId>#<n>   chunk: the deflated record in 300 KB pieces,
  *                                                      written before the item naming them; keyed by

@@ -72,7 +72,7 @@ export class ScanningCollector {
     const started = this.#now();
     const held = new Set<string>();
     for await (const name of metadata.repositoriesHoldingAnything?.() ?? everyRepository(metadata, this.#batch)) {
-      if (!dryRun) await this.#recordReferences(name, report);
+      if (!dryRun) await recordReferences(metadata, blobs, name, report, this.#batch);
       const scanned = await metadata.scanRepository(name, started - this.#options.orphanLinkAgeMs, dryRun);
       report.orphanLinksRemoved += scanned.orphanLinks;
       for (const digest of scanned.held) held.add(digest);
@@ -100,26 +100,29 @@ export class ScanningCollector {
     }
     return report;
   }
+}
 
-  /**
-   * Reads the references of the repository's manifests stored before they were recorded, from
-   * their bytes, so the scan that follows no longer keeps every link of the repository for them.
-   */
-  async #recordReferences(repository: string, report: CollectionReport): Promise<void> {
-    const { metadata, blobs } = this.#options;
-    if (!metadata.unrecordedManifests || !metadata.recordReferences) return;
-    const unreadable = new Set<string>();
-    for (;;) {
-      const batch = (await metadata.unrecordedManifests(repository, this.#batch + unreadable.size)).filter((record) => !unreadable.has(record.digest));
-      for (const record of batch) {
-        try {
-          if (await metadata.recordReferences(repository, record.digest, await readReferences(blobs, record))) report.referencesRecorded++;
-        } catch (error) {
-          unreadable.add(record.digest);
-          report.problems.push(`manifest ${record.digest} in ${repository}: references not read (${(error as Error).message}); its repository's links are all kept`);
-        }
+/**
+ * Reads the references of the repository's manifests stored before they were recorded, from
+ * their bytes, so the scan that follows no longer keeps every link of the repository for them.
+ * Answers the store calls it made (the resumable collector's budget counts them).
+ */
+export async function recordReferences(metadata: ScannableMetadata, blobs: BlobStore, repository: string, report: CollectionReport, batchSize: number): Promise<number> {
+  if (!metadata.unrecordedManifests || !metadata.recordReferences) return 0;
+  const unreadable = new Set<string>();
+  let calls = 0;
+  for (;;) {
+    const batch = (await metadata.unrecordedManifests(repository, batchSize + unreadable.size)).filter((record) => !unreadable.has(record.digest));
+    calls++;
+    for (const record of batch) {
+      calls += 2;
+      try {
+        if (await metadata.recordReferences(repository, record.digest, await readReferences(blobs, record))) report.referencesRecorded++;
+      } catch (error) {
+        unreadable.add(record.digest);
+        report.problems.push(`manifest ${record.digest} in ${repository}: references not read (${(error as Error).message}); its repository's links are all kept`);
       }
-      if (batch.length < this.#batch) return;
     }
+    if (batch.length < batchSize) return calls;
   }
 }

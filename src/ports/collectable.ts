@@ -97,6 +97,11 @@ export interface ScannableMetadata {
   scanRepository(repository: string, linkedBefore: number, dryRun: boolean): Promise<RepositoryScan>;
   /** Every index entry once, in pages of about `pageSize`, in whatever order the store reads fastest. */
   blobIndexPages(pageSize: number): AsyncIterable<IndexedBlob[]>;
+  /**
+   * One page of the blob index from `cursor` (null: the start) and where the next begins (null: the
+   * end); what a collection spread over several invocations walks (lifecycle/resumable-collector.ts).
+   */
+  blobIndexPage?(cursor: string | null, pageSize: number): Promise<{ entries: IndexedBlob[]; next: string | null }>;
   /** Marks the entry at `now` if it is unmarked and still at `key`; answers whether it did. */
   markBlob(digest: string, key: string, now: number): Promise<boolean>;
   /** Removes the entry if its key and mark are unchanged; answers whether it did. */

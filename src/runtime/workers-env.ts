@@ -17,6 +17,8 @@ export interface WorkersEnv extends WorkersVars, WorkersSecrets {
   REGISTRY_ANALYTICS?: AnalyticsEngineDataset;
   /** debug, info (one line per request, the default), warn or error: Workers Logs. */
   LOG_LEVEL?: string;
+  /** Store calls one cron run spends on garbage collection (runtime/workers.ts). */
+  GC_STEP_SUBREQUESTS?: string;
   /** Failed logins and used refresh tokens, shared by every isolate (auth-state-object.ts). */
   AUTH_STATE: DurableObjectNamespace<AuthStateObject>;
 }

@@ -17,6 +17,7 @@ import { ConfigError } from "../config/schema.ts";
 import { Quotas } from "../core/quotas.ts";
 import { Registry } from "../core/registry.ts";
 import { createApp } from "../http/app.ts";
+import { ResumableCollector } from "../lifecycle/resumable-collector.ts";
 import { ScanningCollector } from "../lifecycle/scanning-collector.ts";
 import { applyRetention } from "../lifecycle/retention.ts";
 import { measureUsage } from "../lifecycle/usage.ts";
@@ -117,8 +118,39 @@ async function collect(config: WorkersConfig, metadata: DurableObjectMetadataSto
   const collector = new ScanningCollector({ metadata, blobs, graceMs, orphanLinkAgeMs: Math.max(graceMs, config.uploadTtlSeconds * 1000) });
   const collection = await collector.run({ dryRun });
   const leftovers = await sweepObjectLeftovers({ metadata, blobs, olderThanMs: Math.max(graceMs, LEFTOVER_MIN_AGE_MS), dryRun });
-  return { retention, collection, leftovers };
+  // The cron's cycle in progress, if any: how far the scheduled collection has come.
+  const cycle = await metadata.collectionCycles().currentCycle();
+  return { retention, collection, leftovers, cycle };
 }
+
+/** One cron run's share of a collection cycle (lifecycle/resumable-collector.ts). */
+function collectionStep(config: WorkersConfig, metadata: DurableObjectMetadataStore, blobs: R2BlobStore, budget: number): ResumableCollector {
+  const graceMs = config.gcGraceSeconds * 1000;
+  return new ResumableCollector({
+    metadata,
+    blobs,
+    cycles: metadata.collectionCycles(),
+    graceMs,
+    orphanLinkAgeMs: Math.max(graceMs, config.uploadTtlSeconds * 1000),
+    budget,
+    maxMs: GC_STEP_MAX_MS,
+  });
+}
+
+/**
+ * GC_STEP_SUBREQUESTS: store calls one cron run spends on collection. The default leaves room
+ * under the Paid plan's 1,000 subrequests per invocation for upload expiry and retention; on the
+ * Free plan (50) set it to about 30.
+ */
+function gcStepBudget(env: WorkersEnv): number {
+  const value = Number(env.GC_STEP_SUBREQUESTS ?? DEFAULT_GC_STEP_SUBREQUESTS);
+  if (!Number.isInteger(value) || value < 1) throw new ConfigError(["GC_STEP_SUBREQUESTS must be a positive whole number"]);
+  return value;
+}
+
+const DEFAULT_GC_STEP_SUBREQUESTS = 600;
+/** Wall time one run spends on collection: well inside a cron invocation's limits. */
+const GC_STEP_MAX_MS = 60_000;
 
 /** Configuration mistakes whose messages name settings, never their values: safe to show. */
 function isConfigurationError(error: unknown): error is ConfigError | AuthConfigError {
@@ -142,20 +174,33 @@ export default {
    * Cron (wrangler.toml `[triggers]`): aborts uploads untouched for UPLOAD_TTL_SECONDS
    * and frees their storage, in batches of 100, at most EXPIRY_BATCHES per run so
    * one run stays within a Worker's subrequest limit; the next run takes the rest.
-   * Then collects garbage (lifecycle/scanning-collector.ts): one call per repository
-   * and per index shard page, so a run fits the subrequest limit up to several hundred
-   * repositories.
+   * Then advances the collection cycle by one step of at most GC_STEP_SUBREQUESTS store
+   * calls (lifecycle/resumable-collector.ts): a registry too large for one run is collected
+   * over several, each continuing where the last stopped. Retention runs when a cycle begins,
+   * the leftover sweep when one ends.
    */
   async scheduled(_controller, env) {
     const { config, registry, metadata, blobs } = await deploymentFor(env);
     const expired = await registry.uploads.expire(config.uploadTtlSeconds * 1000, { maxBatches: EXPIRY_BATCHES });
     console.log(`upload expiry: ${expired} abandoned upload(s) aborted`);
-    const { retention, collection: report, leftovers } = await collect(config, metadata, blobs, false);
-    if (retention.tags.length + retention.manifests.length > 0) console.log(`retention: deleted ${retention.tags.length} tag(s) and ${retention.manifests.length} untagged manifest(s)`);
+    const cycles = metadata.collectionCycles();
+    // Retention once per collection cycle, in the run that begins it, so its deletions are collected in that cycle.
+    if ((await cycles.currentCycle()) === null) {
+      const retention = await applyRetention({ metadata, rules: config.retention, immutableTags: config.immutableTags });
+      if (retention.tags.length + retention.manifests.length > 0) console.log(`retention: deleted ${retention.tags.length} tag(s) and ${retention.manifests.length} untagged manifest(s)`);
+    }
+    const { cycle, step, finished, calls } = await collectionStep(config, metadata, blobs, gcStepBudget(env)).step();
+    const started = new Date(cycle.startedAt).toISOString();
     console.log(
-      `garbage collection: removed ${report.blobsDeleted} blob(s) (${report.bytesFreed} bytes) and ${report.orphanLinksRemoved} link(s) no manifest uses; marked ${report.blobsMarked}`,
+      `garbage collection: cycle started ${started}, run ${cycle.invocations}, ${finished ? "finished" : `continues next run (${cycle.phase} phase)`}; this run: ` +
+        `removed ${step.blobsDeleted} blob(s) (${step.bytesFreed} bytes) and ${step.orphanLinksRemoved} link(s) no manifest uses, marked ${step.blobsMarked}, ${calls} store call(s); ` +
+        `cycle so far: removed ${cycle.report.blobsDeleted} blob(s) (${cycle.report.bytesFreed} bytes), marked ${cycle.report.blobsMarked}`,
     );
+    for (const problem of step.problems) console.error(`garbage collection: ${problem}`);
+    if (!finished) return;
+    const graceMs = config.gcGraceSeconds * 1000;
+    const leftovers = await sweepObjectLeftovers({ metadata, blobs, olderThanMs: Math.max(graceMs, LEFTOVER_MIN_AGE_MS), dryRun: false });
     if (leftovers.files > 0) console.log(`leftover sweep: removed ${leftovers.files} object(s) no record names (${leftovers.bytes} bytes)`);
-    for (const problem of [...report.problems, ...leftovers.problems]) console.error(`garbage collection: ${problem}`);
+    for (const problem of leftovers.problems) console.error(`garbage collection: ${problem}`);
   },
 } satisfies ExportedHandler<WorkersEnv>;

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import type { CycleState } from "../../ports/collection-cycle.ts";
 import type { Page } from "../../ports/metadata-store.ts";
 import { CatalogRecords } from "../sql/records.ts";
 import { addColumnIfMissing, CATALOG_TABLES } from "../sql/schema.ts";
@@ -26,6 +27,7 @@ export class CatalogObject extends DurableObject<unknown> {
     // Names registered before deletions existed have no token (NULL), as do their objects.
     addColumnIfMissing(this.#driver, "repositories", "token", "TEXT");
     this.#records = new CatalogRecords(this.#driver);
+    this.#driver.exec(CYCLE_TABLES);
   }
 
   /** Lists the name (again) under a fresh token, and answers the token. */
@@ -47,4 +49,54 @@ export class CatalogObject extends DurableObject<unknown> {
   list(page: Page): string[] {
     return this.#records.list(page);
   }
+
+  /*
+   * The garbage collection cycle spread over cron runs (lifecycle/resumable-collector.ts). One
+   * at a time; every write is conditional on its cycle still being the current one, so an
+   * invocation still running an ended cycle changes nothing.
+   */
+
+  beginOrResumeCycle(fresh: CycleState): CycleState {
+    return this.#driver.transaction(() => {
+      const current = this.currentCycle();
+      if (current) return current;
+      this.#driver.run("INSERT INTO gc_cycle (id, started_at, state) VALUES (1, ?, ?)", fresh.startedAt, JSON.stringify(fresh));
+      return fresh;
+    });
+  }
+
+  currentCycle(): CycleState | null {
+    const row = this.#driver.all<{ state: string }>("SELECT state FROM gc_cycle WHERE id = 1")[0];
+    return row ? (JSON.parse(row.state) as CycleState) : null;
+  }
+
+  saveCycle(state: CycleState): boolean {
+    return this.#driver.run("UPDATE gc_cycle SET state = ? WHERE id = 1 AND started_at = ?", JSON.stringify(state), state.startedAt);
+  }
+
+  addHeld(startedAt: number, digests: string[]): boolean {
+    return this.#driver.transaction(() => {
+      if (this.#driver.all("SELECT 1 FROM gc_cycle WHERE id = 1 AND started_at = ?", startedAt).length === 0) return false;
+      for (const digest of digests) this.#driver.run("INSERT OR IGNORE INTO gc_held (cycle, digest) VALUES (?, ?)", startedAt, digest);
+      return true;
+    });
+  }
+
+  /** Null once the cycle has ended: its held digests are gone, and "none held" would be a lie. */
+  heldAmong(startedAt: number, digests: string[]): string[] | null {
+    if (this.#driver.all("SELECT 1 FROM gc_cycle WHERE id = 1 AND started_at = ?", startedAt).length === 0) return null;
+    return digests.filter((digest) => this.#driver.all("SELECT 1 FROM gc_held WHERE cycle = ? AND digest = ?", startedAt, digest).length > 0);
+  }
+
+  endCycle(startedAt: number): void {
+    this.#driver.transaction(() => {
+      this.#driver.run("DELETE FROM gc_cycle WHERE id = 1 AND started_at = ?", startedAt);
+      this.#driver.run("DELETE FROM gc_held WHERE cycle = ?", startedAt);
+    });
+  }
 }
+
+const CYCLE_TABLES = `
+  CREATE TABLE IF NOT EXISTS gc_cycle (id INTEGER PRIMARY KEY CHECK (id = 1), started_at INTEGER NOT NULL, state TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS gc_held (cycle INTEGER NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (cycle, digest));
+`;

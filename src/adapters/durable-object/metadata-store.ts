@@ -1,5 +1,6 @@
 import type { DeletableRepositories, DeletedRepository, IndexedBlob, MarkedBlob, RetainableMetadata, ScannableMetadata, TagTime, RepositoryScan } from "../../ports/collectable.ts";
 import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type UploadRecord } from "../../ports/metadata-store.ts";
+import type { CollectionCycleStore, CycleState } from "../../ports/collection-cycle.ts";
 import type { CatalogObject } from "./catalog-object.ts";
 import type { IndexShardObject, OpenUpload } from "./index-shard-object.ts";
 import type { RepositoryObject } from "./repository-object.ts";
@@ -212,6 +213,34 @@ export class DurableObjectMetadataStore implements MetadataStore, ScannableMetad
         after = page[page.length - 1]!.digest;
       }
     }
+  }
+
+  /** The cursor is "<shard>:<last digest of the page before>". */
+  async blobIndexPage(cursor: string | null, pageSize: number): Promise<{ entries: IndexedBlob[]; next: string | null }> {
+    const separator = cursor?.indexOf(":") ?? -1;
+    let shard = cursor === null ? 0 : Number(cursor.slice(0, separator));
+    let after = cursor === null ? "" : cursor.slice(separator + 1);
+    if (!Number.isInteger(shard) || shard < 0) throw new Error(`blob index cursor ${cursor} is not one this store gave`);
+    // Empty shards are skipped within the call, so a page is empty only at the end.
+    for (; shard < INDEX_SHARD_COUNT; shard++, after = "") {
+      const entries = await this.#shardNumber(shard).listIndex(after, pageSize);
+      if (entries.length === pageSize) return { entries, next: `${shard}:${entries[entries.length - 1]!.digest}` };
+      if (entries.length > 0) return { entries, next: shard + 1 < INDEX_SHARD_COUNT ? `${shard + 1}:` : null };
+    }
+    return { entries: [], next: null };
+  }
+
+  /** The catalog object keeps the cycle of a collection spread over several cron runs. */
+  collectionCycles(): CollectionCycleStore {
+    const catalog = () => this.#catalog();
+    return {
+      beginOrResume: (fresh) => catalog().beginOrResumeCycle(fresh) as Promise<CycleState>,
+      saveCycle: (state) => catalog().saveCycle(state),
+      addHeld: (startedAt, digests) => catalog().addHeld(startedAt, digests),
+      heldAmong: (startedAt, digests) => catalog().heldAmong(startedAt, digests) as Promise<string[] | null>,
+      endCycle: (startedAt) => catalog().endCycle(startedAt),
+      currentCycle: () => catalog().currentCycle() as Promise<CycleState | null>,
+    };
   }
 
   async markBlob(digest: string, key: string, now: number): Promise<boolean> {

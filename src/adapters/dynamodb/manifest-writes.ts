@@ -57,7 +57,7 @@ export async function putManifest(
  */
 const REFS_LIMIT = 100 * 1024;
 
-function referencesAttribute(references: ManifestReferences): Item {
+export function referencesAttribute(references: ManifestReferences): Item {
   const packed = deflateRawSync(JSON.stringify([...new Set([...references.blobs, ...references.manifests, ...(references.held ?? [])])]));
   return packed.byteLength <= REFS_LIMIT ? { refs: { B: packed } } : {};
 }

@@ -4,7 +4,7 @@ import { byCodePoint } from "../paging.ts";
 import { blobAttributes, blobFromItem, text, uploadAttributes, uploadFromItem } from "./items.ts";
 import { decodeManifest } from "./manifest-items.ts";
 import { CATALOG_PK, keys, ranges, UPLOAD_INDEX, type Key } from "./keys.ts";
-import { deleteManifest, putManifest, referencesOf } from "./manifest-writes.ts";
+import { deleteManifest, putManifest, referencesAttribute, referencesOf } from "./manifest-writes.ts";
 import type { DeletableRepositories, DeletedRepository, IndexedBlob, MarkedBlob, RetainableMetadata, ScannableMetadata, TagTime, RepositoryScan } from "../../ports/collectable.ts";
 import { deleteRepository, repositoriesHoldingAnything } from "./repository-deletion.ts";
 import { TABLE_SCHEMA } from "./table.ts";
@@ -169,6 +169,41 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
       if (!(await this.#table.delete(keys.link(repository, digest), unchanged)).deleted) held.add(digest);
     }
     return { orphanLinks, held: [...held], sizes };
+  }
+
+  /**
+   * Manifests stored before references were recorded (earlier versions): the collector reads
+   * their references from their bytes (lifecycle/scanning-collector.ts recordReferences). Those
+   * whose references were found too many to store are left out (they stay unknown, and keep
+   * every link of their repository, as they would have at their push).
+   */
+  async unrecordedManifests(repository: string, limit: number): Promise<ManifestRecord[]> {
+    const items = await this.#table.query({
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+      FilterExpression: "attribute_not_exists(refs) AND attribute_not_exists(refsTooMany) AND attribute_not_exists(deleting)",
+      ExpressionAttributeValues: { ":pk": { S: ranges.repositoryPk(repository) }, ":prefix": { S: "manifest#" } },
+      ConsistentRead: true,
+    });
+    const records: ManifestRecord[] = [];
+    for (const item of items) {
+      if (text(item, "sk").slice("manifest#".length).includes("#")) continue; // a record chunk
+      if (records.length >= limit) break;
+      const record = await decodeManifest(this.#table, item);
+      if (record) records.push(record);
+    }
+    return records;
+  }
+
+  /**
+   * Stores the references on the manifest item, if it is still there (a put of the same digest
+   * meanwhile has the same bytes, hence the same references). Too many to store: the item is
+   * noted so, and keeps its references unknown.
+   */
+  async recordReferences(repository: string, digest: string, references: ManifestReferences): Promise<boolean> {
+    const refs = referencesAttribute(references);
+    const update: Condition = refs.refs ? { expression: "SET refs = :refs", values: { ":refs": refs.refs } } : { expression: "SET refsTooMany = :yes", values: { ":yes": { BOOL: true } } };
+    const updated = await this.#table.update(keys.manifest(repository, digest), update, { expression: "attribute_exists(pk) AND attribute_not_exists(deleting)" });
+    return updated !== null && refs.refs !== undefined;
   }
 
   /** Blob items found by a scan of the table (unordered, a page of DynamoDB's at a time). */
