@@ -15,6 +15,11 @@
  *   already holds is linked here only after the upstream answers a HEAD for it in this
  *   repository, so a mirror namespace cannot be used to read any digest (design: Storage).
  *
+ * - Every manifest pull is recorded (PullRecords), at most once per PULL_RECORD_INTERVAL_MS
+ *   (or a tenth of the mirror's `unpulledAfterSeconds`, when shorter) per manifest and
+ *   process, for the mirror's retention (lifecycle/retention.ts). A pull answered by the
+ *   Workers edge cache (content by digest) is not seen here and not recorded.
+ *
  * How fresh a tag is lives in this process's memory: a new process (or Workers isolate)
  * asks the upstream once per tag before serving it.
  */
@@ -29,6 +34,7 @@ import { newBlobKey } from "../core/storage-layout.ts";
 import { readLimited } from "../core/streams.ts";
 import type { BlobStore } from "../ports/blob-store.ts";
 import type { Hashing } from "../ports/hashing.ts";
+import { recordsPulls } from "../ports/collectable.ts";
 import type { ManifestRecord, MetadataStore } from "../ports/metadata-store.ts";
 import { mirrorOf, type MirrorConfig } from "./mirror-config.ts";
 import { UpstreamClient, UpstreamError, type Fetch } from "./upstream-client.ts";
@@ -70,6 +76,8 @@ const MAX_FRESH_TAGS = 10_000;
 const UPSTREAM_IDLE_MS = 60_000;
 /** How long a pull waits for other pulls' fetch of the same blob (a stalled upstream) before fetching it itself. */
 const FLIGHT_WAIT_MS = 120_000;
+/** Pulls of one manifest are written down at most this often: a pull costs a write once a day, not each time. */
+const PULL_RECORD_INTERVAL_MS = 24 * 3600 * 1000;
 
 export class PullThrough {
   readonly #deps: PullThroughDeps;
@@ -78,6 +86,8 @@ export class PullThrough {
   readonly #confirmed = new Map<string, number>();
   /** Blob digest → the fetch in progress in this process. */
   readonly #flights = new Map<string, Promise<void>>();
+  /** `<repository>@<digest>` → epoch ms this process last recorded (or found recorded) a pull of it. */
+  readonly #pullsRecorded = new Map<string, number>();
   readonly #now: () => number;
   readonly #log: (line: string) => void;
 
@@ -94,6 +104,12 @@ export class PullThrough {
   }
 
   async manifest(repository: string, reference: string): Promise<MirroredManifest> {
+    const answer = await this.#manifest(repository, reference);
+    await this.#recordPull(repository, answer.record.digest);
+    return answer;
+  }
+
+  async #manifest(repository: string, reference: string): Promise<MirroredManifest> {
     const { mirror, upstreamName } = this.#mirror(repository);
     const client = this.#clients.get(mirror.namespace)!;
     if (looksLikeDigest(reference)) {
@@ -169,6 +185,26 @@ export class PullThrough {
     const found = mirrorOf(this.#deps.mirrors, repository);
     if (!found) throw new Error(`${repository} is not in a mirrored namespace`);
     return found;
+  }
+
+  /** Writes the pull down when the last one written is older than the interval; a failure costs the pull nothing. */
+  async #recordPull(repository: string, digest: string): Promise<void> {
+    const { metadata } = this.#deps;
+    if (!recordsPulls(metadata)) return;
+    const { mirror } = this.#mirror(repository);
+    const interval = Math.min(PULL_RECORD_INTERVAL_MS, (mirror.unpulledAfterSeconds ?? Infinity) * 100);
+    const key = `${repository}@${digest}`;
+    const now = this.#now();
+    const last = this.#pullsRecorded.get(key);
+    if (last !== undefined && now - last < interval) return;
+    try {
+      await metadata.recordPull(repository, digest, now, now - interval);
+      this.#pullsRecorded.delete(key);
+      this.#pullsRecorded.set(key, now);
+      if (this.#pullsRecorded.size > MAX_FRESH_TAGS) this.#pullsRecorded.delete(this.#pullsRecorded.keys().next().value!);
+    } catch (error) {
+      this.#log(`mirror ${mirror.namespace}: could not record a pull of ${repository}@${digest}: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 
   #confirm(key: string): void {

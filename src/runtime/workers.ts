@@ -112,7 +112,7 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
 
 /** Retention rules, then the scanning collector (lifecycle/scanning-collector.ts): the cron's work, and POST /admin/gc's. */
 async function collect(config: WorkersConfig, metadata: DurableObjectMetadataStore, blobs: R2BlobStore, dryRun: boolean) {
-  const retention = await applyRetention({ metadata, rules: config.retention, immutableTags: config.immutableTags }, { dryRun });
+  const retention = await applyRetention({ metadata, rules: config.retention, immutableTags: config.immutableTags, mirrors: config.mirrors ?? [] }, { dryRun });
   const graceMs = config.gcGraceSeconds * 1000;
   const collector = new ScanningCollector({ metadata, blobs, graceMs, orphanLinkAgeMs: Math.max(graceMs, config.uploadTtlSeconds * 1000) });
   const collection = await collector.run({ dryRun });
@@ -151,7 +151,7 @@ export default {
     const expired = await registry.uploads.expire(config.uploadTtlSeconds * 1000, { maxBatches: EXPIRY_BATCHES });
     console.log(`upload expiry: ${expired} abandoned upload(s) aborted`);
     const { retention, collection: report, leftovers } = await collect(config, metadata, blobs, false);
-    if (retention.tags.length + retention.manifests.length > 0) console.log(`retention: deleted ${retention.tags.length} tag(s) and ${retention.manifests.length} untagged manifest(s)`);
+    if (retention.tags.length + retention.manifests.length + retention.unpulled.length > 0) console.log(`retention: deleted ${retention.tags.length} tag(s), ${retention.manifests.length} untagged manifest(s) and ${retention.unpulled.length} unpulled mirrored manifest(s)`);
     console.log(
       `garbage collection: removed ${report.blobsDeleted} blob(s) (${report.bytesFreed} bytes) and ${report.orphanLinksRemoved} link(s) no manifest uses; marked ${report.blobsMarked}`,
     );
