@@ -16,6 +16,7 @@ import { NodeSqliteDriver } from "../../src/adapters/sqlite/node-driver.ts";
 import { DATABASE_FILE, openLocalMetadata } from "../../src/adapters/sqlite/open.ts";
 import { HookedDriver, sqlRecordsContract } from "./sql-records.contract.ts";
 import { retentionContract } from "./retention.contract.ts";
+import { unpulledContract } from "./unpulled.contract.ts";
 import { scanningCollectorContract } from "./scanning-collector.contract.ts";
 import { FilesystemBlobStore } from "../../src/adapters/filesystem/blob-store.ts";
 import { hashWasm } from "../../src/adapters/hash-wasm.ts";
@@ -206,6 +207,12 @@ describe("registry processes on one DATA_DIR and their upload claims", () => {
     expect(isOwnerAlive(processOwner())).toBe(true);
     expect(isOwnerAlive(processOwner(2 ** 22 + 7))).toBe(false);
   });
+});
+
+unpulledContract("sqlite (node:sqlite)", async () => {
+  const dir = await tempDir();
+  const local = openLocalMetadata(dir);
+  return { metadata: local.store, cleanup: async () => (local.close(), rm(dir, { recursive: true, force: true })) };
 });
 
 retentionContract("sqlite (node:sqlite)", async () => {
