@@ -9,8 +9,10 @@
  *   down or rate-limits, the stored digest is served with a warning.
  * - A blob is streamed to the client while it is written to the store (verified-tee.ts)
  *   and becomes visible (indexed, linked) only once its bytes hash to its digest.
- *   Concurrent pulls of one missing blob in one process fetch it once: the others wait
- *   for it and read the stored copy.
+ *   Concurrent pulls of one missing blob fetch it once: in one process the others wait
+ *   for it and read the stored copy; across processes on one store (`flights`, Node's
+ *   PROCESSES>1) the one holding the claim fetches and the others poll for the stored copy,
+ *   for at most FLIGHT_WAIT_MS, and take over at once when the claimant died.
  * - A repository sees only what the upstream confirms it has: a blob another repository
  *   already holds is linked here only after the upstream answers a HEAD for it in this
  *   repository, so a mirror namespace cannot be used to read any digest (design: Storage).
@@ -33,6 +35,7 @@ import type { Registry } from "../core/registry.ts";
 import { newBlobKey } from "../core/storage-layout.ts";
 import { readLimited } from "../core/streams.ts";
 import type { BlobStore } from "../ports/blob-store.ts";
+import type { BlobFlights } from "../ports/blob-flights.ts";
 import type { Hashing } from "../ports/hashing.ts";
 import { recordsPulls } from "../ports/collectable.ts";
 import type { ManifestRecord, MetadataStore } from "../ports/metadata-store.ts";
@@ -47,6 +50,8 @@ export interface PullThroughDeps {
   hashing: Hashing;
   maxManifestBytes: number;
   mirrors: MirrorConfig[];
+  /** Claims shared with other processes on the same store; absent, concurrent pulls are joined within this process only. */
+  flights?: BlobFlights;
   fetch?: Fetch;
   now?: () => number;
   newId?: () => string;
@@ -76,6 +81,8 @@ const MAX_FRESH_TAGS = 10_000;
 const UPSTREAM_IDLE_MS = 60_000;
 /** How long a pull waits for other pulls' fetch of the same blob (a stalled upstream) before fetching it itself. */
 const FLIGHT_WAIT_MS = 120_000;
+/** How often a pull waiting for another process's fetch looks whether the blob has arrived. */
+const SHARED_FLIGHT_POLL_MS = 100;
 /** Pulls of one manifest are written down at most this often: a pull costs a write once a day, not each time. */
 const PULL_RECORD_INTERVAL_MS = 24 * 3600 * 1000;
 
@@ -156,8 +163,21 @@ export class PullThrough {
       if (await metadata.getBlobLink(repository, canonical)) return { kind: "stored" };
     }
     // No await between the check above and this: pulls arriving from now on wait for this one.
-    const land = method === "GET" ? this.#takeOff(canonical, waitUntil) : () => {};
+    const landHere = method === "GET" ? this.#takeOff(canonical, waitUntil) : () => {};
+    let claimed = false;
+    const land = () => {
+      landHere();
+      if (claimed) void this.#deps.flights!.release(canonical).catch(() => {});
+      claimed = false;
+    };
     try {
+      if (method === "GET" && this.#deps.flights) {
+        claimed = await this.#awaitSharedFlight(repository, canonical);
+        if (!claimed && (await metadata.getBlobLink(repository, canonical))) {
+          land();
+          return { kind: "stored" };
+        }
+      }
       const known = await metadata.getBlob(canonical);
       if (known) {
         await client.request("HEAD", upstreamName, `blobs/${canonical}`);
@@ -179,6 +199,22 @@ export class PullThrough {
       if (!(error instanceof UpstreamError)) throw error;
       throw registryError(error, "BLOB_UNKNOWN", `blob ${canonical} of ${upstreamName}`);
     }
+  }
+
+  /**
+   * Takes the shared claim on fetching `digest`, waiting while another live process holds it:
+   * answers true when taken, false when the blob arrived meanwhile (stored, maybe linked
+   * elsewhere) or the wait ran out (then this pull fetches it too).
+   */
+  async #awaitSharedFlight(repository: string, digest: string): Promise<boolean> {
+    const flights = this.#deps.flights!;
+    const deadline = Date.now() + FLIGHT_WAIT_MS;
+    while (!(await flights.claim(digest, FLIGHT_WAIT_MS))) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, SHARED_FLIGHT_POLL_MS));
+      if ((await this.#deps.metadata.getBlobLink(repository, digest)) || (await this.#deps.metadata.getBlob(digest))) return false;
+    }
+    return true;
   }
 
   #mirror(repository: string) {

@@ -165,6 +165,7 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     requestLimits: nodeRequestLimits(config),
     clientAddress: nodeClientAddress,
     mirrors: config.mirrors,
+    ...(local ? { blobFlights: local.flights } : {}),
   });
   const stores = awsModule ? awsModule.describeAwsStores(config) : `data in ${dataDir}`;
   const description = `${stores}, uploads hashed ${hashing.kind === "native" ? "natively (OpenSSL)" : "with WebAssembly"}` + (options.tls ? ", HTTPS" : "");
