@@ -81,7 +81,9 @@ export const handler = createLambdaHandler(process.env);
 async function deploy(env: Environment): Promise<Deployment> {
   // The auth section: AUTH_CONFIG, or the Secrets Manager secret AUTH_CONFIG_SECRET_ARN names.
   const authText = env.AUTH_CONFIG ?? (env.AUTH_CONFIG_SECRET_ARN ? await readSecretString(env.AUTH_CONFIG_SECRET_ARN, env) : undefined);
-  const config = resolveConfig({}, { ...env, BACKEND: "aws", AUTH_CONFIG: authText });
+  // The mirrors (upstream credentials included): MIRRORS, or the secret MIRRORS_SECRET_ARN names (infra/registry-stack.ts).
+  const mirrorsText = env.MIRRORS ?? (env.MIRRORS_SECRET_ARN ? await readSecretString(env.MIRRORS_SECRET_ARN, env) : undefined);
+  const config = resolveConfig({}, { ...env, BACKEND: "aws", AUTH_CONFIG: authText, MIRRORS: mirrorsText });
   const stores = awsStores(config);
   const registry = new Registry({
     ...stores,
