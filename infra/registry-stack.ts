@@ -36,6 +36,7 @@ export class RegistryStack extends Stack {
   readonly table: dynamodb.Table;
   readonly function: lambda.Function;
   readonly authConfig: secretsmanager.Secret;
+  readonly mirrors: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, props: RegistryStackProps) {
     super(scope, id, props);
@@ -81,6 +82,14 @@ export class RegistryStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
+    // Pull-through mirrors (README "Pull-through cache"): the MIRRORS setting, credentials included,
+    // kept out of the template and the function's environment. Deployed as "[]": no mirrors.
+    this.mirrors = new secretsmanager.Secret(this, "Mirrors", {
+      description: "OCI registry pull-through mirrors (the MIRRORS setting, JSON; README \"Pull-through cache\"), upstream credentials included",
+      secretStringValue: SecretValue.unsafePlainText("[]"),
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
     const logGroup = new logs.LogGroup(this, "Logs", {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -100,6 +109,7 @@ export class RegistryStack extends Stack {
         S3_BUCKET: this.bucket.bucketName,
         DYNAMODB_TABLE: this.table.tableName,
         AUTH_CONFIG_SECRET_ARN: this.authConfig.secretArn,
+        MIRRORS_SECRET_ARN: this.mirrors.secretArn,
         UPLOAD_TTL_SECONDS: String(uploadTtlSeconds),
         BLOB_REDIRECT_TTL_SECONDS: String(props.blobRedirectTtlSeconds ?? 300),
         NODE_OPTIONS: "--enable-source-maps",
@@ -113,6 +123,7 @@ export class RegistryStack extends Stack {
     this.bucket.grantReadWrite(this.function);
     this.table.grantReadWriteData(this.function);
     this.authConfig.grantRead(this.function);
+    this.mirrors.grantRead(this.function);
 
     // The registry does its own auth; a buffered response is enough, since blob GETs redirect to S3.
     const url = this.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE, invokeMode: lambda.InvokeMode.BUFFERED });
@@ -127,5 +138,6 @@ export class RegistryStack extends Stack {
     new CfnOutput(this, "BucketName", { value: this.bucket.bucketName });
     new CfnOutput(this, "TableName", { value: this.table.tableName });
     new CfnOutput(this, "AuthConfigSecretArn", { value: this.authConfig.secretArn, description: "Put the auth configuration (JSON) here" });
+    new CfnOutput(this, "MirrorsSecretArn", { value: this.mirrors.secretArn, description: "Put the pull-through mirrors (the MIRRORS JSON) here" });
   }
 }

@@ -70,12 +70,15 @@
  *   repositories (name PK)                                     the catalog
  *   instances (owner PK, started_at)                           Node only: registry processes on this DATA_DIR
  *                                                              (adapters/sqlite/instances.ts)
+ *   blob_flights (digest PK, owner, expires_at)                Node only: the process fetching a blob from a
+ *                                                              mirror's upstream (adapters/sqlite/blob-flights.ts)
  *   login_failures (key, window PK), count, expires_at         auth state (adapters/sql/auth-state-records.ts):
  *                                                              failed logins per "name:<n>" / "address:<a>"
  *                                                              and fixed window; old windows pruned 50 a time
  *   used_tokens (id PK, expires_at)                            refresh tokens rotated away ("refresh:<jti>")
  *   Also: links.linked_at, manifests.pushed_at and refs_recorded, tags.tagged_at, uploads.touched_at
- *   (garbage collection, retention, expiry), and manifest_refs (repository, manifest, digest PK):
+ *   (garbage collection, retention, expiry), manifests.pulled_at (a mirror's last recorded pull,
+ *   NULL: none; retention by last pull), and manifest_refs (repository, manifest, digest PK):
  *   what each manifest holds, indexed by digest.
  *
  *   Node keeps every table in one database file in WAL mode, opened by every process of
@@ -158,7 +161,8 @@
  *   blob#<digest>      blob                            digest, size, key: blob index
  *   catalog            <repository>                    (none): the catalog, one partition
  *   repo#<repository>  link#<digest>                   digest, size, key: blob link
- *                      manifest#<digest>               putId, subject?, deleting?, refs? (deflated JSON digests it
+ *                      manifest#<digest>               putId, subject?, deleting?, pushedAt, pulledAt? (a
+ *                                                      mirror's last recorded pull), refs? (deflated JSON digests it
  *                                                      references; absent: unknown; refsTooMany when the
  *                                                      collector found too many to store), and record (ManifestRecord
  *                                                      JSON) or, over 300 KB (annotations), chunkCount:

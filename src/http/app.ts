@@ -22,6 +22,7 @@ import { mirrorPath, mirrorRoutes } from "./routes/mirror.ts";
 import { edgeCacheRoutes, type EdgeCaching } from "./routes/edge-cache.ts";
 import type { MirrorConfig } from "../proxy/mirror-config.ts";
 import { PullThrough } from "../proxy/pull-through.ts";
+import type { BlobFlights } from "../ports/blob-flights.ts";
 
 export interface AppOptions {
   /**
@@ -62,6 +63,8 @@ export interface AppOptions {
   edgeCache?: EdgeCaching;
   /** Pull-through mirrors (src/proxy): namespaces served from upstream registries, read-only here. */
   mirrors?: MirrorConfig[];
+  /** Blob-fetch claims shared with the other processes on the same store (Node's PROCESSES>1), so each blob is fetched upstream once. */
+  blobFlights?: BlobFlights;
 }
 
 /** Builds the HTTP face of a registry over the given adapters. Holds no state of its own. */
@@ -105,6 +108,7 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
       hashing: registry.hashing,
       maxManifestBytes: registry.manifests.maxManifestBytes,
       mirrors,
+      ...(options.blobFlights ? { flights: options.blobFlights } : {}),
     });
     // Where blob GETs redirect to storage (Lambda), a missing blob is cached whole first, then redirected to.
     mirrorRoutes(app, registry, pullThrough, mirrors, { cacheBeforeServing: options.blobReadRedirects !== undefined });

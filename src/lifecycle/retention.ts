@@ -14,10 +14,14 @@
  * time is never deleted, and a repository holding a manifest whose references are unknown
  * (an index might hold its children) has no untagged manifest deleted until those are known.
  *
+ * Mirrors (src/proxy) add one more rule for their namespaces: `unpulledAfterSeconds` deletes
+ * cached manifests (tags with them) not pulled for that long; the next pull fetches them
+ * from the upstream again (applyMirrorRetention below).
+ *
  * Every delete is conditional on what was read: a tag pushed again since the listing, or
  * a manifest tagged or referenced since, is kept. A dry run lists what would go.
  */
-import type { RetainableMetadata } from "../ports/collectable.ts";
+import { type PullRecords, recordsPulls, type RetainableMetadata } from "../ports/collectable.ts";
 import type { MetadataStore } from "../ports/metadata-store.ts";
 import { type ImmutableTagRule, isImmutableTag, repositoryMatches, tagMatches } from "../core/patterns.ts";
 import { everyRepository } from "./catalog.ts";
@@ -33,19 +37,29 @@ export interface RetentionReport {
   dryRun: boolean;
   tags: Array<{ repository: string; tag: string }>;
   manifests: Array<{ repository: string; digest: string }>;
+  /** Cached manifests of mirrors not pulled for their `unpulledAfterSeconds`. */
+  unpulled: Array<{ repository: string; digest: string }>;
+}
+
+/** A mirror's part in retention (proxy/mirror-config.ts's MirrorConfig has these fields). */
+export interface MirrorRetention {
+  namespace: string;
+  unpulledAfterSeconds?: number;
 }
 
 export interface RetentionOptions {
   metadata: MetadataStore & RetainableMetadata;
   rules: RetentionRule[];
   immutableTags?: ImmutableTagRule[];
+  mirrors?: MirrorRetention[];
   now?: () => number;
 }
 
 export async function applyRetention(options: RetentionOptions, { dryRun = false } = {}): Promise<RetentionReport> {
-  const report: RetentionReport = { dryRun, tags: [], manifests: [] };
-  if (options.rules.length === 0) return report;
+  const report: RetentionReport = { dryRun, tags: [], manifests: [], unpulled: [] };
   const { metadata } = options;
+  if (recordsPulls(metadata)) report.unpulled = await applyMirrorRetention({ ...options, metadata }, { dryRun });
+  if (options.rules.length === 0) return report;
   const now = (options.now ?? Date.now)();
   for await (const repository of everyRepository(metadata)) {
     const rule = options.rules.find((r) => r.repositories.some((pattern) => repositoryMatches(pattern, repository)));
@@ -67,6 +81,30 @@ export async function applyRetention(options: RetentionOptions, { dryRun = false
     }
   }
   return report;
+}
+
+/**
+ * Deletes (unless `dryRun`) the manifests of mirror namespaces whose last use (pull, or the
+ * put that cached them) is older than their mirror's `unpulledAfterSeconds`, each delete
+ * conditional on no pull since the listing; answers them. Blobs they held go with garbage collection.
+ */
+export async function applyMirrorRetention(
+  options: { metadata: MetadataStore & PullRecords; mirrors?: MirrorRetention[]; now?: () => number },
+  { dryRun = false } = {},
+): Promise<Array<{ repository: string; digest: string }>> {
+  const expiring = (options.mirrors ?? []).filter((m) => m.unpulledAfterSeconds !== undefined);
+  const deleted: Array<{ repository: string; digest: string }> = [];
+  if (expiring.length === 0) return deleted;
+  const { metadata } = options;
+  const now = (options.now ?? Date.now)();
+  for await (const repository of everyRepository(metadata)) {
+    const mirror = expiring.find((m) => repository.startsWith(`${m.namespace}/`));
+    if (!mirror) continue;
+    for (const m of await metadata.listUnpulledManifests(repository, now - mirror.unpulledAfterSeconds! * 1000)) {
+      if (dryRun || (await metadata.deleteUnpulledManifest(repository, m.digest, m.lastUsedAt))) deleted.push({ repository, digest: m.digest });
+    }
+  }
+  return deleted;
 }
 
 /** Validates the `retention` setting; answers the problems found. */

@@ -145,3 +145,26 @@ export interface RetainableMetadata {
 export function isRetainable(store: object): store is RetainableMetadata {
   return "listTagTimes" in store && typeof (store as RetainableMetadata).listTagTimes === "function";
 }
+
+/**
+ * When the manifests of mirrored repositories were last pulled, for the mirror's
+ * `unpulledAfterSeconds` (lifecycle/retention.ts). A manifest's "last use" is the later of
+ * its last recorded pull and its last put (a cached manifest counts as pulled when cached);
+ * 0 when neither is known (data of earlier versions), and such manifests are kept.
+ */
+export interface PullRecords {
+  /**
+   * Records a pull of the manifest at `at`, unless its last use is at or after `unlessSince`:
+   * so the pull path writes at most once per interval per manifest. Answers whether it wrote
+   * (false also when the manifest is not there).
+   */
+  recordPull(repository: string, digest: string, at: number, unlessSince: number): Promise<boolean>;
+  /** Manifests of the repository whose last use is known and before `before`, in digest order. */
+  listUnpulledManifests(repository: string, before: number): Promise<Array<{ digest: string; lastUsedAt: number }>>;
+  /** Deletes the manifest and every tag naming it, only if its last use is still `lastUsedAt` (not pulled or put since). */
+  deleteUnpulledManifest(repository: string, digest: string, lastUsedAt: number): Promise<boolean>;
+}
+
+export function recordsPulls(store: object): store is PullRecords {
+  return "recordPull" in store && typeof (store as PullRecords).recordPull === "function";
+}

@@ -19,6 +19,8 @@ export interface MirrorConfig {
   tagFreshnessSeconds: number;
   /** Docker Hub's rule: a one-segment name means `library/<name>`. */
   dockerHubLibrary: boolean;
+  /** Cached manifests not pulled for this long are deleted by the scheduled collection (lifecycle/retention.ts); kept forever when absent. */
+  unpulledAfterSeconds?: number;
 }
 
 const DOCKER_HUB_HOSTS = ["registry-1.docker.io", "docker.io", "index.docker.io"];
@@ -33,7 +35,7 @@ export function parseMirrors(raw: unknown, env: Record<string, string | undefine
     const at = `mirror ${index}`;
     if (typeof entry !== "object" || entry === null || Array.isArray(entry)) return void problems.push(`${at} must be an object`);
     const fields = entry as Record<string, unknown>;
-    const known = ["namespace", "url", "urlEnv", "hosts", "username", "password", "passwordEnv", "tagFreshnessSeconds", "dockerHubLibrary"];
+    const known = ["namespace", "url", "urlEnv", "hosts", "username", "password", "passwordEnv", "tagFreshnessSeconds", "dockerHubLibrary", "unpulledAfterSeconds"];
     for (const key of Object.keys(fields)) if (!known.includes(key)) problems.push(`${at}: unknown field "${key}" (known: ${known.join(", ")})`);
     const namespace = fields.namespace;
     if (typeof namespace !== "string" || !isRepositoryName(namespace) || namespace.includes("/")) {
@@ -49,6 +51,8 @@ export function parseMirrors(raw: unknown, env: Record<string, string | undefine
     if (!Array.isArray(hosts) || !hosts.every((h) => typeof h === "string" && h !== "")) problems.push(`${at} (${namespace}): hosts must be a list of host names`);
     const freshness = fields.tagFreshnessSeconds ?? DEFAULT_FRESHNESS_SECONDS;
     if (!Number.isSafeInteger(freshness) || (freshness as number) < 0) problems.push(`${at} (${namespace}): tagFreshnessSeconds must be a whole number of seconds`);
+    const unpulled = fields.unpulledAfterSeconds;
+    if (unpulled !== undefined && (!Number.isSafeInteger(unpulled) || (unpulled as number) <= 0)) problems.push(`${at} (${namespace}): unpulledAfterSeconds must be a positive whole number of seconds`);
     const library = fields.dockerHubLibrary ?? dockerHub;
     if (typeof library !== "boolean") problems.push(`${at} (${namespace}): dockerHubLibrary must be true or false`);
     const password = typeof fields.passwordEnv === "string" ? env[fields.passwordEnv] : fields.password;
@@ -60,6 +64,7 @@ export function parseMirrors(raw: unknown, env: Record<string, string | undefine
     }
     if (mirrors.some((m) => m.namespace === namespace)) problems.push(`${at}: namespace "${namespace}" is mirrored twice`);
     const mirror: MirrorConfig = { namespace, url, hosts: Array.isArray(hosts) ? [...(hosts as string[])] : [], tagFreshnessSeconds: freshness as number, dockerHubLibrary: library === true };
+    if (typeof unpulled === "number") mirror.unpulledAfterSeconds = unpulled;
     if (typeof fields.username === "string" && typeof password === "string") Object.assign(mirror, { username: fields.username, password });
     mirrors.push(mirror);
   });

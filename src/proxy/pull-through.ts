@@ -9,11 +9,18 @@
  *   down or rate-limits, the stored digest is served with a warning.
  * - A blob is streamed to the client while it is written to the store (verified-tee.ts)
  *   and becomes visible (indexed, linked) only once its bytes hash to its digest.
- *   Concurrent pulls of one missing blob in one process fetch it once: the others wait
- *   for it and read the stored copy.
+ *   Concurrent pulls of one missing blob fetch it once: in one process the others wait
+ *   for it and read the stored copy; across processes on one store (`flights`, Node's
+ *   PROCESSES>1) the one holding the claim fetches and the others poll for the stored copy,
+ *   for at most FLIGHT_WAIT_MS, and take over at once when the claimant died.
  * - A repository sees only what the upstream confirms it has: a blob another repository
  *   already holds is linked here only after the upstream answers a HEAD for it in this
  *   repository, so a mirror namespace cannot be used to read any digest (design: Storage).
+ *
+ * - Every manifest pull is recorded (PullRecords), at most once per PULL_RECORD_INTERVAL_MS
+ *   (or a tenth of the mirror's `unpulledAfterSeconds`, when shorter) per manifest and
+ *   process, for the mirror's retention (lifecycle/retention.ts). A pull answered by the
+ *   Workers edge cache (content by digest) is not seen here and not recorded.
  *
  * How fresh a tag is lives in this process's memory: a new process (or Workers isolate)
  * asks the upstream once per tag before serving it.
@@ -28,7 +35,9 @@ import type { Registry } from "../core/registry.ts";
 import { newBlobKey } from "../core/storage-layout.ts";
 import { readLimited } from "../core/streams.ts";
 import type { BlobStore } from "../ports/blob-store.ts";
+import type { BlobFlights } from "../ports/blob-flights.ts";
 import type { Hashing } from "../ports/hashing.ts";
+import { recordsPulls } from "../ports/collectable.ts";
 import type { ManifestRecord, MetadataStore } from "../ports/metadata-store.ts";
 import { mirrorOf, type MirrorConfig } from "./mirror-config.ts";
 import { UpstreamClient, UpstreamError, type Fetch } from "./upstream-client.ts";
@@ -41,6 +50,8 @@ export interface PullThroughDeps {
   hashing: Hashing;
   maxManifestBytes: number;
   mirrors: MirrorConfig[];
+  /** Claims shared with other processes on the same store; absent, concurrent pulls are joined within this process only. */
+  flights?: BlobFlights;
   fetch?: Fetch;
   now?: () => number;
   newId?: () => string;
@@ -70,6 +81,10 @@ const MAX_FRESH_TAGS = 10_000;
 const UPSTREAM_IDLE_MS = 60_000;
 /** How long a pull waits for other pulls' fetch of the same blob (a stalled upstream) before fetching it itself. */
 const FLIGHT_WAIT_MS = 120_000;
+/** How often a pull waiting for another process's fetch looks whether the blob has arrived. */
+const SHARED_FLIGHT_POLL_MS = 100;
+/** Pulls of one manifest are written down at most this often: a pull costs a write once a day, not each time. */
+const PULL_RECORD_INTERVAL_MS = 24 * 3600 * 1000;
 
 export class PullThrough {
   readonly #deps: PullThroughDeps;
@@ -78,6 +93,8 @@ export class PullThrough {
   readonly #confirmed = new Map<string, number>();
   /** Blob digest → the fetch in progress in this process. */
   readonly #flights = new Map<string, Promise<void>>();
+  /** `<repository>@<digest>` → epoch ms this process last recorded (or found recorded) a pull of it. */
+  readonly #pullsRecorded = new Map<string, number>();
   readonly #now: () => number;
   readonly #log: (line: string) => void;
 
@@ -94,6 +111,12 @@ export class PullThrough {
   }
 
   async manifest(repository: string, reference: string): Promise<MirroredManifest> {
+    const answer = await this.#manifest(repository, reference);
+    await this.#recordPull(repository, answer.record.digest);
+    return answer;
+  }
+
+  async #manifest(repository: string, reference: string): Promise<MirroredManifest> {
     const { mirror, upstreamName } = this.#mirror(repository);
     const client = this.#clients.get(mirror.namespace)!;
     if (looksLikeDigest(reference)) {
@@ -140,8 +163,21 @@ export class PullThrough {
       if (await metadata.getBlobLink(repository, canonical)) return { kind: "stored" };
     }
     // No await between the check above and this: pulls arriving from now on wait for this one.
-    const land = method === "GET" ? this.#takeOff(canonical, waitUntil) : () => {};
+    const landHere = method === "GET" ? this.#takeOff(canonical, waitUntil) : () => {};
+    let claimed = false;
+    const land = () => {
+      landHere();
+      if (claimed) void this.#deps.flights!.release(canonical).catch(() => {});
+      claimed = false;
+    };
     try {
+      if (method === "GET" && this.#deps.flights) {
+        claimed = await this.#awaitSharedFlight(repository, canonical);
+        if (!claimed && (await metadata.getBlobLink(repository, canonical))) {
+          land();
+          return { kind: "stored" };
+        }
+      }
       const known = await metadata.getBlob(canonical);
       if (known) {
         await client.request("HEAD", upstreamName, `blobs/${canonical}`);
@@ -165,10 +201,46 @@ export class PullThrough {
     }
   }
 
+  /**
+   * Takes the shared claim on fetching `digest`, waiting while another live process holds it:
+   * answers true when taken, false when the blob arrived meanwhile (stored, maybe linked
+   * elsewhere) or the wait ran out (then this pull fetches it too).
+   */
+  async #awaitSharedFlight(repository: string, digest: string): Promise<boolean> {
+    const flights = this.#deps.flights!;
+    const deadline = Date.now() + FLIGHT_WAIT_MS;
+    while (!(await flights.claim(digest, FLIGHT_WAIT_MS))) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, SHARED_FLIGHT_POLL_MS));
+      if ((await this.#deps.metadata.getBlobLink(repository, digest)) || (await this.#deps.metadata.getBlob(digest))) return false;
+    }
+    return true;
+  }
+
   #mirror(repository: string) {
     const found = mirrorOf(this.#deps.mirrors, repository);
     if (!found) throw new Error(`${repository} is not in a mirrored namespace`);
     return found;
+  }
+
+  /** Writes the pull down when the last one written is older than the interval; a failure costs the pull nothing. */
+  async #recordPull(repository: string, digest: string): Promise<void> {
+    const { metadata } = this.#deps;
+    if (!recordsPulls(metadata)) return;
+    const { mirror } = this.#mirror(repository);
+    const interval = Math.min(PULL_RECORD_INTERVAL_MS, (mirror.unpulledAfterSeconds ?? Infinity) * 100);
+    const key = `${repository}@${digest}`;
+    const now = this.#now();
+    const last = this.#pullsRecorded.get(key);
+    if (last !== undefined && now - last < interval) return;
+    try {
+      await metadata.recordPull(repository, digest, now, now - interval);
+      this.#pullsRecorded.delete(key);
+      this.#pullsRecorded.set(key, now);
+      if (this.#pullsRecorded.size > MAX_FRESH_TAGS) this.#pullsRecorded.delete(this.#pullsRecorded.keys().next().value!);
+    } catch (error) {
+      this.#log(`mirror ${mirror.namespace}: could not record a pull of ${repository}@${digest}: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 
   #confirm(key: string): void {

@@ -81,7 +81,9 @@ export const handler = createLambdaHandler(process.env);
 async function deploy(env: Environment): Promise<Deployment> {
   // The auth section: AUTH_CONFIG, or the Secrets Manager secret AUTH_CONFIG_SECRET_ARN names.
   const authText = env.AUTH_CONFIG ?? (env.AUTH_CONFIG_SECRET_ARN ? await readSecretString(env.AUTH_CONFIG_SECRET_ARN, env) : undefined);
-  const config = resolveConfig({}, { ...env, BACKEND: "aws", AUTH_CONFIG: authText });
+  // The mirrors (upstream credentials included): MIRRORS, or the secret MIRRORS_SECRET_ARN names (infra/registry-stack.ts).
+  const mirrorsText = env.MIRRORS ?? (env.MIRRORS_SECRET_ARN ? await readSecretString(env.MIRRORS_SECRET_ARN, env) : undefined);
+  const config = resolveConfig({}, { ...env, BACKEND: "aws", AUTH_CONFIG: authText, MIRRORS: mirrorsText });
   const stores = awsStores(config);
   const registry = new Registry({
     ...stores,
@@ -123,7 +125,7 @@ async function collectNow(
   stores: ReturnType<typeof awsStores>,
   dryRun: boolean,
 ): Promise<{ retention: RetentionReport; collection: CollectionReport; leftovers: ObjectLeftoverReport }> {
-  const retention = await applyRetention({ metadata: stores.metadata, rules: config.retention, immutableTags: config.immutableTags }, { dryRun });
+  const retention = await applyRetention({ metadata: stores.metadata, rules: config.retention, immutableTags: config.immutableTags, mirrors: config.mirrors ?? [] }, { dryRun });
   const graceMs = config.gcGraceSeconds * 1000;
   const collection = await new ScanningCollector({ ...stores, graceMs, orphanLinkAgeMs: Math.max(graceMs, config.uploadTtlSeconds * 1000) }).run({ dryRun });
   const leftovers = await sweepObjectLeftovers({ ...stores, olderThanMs: Math.max(graceMs, LEFTOVER_MIN_AGE_MS), dryRun });
@@ -140,7 +142,7 @@ async function maintain({ config, registry, stores }: Deployment): Promise<Sched
   const expired = await registry.uploads.expire(config.uploadTtlSeconds * 1000, { maxBatches: EXPIRY_BATCHES });
   console.log(`upload expiry: ${expired} abandoned upload(s) aborted`);
   const { retention, collection: collected, leftovers } = await collectNow(config, stores, false);
-  if (retention.tags.length + retention.manifests.length > 0) console.log(`retention: deleted ${retention.tags.length} tag(s) and ${retention.manifests.length} untagged manifest(s)`);
+  if (retention.tags.length + retention.manifests.length + retention.unpulled.length > 0) console.log(`retention: deleted ${retention.tags.length} tag(s), ${retention.manifests.length} untagged manifest(s) and ${retention.unpulled.length} unpulled mirrored manifest(s)`);
   console.log(
     `garbage collection: removed ${collected.blobsDeleted} blob(s) (${collected.bytesFreed} bytes) and ${collected.orphanLinksRemoved} link(s) no manifest uses; marked ${collected.blobsMarked}`,
   );

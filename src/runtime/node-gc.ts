@@ -38,7 +38,7 @@ export async function collectLocal(
     orphanLinkAgeMs: options.graceMs ?? Math.max(graceMs, config.uploadTtlSeconds * 1000),
     ...(options.progress ? { progress: options.progress } : {}),
   });
-  const retention = await applyRetention({ metadata, rules: config.retention, immutableTags: config.immutableTags }, { dryRun: options.dryRun ?? false });
+  const retention = await applyRetention({ metadata, rules: config.retention, immutableTags: config.immutableTags, mirrors: config.mirrors ?? [] }, { dryRun: options.dryRun ?? false });
   const collection = await collector.run({ dryRun: options.dryRun ?? false });
   const { multipartIds, tailKeys } = metadata.uploadStorage();
   const leftovers = await sweepLeftovers(
@@ -80,7 +80,7 @@ export async function collectAws(
     orphanLinkAgeMs: options.graceMs ?? Math.max(graceMs, config.uploadTtlSeconds * 1000),
     ...(options.progress ? { progress: options.progress } : {}),
   });
-  const retention = await applyRetention({ metadata: stores.metadata, rules: config.retention, immutableTags: config.immutableTags }, { dryRun: options.dryRun ?? false });
+  const retention = await applyRetention({ metadata: stores.metadata, rules: config.retention, immutableTags: config.immutableTags, mirrors: config.mirrors ?? [] }, { dryRun: options.dryRun ?? false });
   const collection = await collector.run({ dryRun: options.dryRun ?? false });
   const leftovers = await sweepObjectLeftovers({ ...stores, olderThanMs: Math.max(graceMs, LEFTOVER_MIN_AGE_MS), dryRun: options.dryRun ?? false });
   collection.problems.push(...leftovers.problems);
@@ -91,8 +91,8 @@ export function describeCollection({ retention, collection, leftovers }: LocalCo
   const dry = collection.dryRun;
   const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
   const retained =
-    retention.tags.length + retention.manifests.length > 0
-      ? `retention rules ${dry ? "would delete" : "deleted"} ${count(retention.tags.length, "tag", "tags")} and ${count(retention.manifests.length, "untagged manifest", "untagged manifests")}${dry ? " (what they held is not counted below)" : ""}; `
+    retention.tags.length + retention.manifests.length + retention.unpulled.length > 0
+      ? `retention rules ${dry ? "would delete" : "deleted"} ${count(retention.tags.length, "tag", "tags")}, ${count(retention.manifests.length, "untagged manifest", "untagged manifests")} and ${count(retention.unpulled.length, "mirrored manifest not pulled lately", "mirrored manifests not pulled lately")}${dry ? " (what they held is not counted below)" : ""}; `
       : "";
   // With no grace period a run removes what it marks; otherwise marked blobs go in a later run.
   const marked =

@@ -45,7 +45,7 @@ function collectPeriodically(config: RegistryConfig, collect: () => Promise<Loca
       .then((result) => {
         const { retention, collection, leftovers } = result;
         metrics.collectionFinished(collection);
-        const changed = retention.tags.length + retention.manifests.length + collection.blobsDeleted + collection.orphanLinksRemoved + collection.blobsMarked + leftovers.files;
+        const changed = retention.tags.length + retention.manifests.length + retention.unpulled.length + collection.blobsDeleted + collection.orphanLinksRemoved + collection.blobsMarked + leftovers.files;
         if (changed > 0) logger.log("info", describeCollection(result), { bytesFreed: collection.bytesFreed, blobsDeleted: collection.blobsDeleted });
         for (const problem of collection.problems) logger.log("error", `garbage collection: ${problem}`);
       })
@@ -165,6 +165,7 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     requestLimits: nodeRequestLimits(config),
     clientAddress: nodeClientAddress,
     mirrors: config.mirrors,
+    ...(local ? { blobFlights: local.flights } : {}),
   });
   const stores = awsModule ? awsModule.describeAwsStores(config) : `data in ${dataDir}`;
   const description = `${stores}, uploads hashed ${hashing.kind === "native" ? "natively (OpenSSL)" : "with WebAssembly"}` + (options.tls ? ", HTTPS" : "");

@@ -113,7 +113,7 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
 
 /** Retention rules, then the scanning collector (lifecycle/scanning-collector.ts): the cron's work, and POST /admin/gc's. */
 async function collect(config: WorkersConfig, metadata: DurableObjectMetadataStore, blobs: R2BlobStore, dryRun: boolean) {
-  const retention = await applyRetention({ metadata, rules: config.retention, immutableTags: config.immutableTags }, { dryRun });
+  const retention = await applyRetention({ metadata, rules: config.retention, immutableTags: config.immutableTags, mirrors: config.mirrors ?? [] }, { dryRun });
   const graceMs = config.gcGraceSeconds * 1000;
   const collector = new ScanningCollector({ metadata, blobs, graceMs, orphanLinkAgeMs: Math.max(graceMs, config.uploadTtlSeconds * 1000) });
   const collection = await collector.run({ dryRun });
@@ -186,8 +186,10 @@ export default {
     const cycles = metadata.collectionCycles();
     // Retention once per collection cycle, in the run that begins it, so its deletions are collected in that cycle.
     if ((await cycles.currentCycle()) === null) {
-      const retention = await applyRetention({ metadata, rules: config.retention, immutableTags: config.immutableTags });
-      if (retention.tags.length + retention.manifests.length > 0) console.log(`retention: deleted ${retention.tags.length} tag(s) and ${retention.manifests.length} untagged manifest(s)`);
+      const retention = await applyRetention({ metadata, rules: config.retention, immutableTags: config.immutableTags, mirrors: config.mirrors ?? [] });
+      if (retention.tags.length + retention.manifests.length + retention.unpulled.length > 0) {
+        console.log(`retention: deleted ${retention.tags.length} tag(s), ${retention.manifests.length} untagged manifest(s) and ${retention.unpulled.length} unpulled mirrored manifest(s)`);
+      }
     }
     const { cycle, step, finished, calls } = await collectionStep(config, metadata, blobs, gcStepBudget(env)).step();
     const started = new Date(cycle.startedAt).toISOString();

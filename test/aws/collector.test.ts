@@ -5,6 +5,7 @@ import { createRegistryTable } from "../../src/adapters/dynamodb/table.ts";
 import { hashWasm } from "../../src/adapters/hash-wasm.ts";
 import { S3BlobStore } from "../../src/adapters/s3/blob-store.ts";
 import { retentionContract } from "../contract/retention.contract.ts";
+import { unpulledContract } from "../contract/unpulled.contract.ts";
 import { scanningCollectorContract } from "../contract/scanning-collector.contract.ts";
 import { createBucket, deleteBucket, deleteTable, localDynamoDb, localS3, uniqueName } from "./support.ts";
 
@@ -27,6 +28,13 @@ scanningCollectorContract("dynamodb (dynalite) + s3 (Ceph RGW)", async () => {
       await deleteTable(dynamodb, table);
     },
   };
+});
+
+unpulledContract("dynamodb (dynalite)", async () => {
+  const dynamodb = localDynamoDb();
+  const table = uniqueName("unpulled");
+  await createRegistryTable(dynamodb, table);
+  return { metadata: new DynamoDbMetadataStore({ client: dynamodb, table }), cleanup: () => deleteTable(dynamodb, table) };
 });
 
 retentionContract("dynamodb (dynalite)", async () => {

@@ -17,7 +17,7 @@ describe("infra: the AWS CDK stack", () => {
   let bundleDir: string;
   let outdir: string;
   let template: Template;
-  let ids: { bucket: string; table: string; secret: string; fn: string; logs: string };
+  let ids: { bucket: string; table: string; secret: string; mirrors: string; fn: string; logs: string };
 
   beforeAll(async () => {
     bundleDir = await mkdtemp(join(tmpdir(), "registry-lambda-bundle-"));
@@ -30,10 +30,14 @@ describe("infra: the AWS CDK stack", () => {
       expect(found, type).toHaveLength(1);
       return found[0]!;
     };
+    const secrets = Object.keys(template.findResources("AWS::SecretsManager::Secret"));
+    expect(secrets).toHaveLength(2);
+    const secretNamed = (prefix: string) => secrets.find((id) => id.startsWith(prefix))!;
     ids = {
       bucket: only("AWS::S3::Bucket"),
       table: only("AWS::DynamoDB::Table"),
-      secret: only("AWS::SecretsManager::Secret"),
+      secret: secretNamed("AuthConfig"),
+      mirrors: secretNamed("Mirrors"),
       fn: only("AWS::Lambda::Function"),
       logs: only("AWS::Logs::LogGroup"),
     };
@@ -104,6 +108,7 @@ describe("infra: the AWS CDK stack", () => {
           S3_BUCKET: { Ref: ids.bucket },
           DYNAMODB_TABLE: { Ref: ids.table },
           AUTH_CONFIG_SECRET_ARN: { Ref: ids.secret },
+          MIRRORS_SECRET_ARN: { Ref: ids.mirrors },
           PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: "2773",
         }),
       },
@@ -142,6 +147,18 @@ describe("infra: the AWS CDK stack", () => {
     const secret = template.findResources("AWS::SecretsManager::Secret")[ids.secret] as { Properties: { SecretString: string } };
     expect(JSON.parse(secret.Properties.SecretString)).not.toHaveProperty("signingKeys");
     template.hasOutput("AuthConfigSecretArn", { Value: { Ref: ids.secret } });
+  });
+
+  it("holds the pull-through mirrors, upstream credentials included, in a secret the function reads, not in its environment; none until set", () => {
+    const secret = template.findResources("AWS::SecretsManager::Secret")[ids.mirrors] as { Properties: { SecretString: string } };
+    expect(JSON.parse(secret.Properties.SecretString)).toEqual([]);
+    template.hasOutput("MirrorsSecretArn", { Value: { Ref: ids.mirrors } });
+    const fn = template.findResources("AWS::Lambda::Function")[ids.fn] as { Properties: { Environment: { Variables: Record<string, unknown> } } };
+    expect(fn.Properties.Environment.Variables).not.toHaveProperty("MIRRORS");
+    const reads = Object.values(template.findResources("AWS::IAM::Policy")).flatMap(
+      (policy) => (policy as { Properties: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } } }).Properties.PolicyDocument.Statement,
+    ).filter((statement) => [statement.Action].flat().includes("secretsmanager:GetSecretValue"));
+    expect(JSON.stringify(reads)).toContain(`{"Ref":"${ids.mirrors}"}`);
   });
 
   it("invokes the function hourly to expire abandoned uploads", () => {

@@ -226,6 +226,20 @@ describe("Lambda handler (Function URL, payload 2.0) on S3 and DynamoDB", () => 
       expect(headersOf(result)["www-authenticate"]).toMatch(/^Bearer realm="[^"]+",service="registry\.example"/);
     });
 
+    it("reads the mirrors from the secret MIRRORS_SECRET_ARN names (the CDK stack's Mirrors): a mirror namespace is read-only", async () => {
+      secret = JSON.stringify([{ namespace: "hub", url: "http://127.0.0.1:9", username: "me", password: "upstream-secret" }]);
+      const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:registry-mirrors-AbCdEf";
+      requests.length = 0;
+      const withMirrors = createLambdaHandler({ ...env, MIRRORS_SECRET_ARN: arn, PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: String(port), AWS_SESSION_TOKEN: "session-token" });
+      const push = (await withMirrors(functionUrlEvent("POST", "/v2/hub/team/app/blobs/uploads/"))) as APIGatewayProxyResult;
+      expect(requests).toEqual([{ secretId: arn, token: "session-token" }]);
+      expect(push.statusCode).toBe(403);
+      expect(JSON.parse(push.body).errors[0].message).toContain("read-only");
+      expect(push.body).not.toContain("upstream-secret");
+      const elsewhere = (await withMirrors(functionUrlEvent("POST", "/v2/team/app/blobs/uploads/"))) as APIGatewayProxyResult;
+      expect(elsewhere.statusCode).toBe(202);
+    });
+
     it("refuses to serve (500), rather than serve openly, while the secret still holds the CDK stack's placeholder", async () => {
       secret = JSON.stringify({ replaceMe: "put the registry's auth configuration here (docs/aws.md)" });
       const placeholder = createLambdaHandler({ ...env, AUTH_CONFIG_SECRET_ARN: "arn:placeholder", PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: String(port) });

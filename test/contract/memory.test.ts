@@ -5,6 +5,7 @@ import { blobStoreContract } from "./blob-store.contract.ts";
 import { metadataStoreContract } from "./metadata-store.contract.ts";
 import { uploadRacesContract } from "./upload-races.contract.ts";
 import { scanningCollectorContract } from "./scanning-collector.contract.ts";
+import { unpulledContract } from "./unpulled.contract.ts";
 
 const nothingToClean = async () => {};
 
@@ -27,3 +28,5 @@ scanningCollectorContract("memory", async () => {
     cleanup: async () => {},
   };
 });
+
+unpulledContract("memory", async () => ({ metadata: new MemoryMetadataStore(), cleanup: nothingToClean }));

@@ -16,6 +16,8 @@ import { NodeSqliteDriver } from "../../src/adapters/sqlite/node-driver.ts";
 import { DATABASE_FILE, openLocalMetadata } from "../../src/adapters/sqlite/open.ts";
 import { HookedDriver, sqlRecordsContract } from "./sql-records.contract.ts";
 import { retentionContract } from "./retention.contract.ts";
+import { unpulledContract } from "./unpulled.contract.ts";
+import { SqliteBlobFlights } from "../../src/adapters/sqlite/blob-flights.ts";
 import { scanningCollectorContract } from "./scanning-collector.contract.ts";
 import { FilesystemBlobStore } from "../../src/adapters/filesystem/blob-store.ts";
 import { hashWasm } from "../../src/adapters/hash-wasm.ts";
@@ -206,6 +208,42 @@ describe("registry processes on one DATA_DIR and their upload claims", () => {
     expect(isOwnerAlive(processOwner())).toBe(true);
     expect(isOwnerAlive(processOwner(2 ** 22 + 7))).toBe(false);
   });
+});
+
+describe("blob-fetch claims shared by the processes on one DATA_DIR (SqliteBlobFlights)", () => {
+  it("lets one process claim a digest, another wait, and takes over a dead or expired claim at once", async () => {
+    const dir = await tempDir();
+    let after = () => {};
+    try {
+      const dead = new Set<string>();
+      const isAlive = (owner: string) => !dead.has(owner);
+      const drivers = [1, 2].map(() => new NodeSqliteDriver(join(dir, DATABASE_FILE)));
+      after = () => drivers.forEach((driver) => driver.close());
+      const [a, b] = ["host:1", "host:2"].map((owner, i) => new SqliteBlobFlights(drivers[i]!, { owner, isAlive }));
+      expect(await a!.claim("sha256:x", 60_000)).toBe(true);
+      expect(await b!.claim("sha256:x", 60_000)).toBe(false);
+      await a!.release("sha256:x");
+      expect(await b!.claim("sha256:x", 60_000)).toBe(true);
+      // b crashes holding it: a takes it over without waiting for the expiry.
+      dead.add("host:2");
+      expect(await a!.claim("sha256:x", 60_000)).toBe(true);
+      // A release by someone who no longer holds the claim leaves it alone; an expired claim is taken over.
+      await b!.release("sha256:x");
+      dead.clear();
+      expect(await b!.claim("sha256:x", 60_000)).toBe(false);
+      expect(await b!.claim("sha256:y", -1)).toBe(true);
+      expect(await a!.claim("sha256:y", 60_000)).toBe(true);
+    } finally {
+      after();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+unpulledContract("sqlite (node:sqlite)", async () => {
+  const dir = await tempDir();
+  const local = openLocalMetadata(dir);
+  return { metadata: local.store, cleanup: async () => (local.close(), rm(dir, { recursive: true, force: true })) };
 });
 
 retentionContract("sqlite (node:sqlite)", async () => {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { expect, it } from "vitest";
 import { startNodeServer } from "../support/node-server.ts";
 import { mirrorSuite, sha256, type SuiteContext } from "./mirror-suite.ts";
-import { run } from "./upstreams.ts";
+import { buildImage, run, UPSTREAM_PASSWORD, UPSTREAM_USER } from "./upstreams.ts";
 
 mirrorSuite("Node", (mirrors) => startNodeServer({ MIRRORS: mirrors }), (context: SuiteContext) => {
   it("containerd's ctr pulls the upstream's image through a hosts.toml mirror (?ns=), with the upstream's digest", async () => {
@@ -48,6 +48,31 @@ mirrorSuite("Node", (mirrors) => startNodeServer({ MIRRORS: mirrors }), (context
     } finally {
       containerd.kill("SIGTERM");
       if (containerd.exitCode === null) await once(containerd, "exit");
+    }
+  });
+
+  it("fetches a layer once upstream when clients pull it at the same time from three processes on one DATA_DIR (PROCESSES=3)", async () => {
+    const layout = await buildImage(await mkdtemp(join(context.work, "shared-")), "v1", "shared flight", 3 * 1024 * 1024);
+    const creds = `${UPSTREAM_USER}:${UPSTREAM_PASSWORD}`;
+    await run("skopeo", ["copy", "--dest-tls-verify=false", "--dest-creds", creds, `oci:${layout}:v1`, `docker://${context.upstream.hostPort}/team/shared:v1`]);
+    const { layers } = await context.upstreamManifest("team/shared", "v1");
+    const layer = layers.at(-1)!;
+    const mirrors = JSON.stringify([{ namespace: "mirror", url: context.proxy.url, username: UPSTREAM_USER, password: UPSTREAM_PASSWORD }]);
+    const cluster = await startNodeServer({ MIRRORS: mirrors, PROCESSES: "3" });
+    try {
+      const before = context.proxy.blobGets;
+      context.proxy.hold = true;
+      // Connections are spread over the three processes (the cluster's round-robin): each gets some of the pulls.
+      const pulls = Array.from({ length: 9 }, () =>
+        fetch(`${cluster.url}/v2/mirror/team/shared/blobs/${layer}`).then(async (r) => ({ status: r.status, digest: sha256(new Uint8Array(await r.arrayBuffer())) })),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      context.proxy.hold = false;
+      context.proxy.release();
+      for (const pulled of await Promise.all(pulls)) expect(pulled).toEqual({ status: 200, digest: layer });
+      expect(context.proxy.blobGets - before).toBe(1);
+    } finally {
+      await cluster.stop();
     }
   });
 

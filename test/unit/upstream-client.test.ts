@@ -139,6 +139,17 @@ describe("mirror configuration", () => {
     expect(config.mirrors[0]).toMatchObject({ namespace: "ghcr", url: "http://127.0.0.1:9999", username: "me", password: "ghp_secret", hosts: ["127.0.0.1:9999"], dockerHubLibrary: false, tagFreshnessSeconds: 300 });
   });
 
+  it("takes unpulledAfterSeconds as a positive whole number of seconds, absent meaning cached content is kept", () => {
+    const ok = parseMirrors([{ namespace: "hub", url: "https://a.example", unpulledAfterSeconds: 2_592_000 }, { namespace: "kept", url: "https://b.example" }], {});
+    expect(ok.problems).toEqual([]);
+    expect(ok.mirrors.map((m) => m.unpulledAfterSeconds)).toEqual([2_592_000, undefined]);
+    for (const bad of [0, -1, 1.5, "30d"]) {
+      expect(parseMirrors([{ namespace: "hub", url: "https://a.example", unpulledAfterSeconds: bad }], {}).problems).toEqual([
+        "mirror 0 (hub): unpulledAfterSeconds must be a positive whole number of seconds",
+      ]);
+    }
+  });
+
   it("reports every mistake at once, naming fields and never a password", () => {
     let message = "";
     try {

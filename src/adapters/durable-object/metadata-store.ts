@@ -1,4 +1,4 @@
-import type { DeletableRepositories, DeletedRepository, IndexedBlob, MarkedBlob, RetainableMetadata, ScannableMetadata, TagTime, RepositoryScan } from "../../ports/collectable.ts";
+import type { DeletableRepositories, DeletedRepository, IndexedBlob, MarkedBlob, PullRecords, RetainableMetadata, ScannableMetadata, TagTime, RepositoryScan } from "../../ports/collectable.ts";
 import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type UploadRecord } from "../../ports/metadata-store.ts";
 import type { CollectionCycleStore, CycleState } from "../../ports/collection-cycle.ts";
 import type { CatalogObject } from "./catalog-object.ts";
@@ -20,7 +20,7 @@ export interface DurableObjectNamespaces {
  * single calls there; only the blob index, the catalog and the open-upload
  * index are shared, and each of their writes is a single idempotent call.
  */
-export class DurableObjectMetadataStore implements MetadataStore, ScannableMetadata, RetainableMetadata, DeletableRepositories {
+export class DurableObjectMetadataStore implements MetadataStore, ScannableMetadata, RetainableMetadata, DeletableRepositories, PullRecords {
   readonly #namespaces: DurableObjectNamespaces;
 
   constructor(namespaces: DurableObjectNamespaces) {
@@ -188,6 +188,18 @@ export class DurableObjectMetadataStore implements MetadataStore, ScannableMetad
 
   async deleteUntaggedManifest(repository: string, digest: string, pushedAt: number): Promise<boolean> {
     return this.#repository(repository).deleteUntaggedManifest(repository, digest, pushedAt);
+  }
+
+  async recordPull(repository: string, digest: string, at: number, unlessSince: number): Promise<boolean> {
+    return this.#repository(repository).recordPull(repository, digest, at, unlessSince);
+  }
+
+  async listUnpulledManifests(repository: string, before: number): Promise<Array<{ digest: string; lastUsedAt: number }>> {
+    return this.#repository(repository).unpulledManifests(repository, before);
+  }
+
+  async deleteUnpulledManifest(repository: string, digest: string, lastUsedAt: number): Promise<boolean> {
+    return this.#repository(repository).deleteUnpulledManifest(repository, digest, lastUsedAt);
   }
 
   async scanRepository(repository: string, linkedBefore: number, dryRun: boolean): Promise<RepositoryScan> {

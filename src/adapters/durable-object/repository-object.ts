@@ -28,6 +28,8 @@ export class RepositoryObject extends DurableObject<unknown> {
     this.#driver.exec(REPOSITORY_TABLES + REGISTRATION_TABLE);
     // Objects registered before repository deletion existed have no token (NULL), as their catalog entries.
     addColumnIfMissing(this.#driver, "registration", "token", "TEXT");
+    // Objects created before pull times were recorded (mirror retention).
+    addColumnIfMissing(this.#driver, "manifests", "pulled_at", "INTEGER");
     this.#records = new RepositoryRecords(this.#driver);
   }
 
@@ -132,6 +134,20 @@ export class RepositoryObject extends DurableObject<unknown> {
 
   deleteUntaggedManifest(repository: string, digest: string, pushedAt: number): boolean {
     return this.#records.deleteUntaggedManifest(repository, digest, pushedAt);
+  }
+
+  recordPull(repository: string, digest: string, at: number, unlessSince: number): boolean {
+    this.#legacy.migrate(repository);
+    return this.#records.recordPull(repository, digest, at, unlessSince);
+  }
+
+  unpulledManifests(repository: string, before: number): Array<{ digest: string; lastUsedAt: number }> {
+    this.#legacy.migrate(repository);
+    return this.#records.unpulledManifests(repository, before);
+  }
+
+  deleteUnpulledManifest(repository: string, digest: string, lastUsedAt: number): boolean {
+    return this.#records.deleteUnpulledManifest(repository, digest, lastUsedAt);
   }
 
   isRegistered(): boolean {

@@ -5,7 +5,7 @@ import { blobAttributes, blobFromItem, text, uploadAttributes, uploadFromItem } 
 import { decodeManifest } from "./manifest-items.ts";
 import { CATALOG_PK, keys, ranges, UPLOAD_INDEX, type Key } from "./keys.ts";
 import { deleteManifest, putManifest, referencesAttribute, referencesOf } from "./manifest-writes.ts";
-import type { DeletableRepositories, DeletedRepository, IndexedBlob, MarkedBlob, RetainableMetadata, ScannableMetadata, TagTime, RepositoryScan } from "../../ports/collectable.ts";
+import type { DeletableRepositories, DeletedRepository, IndexedBlob, MarkedBlob, PullRecords, RetainableMetadata, ScannableMetadata, TagTime, RepositoryScan } from "../../ports/collectable.ts";
 import { deleteRepository, repositoriesHoldingAnything } from "./repository-deletion.ts";
 import { TABLE_SCHEMA } from "./table.ts";
 import { type Condition, TableAccess } from "./table-access.ts";
@@ -21,7 +21,7 @@ export interface DynamoDbMetadataStoreOptions {
  * the multi-item changes (putManifest, deleteManifest) are ordered so that no
  * transaction is needed (manifest-writes.ts).
  */
-export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, RetainableMetadata, DeletableRepositories {
+export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, RetainableMetadata, DeletableRepositories, PullRecords {
   readonly #table: TableAccess;
 
   constructor(options: DynamoDbMetadataStoreOptions) {
@@ -129,6 +129,37 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
   async deleteUntaggedManifest(repository: string, digest: string, pushedAt: number): Promise<boolean> {
     const still = await this.listUntaggedManifests(repository, Number.MAX_SAFE_INTEGER);
     if (!still.some((m) => m.digest === digest && m.pushedAt === pushedAt)) return false;
+    return deleteManifest(this.#table, repository, digest);
+  }
+
+  /** Sets `pulledAt` on the manifest item, conditional on its last use (pushedAt, pulledAt) being before `unlessSince`. */
+  async recordPull(repository: string, digest: string, at: number, unlessSince: number): Promise<boolean> {
+    const since = { ":since": { N: String(unlessSince) } };
+    const after = await this.#table.update(
+      keys.manifest(repository, digest),
+      { expression: "SET pulledAt = :at", values: { ":at": { N: String(at) } } },
+      { expression: "attribute_exists(pk) AND (attribute_not_exists(pushedAt) OR pushedAt < :since) AND (attribute_not_exists(pulledAt) OR pulledAt < :since)", values: since },
+    );
+    return after !== null;
+  }
+
+  async listUnpulledManifests(repository: string, before: number): Promise<Array<{ digest: string; lastUsedAt: number }>> {
+    const items = await this.#table.query({
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+      ExpressionAttributeValues: { ":pk": { S: ranges.repositoryPk(repository) }, ":prefix": { S: "manifest#" } },
+      ConsistentRead: true,
+    });
+    return items
+      .filter((item) => /^manifest#[^#]+$/.test(text(item, "sk")))
+      .map((item) => ({ digest: text(item, "sk").slice("manifest#".length), lastUsedAt: lastUse(item) }))
+      .filter((m) => m.lastUsedAt > 0 && m.lastUsedAt < before)
+      .sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+  }
+
+  /** Read again just before the delete (no transactions): a pull in between can still lose its manifest, which the next pull fetches again. */
+  async deleteUnpulledManifest(repository: string, digest: string, lastUsedAt: number): Promise<boolean> {
+    const item = await this.#table.get(keys.manifest(repository, digest));
+    if (!item || lastUse(item) !== lastUsedAt) return false;
     return deleteManifest(this.#table, repository, digest);
   }
 
@@ -389,4 +420,9 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
     const names = items.map((item) => text(item, "sk")).filter((sk) => sk !== from).map((sk) => sk.slice(prefixLength));
     return page.limit === undefined ? names : names.slice(0, page.limit);
   }
+}
+
+/** A manifest item's last use: the later of its last recorded pull and its last put (0: unknown). */
+function lastUse(item: Record<string, { N?: string }>): number {
+  return Math.max(Number(item.pulledAt?.N ?? 0), Number(item.pushedAt?.N ?? 0));
 }

@@ -1,6 +1,6 @@
 import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type UploadRecord } from "../../ports/metadata-store.ts";
 import { byCodePoint, pageOfNames } from "../paging.ts";
-import type { IndexedBlob, MarkedBlob, ScannableMetadata } from "../../ports/collectable.ts";
+import type { IndexedBlob, MarkedBlob, PullRecords, ScannableMetadata } from "../../ports/collectable.ts";
 
 interface Repository {
   /** Set by linkBlob and putManifest; only registered repositories are in the catalog. */
@@ -16,6 +16,8 @@ interface Repository {
   linkedAt: Map<string, number>;
   /** manifest digest → what it references (garbage collection follows these). */
   references: Map<string, Set<string>>;
+  /** manifest digest → its last use: last put or recorded pull (PullRecords). */
+  lastUse: Map<string, number>;
 }
 
 /** A blob-index entry with its collection mark (null: live). */
@@ -26,7 +28,7 @@ type IndexEntry = BlobInfo & { markedAt: number | null };
  * in between, so each is atomic. Records are copied in and out, so a caller
  * changing an object it passed or got back cannot change the store.
  */
-export class MemoryMetadataStore implements MetadataStore, ScannableMetadata {
+export class MemoryMetadataStore implements MetadataStore, ScannableMetadata, PullRecords {
   readonly #blobs = new Map<string, IndexEntry>();
   readonly #repositories = new Map<string, Repository>();
   readonly #now: () => number;
@@ -96,6 +98,7 @@ export class MemoryMetadataStore implements MetadataStore, ScannableMetadata {
       repo.referrers.set(record.subject, referrers);
     }
     for (const tag of tags) repo.tags.set(tag, record.digest);
+    repo.lastUse.set(record.digest, this.#now());
     repo.references.set(record.digest, new Set([...(references?.blobs ?? []), ...(references?.manifests ?? []), ...(references?.held ?? [])]));
     repo.registered = true;
     return [];
@@ -127,7 +130,29 @@ export class MemoryMetadataStore implements MetadataStore, ScannableMetadata {
     if (record.subject !== undefined) repo.referrers.get(record.subject)?.delete(digest);
     repo.manifests.delete(digest);
     repo.references.delete(digest);
+    repo.lastUse.delete(digest);
     return true;
+  }
+
+  async recordPull(repository: string, digest: string, at: number, unlessSince: number): Promise<boolean> {
+    const repo = this.#repositories.get(repository);
+    const last = repo?.lastUse.get(digest);
+    if (!repo || last === undefined || last >= unlessSince) return false;
+    repo.lastUse.set(digest, Math.max(last, at));
+    return true;
+  }
+
+  async listUnpulledManifests(repository: string, before: number): Promise<Array<{ digest: string; lastUsedAt: number }>> {
+    const repo = this.#repositories.get(repository);
+    return [...(repo?.lastUse ?? [])]
+      .filter(([, at]) => at > 0 && at < before)
+      .map(([digest, lastUsedAt]) => ({ digest, lastUsedAt }))
+      .sort((a, b) => byCodePoint(a.digest, b.digest));
+  }
+
+  async deleteUnpulledManifest(repository: string, digest: string, lastUsedAt: number): Promise<boolean> {
+    if (this.#repositories.get(repository)?.lastUse.get(digest) !== lastUsedAt) return false;
+    return this.deleteManifest(repository, digest);
   }
 
   async listReferrers(repository: string, subject: string): Promise<ManifestRecord[]> {
@@ -212,6 +237,7 @@ export class MemoryMetadataStore implements MetadataStore, ScannableMetadata {
         links: new Map(),
         manifests: new Map(),
         tags: new Map(),
+        lastUse: new Map(),
         referrers: new Map(),
         uploads: new Map(),
         linkedAt: new Map(),

@@ -221,6 +221,26 @@ export class RepositoryRecords {
     });
   }
 
+  /** A pull of the manifest at `at`, written only when its last use is before `unlessSince` (PullRecords). */
+  recordPull(repository: string, digest: string, at: number, unlessSince: number): boolean {
+    return this.#db.run(`UPDATE manifests SET pulled_at = ? WHERE repository = ? AND digest = ? AND ${LAST_USE} < ?`, at, repository, digest, unlessSince);
+  }
+
+  /** Manifests whose last use (pull or put) is known and before `before`. */
+  unpulledManifests(repository: string, before: number): Array<{ digest: string; lastUsedAt: number }> {
+    return this.#db
+      .all<{ digest: string; last: number }>(`SELECT digest, ${LAST_USE} AS last FROM manifests WHERE repository = ? AND ${LAST_USE} > 0 AND ${LAST_USE} < ? ORDER BY digest`, repository, before)
+      .map((row) => ({ digest: row.digest, lastUsedAt: row.last }));
+  }
+
+  /** Deletes the manifest (tags with it) only if it was not pulled or put since it was listed. */
+  deleteUnpulledManifest(repository: string, digest: string, lastUsedAt: number): boolean {
+    return this.#db.transaction(() => {
+      const still = this.#db.all(`SELECT 1 FROM manifests WHERE repository = ? AND digest = ? AND ${LAST_USE} = ?`, repository, digest, lastUsedAt);
+      return still.length > 0 && this.deleteManifest(repository, digest);
+    });
+  }
+
   /** Every record of the repository, in one transaction; answers what went (the uploads whole, for their storage to be freed). */
   deleteRepository(repository: string): { manifests: number; tags: number; links: number; uploads: UploadRecord[] } {
     return this.#db.transaction(() => {
@@ -418,6 +438,9 @@ const UNTAGGED = `m.pushed_at > 0
   AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository = m.repository AND t.digest = m.digest)
   AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.repository = m.repository AND r.digest = m.digest)
   AND (m.subject IS NULL OR NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repository = m.repository AND s.digest = m.subject))`;
+
+/** A manifest's last use: its last recorded pull or its last put, whichever is later (0: unknown). */
+const LAST_USE = "max(coalesce(pulled_at, 0), pushed_at)";
 
 const NO_REFERENCES: ManifestReferences = { blobs: [], manifests: [] };
 

@@ -17,7 +17,7 @@ export const REPOSITORY_TABLES = `
   CREATE INDEX IF NOT EXISTS links_by_digest ON links (digest);
   CREATE TABLE IF NOT EXISTS manifests (
     repository TEXT NOT NULL, digest TEXT NOT NULL, subject TEXT, record TEXT NOT NULL, overflow_parts INTEGER NOT NULL,
-    pushed_at INTEGER NOT NULL, refs_recorded INTEGER NOT NULL,
+    pushed_at INTEGER NOT NULL, refs_recorded INTEGER NOT NULL, pulled_at INTEGER,
     PRIMARY KEY (repository, digest));
   CREATE INDEX IF NOT EXISTS manifests_by_subject ON manifests (repository, subject) WHERE subject IS NOT NULL;
   CREATE INDEX IF NOT EXISTS manifests_by_digest ON manifests (digest);

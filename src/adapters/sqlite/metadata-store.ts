@@ -1,9 +1,9 @@
-import type { CollectableMetadata, IndexedBlob, LinkRef, MarkedBlob, RetainableMetadata, ScannableMetadata, TagTime, RepositoryScan } from "../../ports/collectable.ts";
+import type { CollectableMetadata, IndexedBlob, LinkRef, MarkedBlob, PullRecords, RetainableMetadata, ScannableMetadata, TagTime, RepositoryScan } from "../../ports/collectable.ts";
 import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type UploadRecord } from "../../ports/metadata-store.ts";
 import { CollectorRecords } from "../sql/collector-records.ts";
 import type { SqlDriver } from "../sql/driver.ts";
 import { BlobIndexRecords, CatalogRecords, RepositoryRecords } from "../sql/records.ts";
-import { BLOB_INDEX_TABLES, CATALOG_TABLES, REPOSITORY_TABLES } from "../sql/schema.ts";
+import { addColumnIfMissing, BLOB_INDEX_TABLES, CATALOG_TABLES, REPOSITORY_TABLES } from "../sql/schema.ts";
 
 /**
  * The metadata port on one SQLite database (layout in core/storage-layout.ts,
@@ -11,7 +11,7 @@ import { BLOB_INDEX_TABLES, CATALOG_TABLES, REPOSITORY_TABLES } from "../sql/sch
  * registering the repository in the catalog are one transaction, and several
  * processes on one DATA_DIR see one consistent store.
  */
-export class SqliteMetadataStore implements MetadataStore, CollectableMetadata, RetainableMetadata, ScannableMetadata {
+export class SqliteMetadataStore implements MetadataStore, CollectableMetadata, RetainableMetadata, ScannableMetadata, PullRecords {
   readonly #db: SqlDriver;
   readonly #repositories: RepositoryRecords;
   readonly #blobs: BlobIndexRecords;
@@ -21,6 +21,8 @@ export class SqliteMetadataStore implements MetadataStore, CollectableMetadata, 
   constructor(db: SqlDriver, options: { now?: () => number } = {}) {
     this.#db = db;
     db.exec(REPOSITORY_TABLES + BLOB_INDEX_TABLES + CATALOG_TABLES);
+    // Databases of versions before pull times were recorded (mirror retention).
+    addColumnIfMissing(db, "manifests", "pulled_at", "INTEGER");
     this.#repositories = new RepositoryRecords(db, options.now);
     this.#blobs = new BlobIndexRecords(db);
     this.#catalog = new CatalogRecords(db);
@@ -170,6 +172,18 @@ export class SqliteMetadataStore implements MetadataStore, CollectableMetadata, 
 
   async deleteUntaggedManifest(repository: string, digest: string, pushedAt: number): Promise<boolean> {
     return this.#repositories.deleteUntaggedManifest(repository, digest, pushedAt);
+  }
+
+  async recordPull(repository: string, digest: string, at: number, unlessSince: number): Promise<boolean> {
+    return this.#repositories.recordPull(repository, digest, at, unlessSince);
+  }
+
+  async listUnpulledManifests(repository: string, before: number): Promise<Array<{ digest: string; lastUsedAt: number }>> {
+    return this.#repositories.unpulledManifests(repository, before);
+  }
+
+  async deleteUnpulledManifest(repository: string, digest: string, lastUsedAt: number): Promise<boolean> {
+    return this.#repositories.deleteUnpulledManifest(repository, digest, lastUsedAt);
   }
 
   // The scanning view (usage reports; the single-database collector above is what collects here).

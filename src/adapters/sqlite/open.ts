@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { importJsonMetadata, type ImportedCounts } from "./import-json-metadata.ts";
+import { SqliteBlobFlights } from "./blob-flights.ts";
 import { SqliteMetadataStore } from "./metadata-store.ts";
 import { NodeSqliteDriver } from "./node-driver.ts";
 
@@ -8,13 +9,16 @@ export const DATABASE_FILE = "registry.db";
 
 export interface LocalMetadata {
   store: SqliteMetadataStore;
+  /** This process's claims on blobs it fetches from a mirror's upstream, seen by every process on the DATA_DIR. */
+  flights: SqliteBlobFlights;
   close(): void;
 }
 
 /** Opens (creating if needed) the SQLite metadata of a DATA_DIR. */
 export function openLocalMetadata(dataDir: string, options: { now?: () => number } = {}): LocalMetadata {
   const driver = new NodeSqliteDriver(join(dataDir, DATABASE_FILE));
-  return { store: new SqliteMetadataStore(driver, options), close: () => driver.close() };
+  const store = new SqliteMetadataStore(driver, options);
+  return { store, flights: new SqliteBlobFlights(driver), close: () => driver.close() };
 }
 
 /**
