@@ -99,6 +99,12 @@ export class RepositoryObject extends DurableObject<unknown> {
     return this.#records.listReferrers(repository, subject);
   }
 
+  /** The catalog page's figures from this object's rows; the store sizes `unsized` from the index shards. */
+  summary(repository: string): { lastPushedAt: number | null; bytes: number; unsized: string[] } {
+    this.#legacy.migrate(repository);
+    return this.#records.summary(repository);
+  }
+
   /** Garbage collection's visit (lifecycle/scanning-collector.ts): orphan links out, what the repository holds back. */
   scanForCollection(repository: string, linkedBefore: number, dryRun: boolean): RepositoryScan {
     this.#legacy.migrate(repository);

@@ -1,4 +1,4 @@
-import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type UploadRecord } from "../../ports/metadata-store.ts";
+import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type RepositorySummary, type UploadRecord } from "../../ports/metadata-store.ts";
 import { byCodePoint, pageOfNames } from "../paging.ts";
 import type { IndexedBlob, MarkedBlob, ScannableMetadata } from "../../ports/collectable.ts";
 
@@ -16,6 +16,8 @@ interface Repository {
   linkedAt: Map<string, number>;
   /** manifest digest → what it references (garbage collection follows these). */
   references: Map<string, Set<string>>;
+  /** When a manifest was last put (epoch ms); null before any. */
+  lastPushedAt: number | null;
 }
 
 /** A blob-index entry with its collection mark (null: live). */
@@ -97,6 +99,7 @@ export class MemoryMetadataStore implements MetadataStore, ScannableMetadata {
     }
     for (const tag of tags) repo.tags.set(tag, record.digest);
     repo.references.set(record.digest, new Set([...(references?.blobs ?? []), ...(references?.manifests ?? []), ...(references?.held ?? [])]));
+    repo.lastPushedAt = this.#now();
     repo.registered = true;
     return [];
   }
@@ -146,6 +149,16 @@ export class MemoryMetadataStore implements MetadataStore, ScannableMetadata {
   async listRepositories(page: Page): Promise<string[]> {
     const names = [...this.#repositories].filter(([, repo]) => repo.registered).map(([name]) => name);
     return pageOfNames(names, page);
+  }
+
+  /** Every digest the repository holds once, sized by its own records or else the blob index (a digest in neither counts nothing). */
+  async repositorySummary(repository: string): Promise<RepositorySummary> {
+    const repo = this.#repositories.get(repository);
+    if (!repo?.registered) return { lastPushedAt: null, bytes: 0, bytesFrom: "exact" };
+    const held = new Set([...repo.links.keys(), ...repo.manifests.keys(), ...[...repo.references.values()].flatMap((set) => [...set])]);
+    let bytes = 0;
+    for (const digest of held) bytes += repo.links.get(digest)?.size ?? repo.manifests.get(digest)?.size ?? this.#blobs.get(digest)?.size ?? 0;
+    return { lastPushedAt: repo.lastPushedAt, bytes, bytesFrom: "exact" };
   }
 
   async createUpload(record: UploadRecord): Promise<void> {
@@ -216,6 +229,7 @@ export class MemoryMetadataStore implements MetadataStore, ScannableMetadata {
         uploads: new Map(),
         linkedAt: new Map(),
         references: new Map(),
+        lastPushedAt: null,
       };
       this.#repositories.set(name, repo);
     }

@@ -180,6 +180,39 @@ export class RepositoryRecords {
     });
   }
 
+  /**
+   * What the catalog page shows (MetadataStore.repositorySummary), from this repository's rows
+   * alone, so a Durable Object can answer it without the blob index: the newest push (one step
+   * down the manifests_by_push index; 0 is an earlier version's unknown time), the bytes of the
+   * distinct digests it links or stores as manifests, and the digests it holds whose size it does
+   * not record (referenced but no longer linked, or a manifest record in overflow pieces), for the
+   * caller to size from the blob index. Reads the repository's own link, manifest and reference
+   * rows: an index range each, never another repository's.
+   */
+  summary(repository: string): { lastPushedAt: number | null; bytes: number; unsized: string[] } {
+    const pushed = this.#db.all<{ at: number | null }>("SELECT MAX(pushed_at) AS at FROM manifests WHERE repository = ?", repository)[0]?.at ?? null;
+    // UNION (not UNION ALL) keeps a digest both linked and stored as a manifest once.
+    const bytes = this.#db.all<{ bytes: number | null }>(
+      `SELECT SUM(size) AS bytes FROM (
+        SELECT digest, size FROM links WHERE repository = ?
+        UNION SELECT digest, json_extract(record, '$.size') FROM manifests WHERE repository = ? AND overflow_parts = 0)`,
+      repository,
+      repository,
+    )[0]?.bytes ?? 0;
+    const unsized = this.#db.all<{ digest: string }>(
+      `SELECT digest FROM (
+        SELECT digest FROM manifest_refs WHERE repository = ?
+        UNION SELECT digest FROM manifests WHERE repository = ? AND overflow_parts > 0) h
+      WHERE NOT EXISTS (SELECT 1 FROM links l WHERE l.repository = ? AND l.digest = h.digest)
+        AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.repository = ? AND m.digest = h.digest AND m.overflow_parts = 0)`,
+      repository,
+      repository,
+      repository,
+      repository,
+    );
+    return { lastPushedAt: pushed ? pushed : null, bytes, unsized: unsized.map((row) => row.digest) };
+  }
+
   /** Every tag of the repository with its manifest and when it was last pushed (retention rules). */
   tagTimes(repository: string): TagTime[] {
     return this.#db

@@ -1,5 +1,5 @@
 import type { CollectableMetadata, IndexedBlob, LinkRef, MarkedBlob, RetainableMetadata, ScannableMetadata, TagTime, RepositoryScan } from "../../ports/collectable.ts";
-import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type UploadRecord } from "../../ports/metadata-store.ts";
+import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type RepositorySummary, type UploadRecord } from "../../ports/metadata-store.ts";
 import { CollectorRecords } from "../sql/collector-records.ts";
 import type { SqlDriver } from "../sql/driver.ts";
 import { BlobIndexRecords, CatalogRecords, RepositoryRecords } from "../sql/records.ts";
@@ -93,6 +93,14 @@ export class SqliteMetadataStore implements MetadataStore, CollectableMetadata, 
 
   async listRepositories(page: Page): Promise<string[]> {
     return this.#catalog.list(page);
+  }
+
+  /** The repository's own rows, and the blob index (same database) for what they hold without a size. */
+  async repositorySummary(repository: string): Promise<RepositorySummary> {
+    // No transaction: a display figure, and BEGIN IMMEDIATE would hold the write lock for a read.
+    const { lastPushedAt, bytes, unsized } = this.#repositories.summary(repository);
+    const indexed = unsized.reduce((sum, digest) => sum + (this.#blobs.getBlob(digest)?.size ?? 0), 0);
+    return { lastPushedAt, bytes: bytes + indexed, bytesFrom: "exact" };
   }
 
   async createUpload(record: UploadRecord): Promise<void> {
