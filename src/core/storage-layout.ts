@@ -63,6 +63,7 @@
  *                                                              UTF-16 units (a Durable Object row holds
  *                                                              at most 2 MB; only huge annotations)
  *   tags (repository, tag) PK, digest                          indexed by (repository, digest) for deletes
+ *   manifests_by_push (repository, pushed_at)                  the newest push of a repository in one index step
  *   uploads (repository, id) PK, version, created_at, record   UploadRecord as JSON; updated
  *                                                              `WHERE ... AND version = ?`; indexed by age
  *   blobs (digest PK, size, key, marked_at)                    blob index; INSERT OR IGNORE: first writer wins;
@@ -152,9 +153,12 @@
  * ### dynamodb (one table, string keys pk/sk; adapters/dynamodb)
  *   pk                 sk                              attributes
  *   blob#<digest>      blob                            digest, size, key: blob index
- *   catalog            <repository>                    (none): the catalog, one partition
+ *   catalog            <repository>                    the catalog, one partition; bytes, bytesVersion, pushedAt:
+ *                                                      the repository's size, counted as its link and manifest
+ *                                                      items come and go, and newest manifest put (the catalog
+ *                                                      page's figures; adapters/dynamodb/repository-figures.ts)
  *   repo#<repository>  link#<digest>                   digest, size, key: blob link
- *                      manifest#<digest>               putId, subject?, deleting?, and record (ManifestRecord
+ *                      manifest#<digest>               putId, subject?, deleting?, pushedAt, size, and record (ManifestRecord
  *                                                      JSON) or, over 300 KB (annotations), chunkCount:
  *                      manifest#<digest>#<putId>#<n>   chunk: the deflated record in 300 KB pieces,
  *                                                      written before the item naming them; keyed by
