@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { BlobInfo, ManifestRecord, ManifestReferences, Page, UploadRecord } from "../../ports/metadata-store.ts";
 import { RepositoryRecords } from "../sql/records.ts";
 import type { TagTime, RepositoryScan } from "../../ports/collectable.ts";
+import { ensureRepositoryFigures } from "../sql/repository-figures.ts";
 import { addColumnIfMissing, REPOSITORY_TABLES } from "../sql/schema.ts";
 import { DurableObjectSqlDriver } from "./do-driver.ts";
 import { LegacyRepositoryTables } from "./legacy-schema.ts";
@@ -28,6 +29,7 @@ export class RepositoryObject extends DurableObject<unknown> {
     this.#driver.exec(REPOSITORY_TABLES + REGISTRATION_TABLE);
     // Objects registered before repository deletion existed have no token (NULL), as their catalog entries.
     addColumnIfMissing(this.#driver, "registration", "token", "TEXT");
+    ensureRepositoryFigures(this.#driver);
     this.#records = new RepositoryRecords(this.#driver);
   }
 

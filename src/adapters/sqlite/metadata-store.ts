@@ -3,6 +3,7 @@ import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestRef
 import { CollectorRecords } from "../sql/collector-records.ts";
 import type { SqlDriver } from "../sql/driver.ts";
 import { BlobIndexRecords, CatalogRecords, RepositoryRecords } from "../sql/records.ts";
+import { ensureRepositoryFigures } from "../sql/repository-figures.ts";
 import { BLOB_INDEX_TABLES, CATALOG_TABLES, REPOSITORY_TABLES } from "../sql/schema.ts";
 
 /**
@@ -21,6 +22,7 @@ export class SqliteMetadataStore implements MetadataStore, CollectableMetadata, 
   constructor(db: SqlDriver, options: { now?: () => number } = {}) {
     this.#db = db;
     db.exec(REPOSITORY_TABLES + BLOB_INDEX_TABLES + CATALOG_TABLES);
+    ensureRepositoryFigures(db);
     this.#repositories = new RepositoryRecords(db, options.now);
     this.#blobs = new BlobIndexRecords(db);
     this.#catalog = new CatalogRecords(db);
@@ -95,7 +97,7 @@ export class SqliteMetadataStore implements MetadataStore, CollectableMetadata, 
     return this.#catalog.list(page);
   }
 
-  /** The repository's own rows, and the blob index (same database) for what they hold without a size. */
+  /** The repository's kept figures, and the blob index (same database) for what it holds without a size. */
   async repositorySummary(repository: string): Promise<RepositorySummary> {
     // No transaction: a display figure, and BEGIN IMMEDIATE would hold the write lock for a read.
     const { lastPushedAt, bytes, unsized } = this.#repositories.summary(repository);
