@@ -64,6 +64,11 @@
  *                                                              at most 2 MB; only huge annotations)
  *   tags (repository, tag) PK, digest                          indexed by (repository, digest) for deletes
  *   manifests_by_push (repository, pushed_at)                  the newest push of a repository in one index step
+ *   held (repository, digest) PK, size, holders                what each repository holds, with how many of its
+ *                                                              links, manifest rows and references hold it;
+ *   repository_figures (repository PK, bytes)                  and their sum: both kept by triggers on links,
+ *                                                              manifests and manifest_refs, in the writing
+ *                                                              statement (adapters/sql/repository-figures.ts)
  *   uploads (repository, id) PK, version, created_at, record   UploadRecord as JSON; updated
  *                                                              `WHERE ... AND version = ?`; indexed by age
  *   blobs (digest PK, size, key, marked_at)                    blob index; INSERT OR IGNORE: first writer wins;

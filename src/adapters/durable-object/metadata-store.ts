@@ -96,7 +96,7 @@ export class DurableObjectMetadataStore implements MetadataStore, ScannableMetad
   }
 
   /**
-   * One call to the repository's object (its own rows), then the index shards for the few digests
+   * One call to the repository's object (its kept figures), then the index shards for the few digests
    * it holds without recording their size (referenced but no longer linked, huge manifest records).
    */
   async repositorySummary(repository: string): Promise<RepositorySummary> {
