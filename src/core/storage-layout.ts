@@ -63,6 +63,12 @@
  *                                                              UTF-16 units (a Durable Object row holds
  *                                                              at most 2 MB; only huge annotations)
  *   tags (repository, tag) PK, digest                          indexed by (repository, digest) for deletes
+ *   manifests_by_push (repository, pushed_at)                  the newest push of a repository in one index step
+ *   held (repository, digest) PK, size, holders                what each repository holds, with how many of its
+ *                                                              links, manifest rows and references hold it;
+ *   repository_figures (repository PK, bytes)                  and their sum: both kept by triggers on links,
+ *                                                              manifests and manifest_refs, in the writing
+ *                                                              statement (adapters/sql/repository-figures.ts)
  *   uploads (repository, id) PK, version, created_at, record   UploadRecord as JSON; updated
  *                                                              `WHERE ... AND version = ?`; indexed by age
  *   blobs (digest PK, size, key, marked_at)                    blob index; INSERT OR IGNORE: first writer wins;
@@ -159,9 +165,12 @@
  * ### dynamodb (one table, string keys pk/sk; adapters/dynamodb)
  *   pk                 sk                              attributes
  *   blob#<digest>      blob                            digest, size, key: blob index
- *   catalog            <repository>                    (none): the catalog, one partition
+ *   catalog            <repository>                    the catalog, one partition; bytes, bytesVersion, pushedAt:
+ *                                                      the repository's size, counted as its link and manifest
+ *                                                      items come and go, and newest manifest put (the catalog
+ *                                                      page's figures; adapters/dynamodb/repository-figures.ts)
  *   repo#<repository>  link#<digest>                   digest, size, key: blob link
- *                      manifest#<digest>               putId, subject?, deleting?, pushedAt, pulledAt? (a
+ *                      manifest#<digest>               putId, subject?, deleting?, pushedAt, size, pulledAt? (a
  *                                                      mirror's last recorded pull), refs? (deflated JSON digests it
  *                                                      references; absent: unknown; refsTooMany when the
  *                                                      collector found too many to store), and record (ManifestRecord

@@ -90,6 +90,25 @@ export interface Page {
   after?: string;
 }
 
+/** What the catalog page shows of a repository (MetadataStore.repositorySummary). */
+export interface RepositorySummary {
+  /** Epoch ms of the newest manifest put; null when none is known. A store may remember it after that manifest is deleted. */
+  lastPushedAt: number | null;
+  /**
+   * Bytes of the distinct blobs and manifests the repository holds (its links, its manifests and
+   * what they reference), each once however often it is linked or referenced: the figure
+   * lifecycle/usage.ts reports per repository.
+   */
+  bytes: number;
+  /**
+   * "exact": computed from the repository's records on this read. "counted": a figure the store
+   * keeps as links and manifests come and go, which a crash between a write and its count can put
+   * off until the next garbage collection recounts it (DynamoDB: an exact figure would read the
+   * whole partition).
+   */
+  bytesFrom: "exact" | "counted";
+}
+
 export interface MetadataStore {
   /**
    * The global blob index: one entry per digest (first writer wins) naming the blob-store
@@ -137,6 +156,11 @@ export interface MetadataStore {
   repositoryExists(repository: string): Promise<boolean>;
   /** Repository names in ASCII order. */
   listRepositories(page: Page): Promise<string[]>;
+  /**
+   * The repository's last push time and size, cheap enough to ask for every repository of a
+   * catalog page: no store reads the whole registry for it. An unknown repository has none (null, 0).
+   */
+  repositorySummary(repository: string): Promise<RepositorySummary>;
 
   createUpload(record: UploadRecord): Promise<void>;
   getUpload(repository: string, id: string): Promise<UploadRecord | null>;

@@ -15,7 +15,7 @@ import { SCRIPT, STYLE_SHEET } from "./assets.ts";
 import type { Html } from "./layout.ts";
 import { repositoryPath } from "./layout.ts";
 import { catalogView } from "./pages/catalog.ts";
-import { confirmDeleteView, type DeleteTarget, messageView, signInView } from "./pages/forms.ts";
+import { confirmDeleteRepositoryView, confirmDeleteView, type DeleteTarget, messageView, signInView } from "./pages/forms.ts";
 import { manifestView } from "./pages/manifest.ts";
 import { registryHost } from "./pages/pull-lines.ts";
 import { repositoryView } from "./pages/repository.ts";
@@ -116,10 +116,32 @@ export function uiRoutes(app: Hono, registry: Registry, options: UiOptions): voi
       });
     }),
   );
+  app.get("/ui/r/:name{.+}/-/delete-repository", (c) =>
+    render(c, options, async (visit) => {
+      const { repository } = await removableRepository(registry, visit, options, c.req.param("name"));
+      return confirmDeleteRepositoryView(visit, repository);
+    }),
+  );
+  app.post("/ui/r/:name{.+}/-/delete-repository", (c) =>
+    render(c, options, async (visit) => {
+      const { repository, remove } = await removableRepository(registry, visit, options, c.req.param("name"));
+      await checkedForm(c, options, visit);
+      const deleted = (await remove(repository)) as { manifests?: number; tags?: number } | null;
+      if (!deleted) throw notFound(`No repository "${repository}" that you may pull.`);
+      const count = (n: number | undefined, one: string, many: string) => `${n ?? 0} ${n === 1 ? one : many}`;
+      return messageView(
+        visit,
+        "Deleted",
+        `The repository ${repository} was deleted, with ${count(deleted.manifests, "manifest", "manifests")} and ${count(deleted.tags, "tag", "tags")}. Garbage collection frees the bytes nothing else holds.`,
+        { href: "/", text: "All repositories" },
+      );
+    }),
+  );
   app.get("/ui/r/:name{.+}", (c) =>
     render(c, options, async (visit) => {
       const repository = await readableRepository(registry, visit, c.req.param("name"));
-      return repositoryView(registry, visit, repository, address(c), { after: c.req.query("after"), sort: c.req.query("sort") });
+      const deletesRepository = options.maintenance?.deleteRepository !== undefined && visit.viewer.mayDeleteRepository(repository);
+      return repositoryView(registry, visit, repository, address(c), { after: c.req.query("after"), sort: c.req.query("sort") }, { deletesRepository });
     }),
   );
 }
@@ -166,6 +188,22 @@ async function deletableRepository(registry: Registry, visit: Visit, name: strin
   const repository = await readableRepository(registry, visit, name);
   if (!visit.viewer.mayDelete(repository)) throw new RegistryError("DENIED", `You may not delete from ${repository}; ask its team for the delete right.`);
   return repository;
+}
+
+/** The repository and the runtime's way to delete it whole, if the visitor may (the button is shown only then). */
+async function removableRepository(
+  registry: Registry,
+  visit: Visit,
+  options: UiOptions,
+  name: string,
+): Promise<{ repository: string; remove: (repository: string) => Promise<unknown | null> }> {
+  const repository = await readableRepository(registry, visit, name);
+  if (!visit.viewer.mayDeleteRepository(repository)) {
+    throw new RegistryError("DENIED", `You may not delete ${repository}; ask an administrator, or its team for the delete right.`);
+  }
+  const remove = options.maintenance?.deleteRepository?.bind(options.maintenance);
+  if (!remove) throw new RegistryError("UNSUPPORTED", "This deployment cannot delete a whole repository; delete its tags instead.", { status: 405 });
+  return { repository, remove };
 }
 
 function deleteTarget(tag: string | undefined, digest: string | undefined): DeleteTarget {

@@ -13,6 +13,13 @@ export interface Viewer extends ReadAccess {
   /** The registry has sign-in (token auth is configured). */
   readonly canSignIn: boolean;
   mayDelete(repository: string): boolean;
+  /**
+   * May delete the whole repository at once: an administrator (what DELETE /admin/repositories
+   * needs), or an identity with the delete right on it, who could already delete each of its
+   * manifests and blob links through /v2/; the catalog entry and upload records that also go
+   * are no more than that leaves behind.
+   */
+  mayDeleteRepository(repository: string): boolean;
   readonly mayAdminister: boolean;
 }
 
@@ -23,6 +30,7 @@ export const openRegistryViewer: Viewer = {
   mayRead: () => true,
   mayReadAll: true,
   mayDelete: () => true,
+  mayDeleteRepository: () => true,
   mayAdminister: true,
 };
 
@@ -34,6 +42,7 @@ export function policyViewer(auth: Auth, identity: Identity | null): Viewer {
     mayRead: (repository) => auth.actionsFor(identity, repository).has("pull"),
     mayReadAll: auth.mayPullEverything(identity),
     mayDelete: (repository) => auth.actionsFor(identity, repository).has("delete"),
+    mayDeleteRepository: (repository) => auth.mayAdminister(identity) || auth.actionsFor(identity, repository).has("delete"),
     mayAdminister: auth.mayAdminister(identity),
   };
 }

@@ -11,7 +11,9 @@ import { generateSigningJwk } from "../../src/auth/keys.ts";
 import { robotTokenHash } from "../../src/auth/robot-tokens.ts";
 import { type Auth, buildAuth } from "../../src/auth/service.ts";
 import { createApp } from "../../src/http/app.ts";
-import { MIN_PART_SIZE } from "../../src/ports/blob-store.ts";
+import { type BlobStore, MIN_PART_SIZE } from "../../src/ports/blob-store.ts";
+import type { MetadataStore } from "../../src/ports/metadata-store.ts";
+import type { Maintenance } from "../../src/http/routes/admin.ts";
 
 export const SERVICE = "test-registry";
 export const PASSWORDS = { alice: "alice-secret", bob: "bob-secret", carol: "carol-secret", olga: "olga-secret" } as const;
@@ -70,10 +72,18 @@ export interface AuthedRegistry {
   forge(claims?: Record<string, unknown>, header?: Record<string, unknown>): Promise<string>;
 }
 
-export async function authedRegistry(config?: Record<string, unknown>): Promise<AuthedRegistry> {
+/** Other stores than memory, and the runtime's maintenance (the web interface's delete-repository button needs it). */
+export interface AuthedRegistryOptions {
+  blobs?: BlobStore;
+  metadata?: MetadataStore;
+  maintenance?: Maintenance;
+}
+
+export async function authedRegistry(config?: Record<string, unknown>, options: AuthedRegistryOptions = {}): Promise<AuthedRegistry> {
   const signingJwk = await generateSigningJwk();
   const auth = await buildAuth({ ...(config ?? (await teamsConfig())), signingKeys: [{ jwk: signingJwk }] });
-  const app = createApp({ blobs: new MemoryBlobStore(), metadata: new MemoryMetadataStore(), hashing: hashWasm, partSize: MIN_PART_SIZE }, { auth });
+  const stores = { blobs: options.blobs ?? new MemoryBlobStore(), metadata: options.metadata ?? new MemoryMetadataStore() };
+  const app = createApp({ ...stores, hashing: hashWasm, partSize: MIN_PART_SIZE }, { auth, ...(options.maintenance ? { maintenance: options.maintenance } : {}) });
   const request = async (path: string, init?: RequestInit) => app.request(path, init);
   return {
     auth,

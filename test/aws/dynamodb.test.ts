@@ -3,7 +3,7 @@
  * DynamoDB's item-size limit, pages cut at 1 MB, and putManifest racing
  * deleteManifest without transactions (core/storage-layout.ts § dynamodb).
  */
-import { PutItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
+import { PutItemCommand, QueryCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { indexingBytes } from "../contract/metadata-store.contract.ts";
@@ -111,5 +111,50 @@ describe("DynamoDbMetadataStore on dynalite", () => {
     expect(await store.deleteManifest("team/app", digest(1))).toBe(true);
     expect(await store.listTags("team/app", {})).toEqual(["a"]);
     expect((await store.getTaggedManifest("team/app", "a"))?.digest).toBe(digest(2));
+  });
+
+  it("the counted size of a repository that a crash put off is set right by the next garbage collection's visit", async () => {
+    const raw = new DynamoDbMetadataStore({ client, table });
+    const blob = { digest: digest(1), size: 1000, key: "blobs/sha256/1" };
+    await store.linkBlob("team/app", blob);
+    await store.putManifest("team/app", manifest(2), ["v1"], { blobs: [digest(1)], manifests: [] });
+    expect(await store.repositorySummary("team/app")).toMatchObject({ bytes: 1100, bytesFrom: "counted" });
+    // As if a link were written and its count lost to a crash, and a figure were off besides.
+    await client.send(new PutItemCommand({ TableName: table, Item: { pk: { S: "repo#team/app" }, sk: { S: `link#${digest(3)}` }, digest: { S: digest(3) }, size: { N: "50" }, key: { S: "blobs/sha256/3" }, linkedAt: { N: String(Date.now()) } } }));
+    await client.send(new UpdateItemCommand({ TableName: table, Key: { pk: { S: "catalog" }, sk: { S: "team/app" } }, UpdateExpression: "SET bytes = :b", ExpressionAttributeValues: { ":b": { N: "7" } } }));
+    expect((await store.repositorySummary("team/app")).bytes).toBe(7);
+    // A dry run changes nothing; a real visit (the link is new, so no orphan) recounts.
+    await raw.scanRepository("team/app", 0, true);
+    expect((await store.repositorySummary("team/app")).bytes).toBe(7);
+    await raw.scanRepository("team/app", 0, false);
+    expect((await store.repositorySummary("team/app")).bytes).toBe(1150);
+    // An orphan link the visit removes is taken away too, and the recount still holds after it.
+    await raw.scanRepository("team/app", Date.now() + 1000, false);
+    expect((await store.repositorySummary("team/app")).bytes).toBe(1100);
+  });
+
+  it("a count that lands during a garbage collection's visit keeps the visit from overwriting it", async () => {
+    const raw = new DynamoDbMetadataStore({ client, table });
+    await store.linkBlob("team/app", { digest: digest(1), size: 1000, key: "blobs/sha256/1" });
+    // The visit reads the entry's version, then Queries the manifests and the links; a link
+    // written after those Queries is not in the figure it measured, and bumps the version.
+    const original = client.send.bind(client);
+    let queries = 0;
+    let raced = false;
+    client.send = (async (command: Parameters<typeof client.send>[0]) => {
+      const result = await original(command as never);
+      if (command instanceof QueryCommand && ++queries === 2) {
+        raced = true;
+        await store.linkBlob("team/app", { digest: digest(4), size: 30, key: "blobs/sha256/4" });
+      }
+      return result;
+    }) as typeof client.send;
+    try {
+      await raw.scanRepository("team/app", 0, false);
+    } finally {
+      client.send = original;
+    }
+    expect(raced).toBe(true);
+    expect((await store.repositorySummary("team/app")).bytes).toBe(1030);
   });
 });

@@ -14,6 +14,8 @@ export interface InvokeOptions {
   body?: Uint8Array | string;
   /** The connecting client's address (requestContext.http.sourceIp); default 127.0.0.1. */
   sourceIp?: string;
+  /** `name=value` pairs: payload 2.0 carries the Cookie header's pairs in `cookies`, not in `headers`. */
+  cookies?: string[];
 }
 
 export function functionUrlEvent(method: string, target: string, options: InvokeOptions = {}): LambdaEvent {
@@ -42,6 +44,7 @@ export function functionUrlEvent(method: string, target: string, options: Invoke
       time: now.toUTCString(),
       timeEpoch: now.getTime(),
     },
+    ...(options.cookies ? { cookies: options.cookies } : {}),
     body: body === undefined ? null : typeof body === "string" ? body : Buffer.from(body).toString("base64"),
     isBase64Encoded: body !== undefined && typeof body !== "string",
   };

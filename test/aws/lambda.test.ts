@@ -146,6 +146,46 @@ describe("Lambda handler (Function URL, payload 2.0) on S3 and DynamoDB", () => 
     expect(new Uint8Array(await ranged.arrayBuffer())).toEqual(layer.subarray(1000, 2000));
   });
 
+  it("serves the web interface: the catalog with size and push time, a repository page, and a whole-repository delete with its CSRF cookie", async () => {
+    const config = new TextEncoder().encode(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] } }));
+    const configDigest = await pushInChunks("team/web", config, 1_000);
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: configDigest, size: config.byteLength },
+      layers: [],
+    });
+    const before = Math.floor(Date.now() / 1000) * 1000;
+    expect((await invoke("PUT", "/v2/team/web/manifests/v1", { headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" }, body: manifest })).statusCode).toBe(201);
+
+    const catalog = await invoke("GET", "/");
+    expect(catalog.statusCode).toBe(200);
+    expect(headersOf(catalog)["content-type"]).toMatch(/^text\/html/);
+    expect(headersOf(catalog)["content-security-policy"]).toContain("default-src 'none'");
+    const row = catalog.body.split("<tr>").find((part) => part.includes(">team/web</a>"))!;
+    expect(row).toContain(`data-bytes="${config.byteLength + manifest.length}"`);
+    expect(Date.parse(/<time datetime="([^"]+)">/.exec(row)![1]!)).toBeGreaterThanOrEqual(before);
+
+    const repository = await invoke("GET", "/ui/r/team/web");
+    expect(repository.statusCode).toBe(200);
+    expect(repository.body).toContain("docker pull abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws/team/web:v1");
+    expect(repository.body).toContain('href="/ui/r/team/web/-/delete-repository"');
+    expect((await invoke("GET", "/ui/assets/style.css")).statusCode).toBe(200);
+
+    // The CSRF cookie comes back in the result's `cookies` and goes in the next event's `cookies`.
+    const confirm = await invoke("GET", "/ui/r/team/web/-/delete-repository");
+    const cookies = ((confirm as { cookies?: string[] }).cookies ?? []).map((line) => line.split(";")[0]!);
+    expect(cookies.length).toBeGreaterThan(0);
+    const csrf = /name="csrf" value="([^"]+)"/.exec(confirm.body)![1]!;
+    const form = { "content-type": "application/x-www-form-urlencoded" };
+    expect((await invoke("POST", "/ui/r/team/web/-/delete-repository", { headers: form, body: `csrf=${csrf}` })).statusCode).toBe(403);
+    const deleted = await invoke("POST", "/ui/r/team/web/-/delete-repository", { headers: form, body: `csrf=${csrf}`, cookies });
+    expect(deleted.statusCode, deleted.body).toBe(200);
+    expect(deleted.body).toContain("The repository team/web was deleted");
+    expect((await invoke("GET", "/")).body).not.toContain(">team/web<");
+    expect((await invoke("GET", "/v2/team/web/manifests/v1")).statusCode).toBe(404);
+  });
+
   it("answers a PATCH larger than Lambda accepts with 413 naming the limit and how to push in chunks, and the upload stays usable", async () => {
     const started = await invoke("POST", "/v2/team/big/blobs/uploads/");
     const location = headersOf(started).location!;

@@ -156,6 +156,55 @@ export function metadataStoreContract(name: string, create: () => Promise<Metada
       });
     });
 
+    describe("repository summary (the catalog page's last push and size)", () => {
+      /** Clocks of a store in another process or isolate may differ a little from the test's. */
+      const SKEW = 5_000;
+
+      it("an unknown repository has no push time and no bytes", async () => {
+        expect(await store.repositorySummary("never")).toMatchObject({ lastPushedAt: null, bytes: 0 });
+      });
+
+      it("counts every blob and manifest the repository holds once, and tells the time of the newest manifest put", async () => {
+        const before = Date.now();
+        await store.linkBlob("team/app", blob(1));
+        await store.linkBlob("team/app", blob(2));
+        expect(await store.repositorySummary("team/app")).toMatchObject({ lastPushedAt: null, bytes: 101 + 102 });
+        await store.putManifest("team/app", manifest(10), ["v1"], { blobs: [digest(1), digest(2)], manifests: [] });
+        const first = await store.repositorySummary("team/app");
+        expect(first.bytes).toBe(101 + 102 + 510);
+        expect(first.lastPushedAt).toBeGreaterThanOrEqual(before - SKEW);
+        expect(first.lastPushedAt).toBeLessThanOrEqual(Date.now() + SKEW);
+        expect(["exact", "counted"]).toContain(first.bytesFrom);
+
+        // Linked again, put again under another tag, referenced by a second manifest: still once each.
+        await store.linkBlob("team/app", blob(1));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await store.putManifest("team/app", manifest(10), ["v2"], { blobs: [digest(1), digest(2)], manifests: [] });
+        await store.putManifest("team/app", manifest(11), ["v3"], { blobs: [digest(1)], manifests: [] });
+        const later = await store.repositorySummary("team/app");
+        expect(later.bytes).toBe(101 + 102 + 510 + 511);
+        expect(later.lastPushedAt).toBeGreaterThanOrEqual(first.lastPushedAt!);
+
+        // Another repository holding the same blob counts it for itself; nested names stay apart.
+        await store.linkBlob("team/app/sub", blob(1));
+        expect((await store.repositorySummary("team/app/sub")).bytes).toBe(101);
+        expect((await store.repositorySummary("team/app")).bytes).toBe(101 + 102 + 510 + 511);
+      });
+
+      it("takes away the bytes of deleted manifests and removed links, not of deleted tags", async () => {
+        await store.linkBlob("team/app", blob(1));
+        await store.linkBlob("team/app", blob(2));
+        await store.putManifest("team/app", manifest(10), ["v1", "v2"], { blobs: [digest(1), digest(2)], manifests: [] });
+        expect(await store.deleteTag("team/app", "v1")).toBe(true);
+        expect((await store.repositorySummary("team/app")).bytes).toBe(101 + 102 + 510);
+        expect(await store.deleteManifest("team/app", digest(10))).toBe(true);
+        expect((await store.repositorySummary("team/app")).bytes).toBe(101 + 102);
+        expect(await store.unlinkBlob("team/app", digest(2))).toBe(true);
+        expect(await store.unlinkBlob("team/app", digest(2))).toBe(false);
+        expect((await store.repositorySummary("team/app")).bytes).toBe(101);
+      });
+    });
+
     describe("uploads", () => {
       it("returns a created upload record as it was stored, only in its repository", async () => {
         const record = upload("u1", {

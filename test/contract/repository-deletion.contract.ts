@@ -10,6 +10,7 @@ import { Registry } from "../../src/core/registry.ts";
 import { createApp } from "../../src/http/app.ts";
 import { deleteRepository } from "../../src/lifecycle/repositories.ts";
 import { ScanningCollector } from "../../src/lifecycle/scanning-collector.ts";
+import { measureUsage } from "../../src/lifecycle/usage.ts";
 import type { BlobStore } from "../../src/ports/blob-store.ts";
 import { MIN_PART_SIZE } from "../../src/ports/blob-store.ts";
 import type { DeletableRepositories, ScannableMetadata } from "../../src/ports/collectable.ts";
@@ -77,6 +78,7 @@ export function repositoryDeletionContract(name: string, create: () => Promise<D
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ repository: "team/a", manifests: 2, tags: 2, links: 3, uploads: 1 });
       expect(await catalog()).toEqual(["team/b"]);
+      expect(await metadata.repositorySummary("team/a")).toMatchObject({ lastPushedAt: null, bytes: 0 });
       expect((await app.request("/v2/team/a/tags/list")).status).toBe(404);
       expect((await app.request("/v2/team/a/manifests/v1", { headers: { Accept: MANIFEST } })).status).toBe(404);
       expect((await app.request(location)).status).toBe(404);
@@ -107,6 +109,10 @@ export function repositoryDeletionContract(name: string, create: () => Promise<D
       expect(await catalog()).toEqual([]);
       expect((await pushImage(app, "team/a", "v2", text('{"a":2}'), [random(1000)])).status).toBe(201);
       expect(await catalog()).toEqual(["team/a"]);
+      // Only what the push after the deletion wrote counts, as the usage report counts it.
+      const usage = await measureUsage(fixture!.metadata);
+      expect(usage.repositories).toEqual([{ name: "team/a", bytes: expect.any(Number) }]);
+      expect((await fixture!.metadata.repositorySummary("team/a")).bytes).toBe(usage.repositories[0]!.bytes);
       expect(await pullsWhole(app, "team/a", "v2")).toBe(true);
     });
 

@@ -2,8 +2,9 @@
  * The web interface in a real browser (Debian's chromium driven by playwright-core) against
  * npm start and against the Worker (workerd, local R2 and Durable Objects), with token auth:
  * images pushed with skopeo (an index of two platforms, an image with a signature referring
- * to it), then browse, search, sign in as a team member, copy a pull line, delete a tag,
- * and check what an anonymous visitor and a member of another team can and cannot see.
+ * to it), then browse, search, sign in as a team member, copy a pull line, delete a tag and a
+ * whole repository, and check what an anonymous visitor and a member of another team can and
+ * cannot see. The catalog's sizes must be the usage report's figures.
  * Hostile values pushed over HTTP must show as text and never run.
  * Screenshots of the main pages: test-results/ui/<target>/*.png.
  *
@@ -15,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { formatBytes } from "../../src/ui/format.ts";
 import { buildLayout } from "./oci-layout.ts";
 import { HOSTILE, pushHostileImage } from "./push.ts";
 import { PASSWORDS, startNode, startWorker, teamsAuth, type Target } from "./targets.ts";
@@ -90,6 +92,7 @@ describe.each(targets)("the web interface on %s", (name, start) => {
     skopeo("sig", `blue/app:${appDigest.replace(":", "-")}.sig`, "alice");
     skopeo("app", "public/base:v1", "alice");
     skopeo("app", "green/secret:v1", "bob");
+    skopeo("app", "blue/doomed:v1", "alice");
     const token = await fetch(`${target.url}/token?service=ui-tests&scope=repository:blue/hostile:pull,push`, { headers: { authorization: `Basic ${btoa(`alice:${PASSWORDS.alice}`)}` } }).then((r) => r.json() as Promise<{ token: string }>);
     hostile = await pushHostileImage((path, init) => fetch(`${target.url}${path}`, init), "blue/hostile", "v1", { authorization: `Bearer ${token.token}` });
   });
@@ -122,9 +125,22 @@ describe.each(targets)("the web interface on %s", (name, start) => {
     expect(await main.innerText()).not.toContain("green/secret");
     await page.screenshot({ path: join(shots, "catalog.png"), fullPage: true });
 
+    // Each row: name, tags, last push (UTC), size; the size is what the usage report counts.
+    const usage = (await fetch(`${target.url}/admin/usage`, { headers: { authorization: `Bearer ${await token(target, "olga", "registry:admin:*")}` } }).then((r) => r.json())) as {
+      repositories: Array<{ name: string; bytes: number }>;
+    };
+    for (const repository of ["blue/multi", "blue/app"]) {
+      const cells = (await main.locator("tbody tr", { has: page.getByRole("link", { name: repository, exact: true }) }).innerText()).split("\t");
+      expect(cells[2]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      expect(Date.now() - Date.parse(cells[2]!)).toBeLessThan(30 * 60_000);
+      const bytes = usage.repositories.find((r) => r.name === repository)!.bytes;
+      expect(bytes).toBeGreaterThan(0);
+      expect(cells[3]).toBe(formatBytes(bytes));
+    }
+
     await page.getByLabel("Search repositories").fill("mult");
     await page.getByRole("button", { name: "Search" }).click();
-    await expect.poll(() => main.locator("tbody").innerText()).toBe("blue/multi\t1");
+    await expect.poll(() => main.locator("tbody").innerText()).toMatch(/^blue\/multi\t1\t\S+Z\t\d/);
 
     await page.getByRole("link", { name: "blue/multi" }).click();
     const row = main.locator("tbody tr", { hasText: "v1" });
@@ -221,6 +237,27 @@ describe.each(targets)("the web interface on %s", (name, start) => {
     expect(tagList.tags).not.toContain("old");
     expect(alice.errors).toEqual([]);
     await alice.context.close();
+  });
+
+  it("lets a team member delete a whole repository after confirming; it is gone from the catalog and the API", async () => {
+    const { context, page, errors } = await visitor();
+    await signIn(page, "alice");
+    const main = page.locator("main");
+    expect(await main.innerText()).toContain("blue/doomed");
+    await page.goto("/ui/r/blue/doomed");
+    await page.getByRole("link", { name: "Delete repository…" }).click();
+    expect(await page.locator("h1").innerText()).toBe("Delete the repository blue/doomed?");
+    await page.screenshot({ path: join(shots, "delete-repository-confirm.png") });
+    await page.getByRole("button", { name: "Delete repository" }).click();
+    expect(await main.innerText()).toContain("The repository blue/doomed was deleted, with 1 manifest and 1 tag.");
+    await page.getByRole("link", { name: "All repositories" }).click();
+    await expect.poll(() => main.innerText()).toContain("blue/app");
+    expect(await main.innerText()).not.toContain("blue/doomed");
+    expect((await page.goto("/ui/r/blue/doomed"))?.status()).toBe(404);
+    const tags = await fetch(`${target.url}/v2/blue/doomed/tags/list`, { headers: { authorization: `Bearer ${await token(target, "alice", "repository:blue/doomed:pull")}` } });
+    expect(tags.status).toBe(404);
+    expect(errors).toEqual([]);
+    await context.close();
   });
 
   it("shows an administrator the usage and runs a dry-run garbage collection", async () => {

@@ -1,5 +1,5 @@
 import type { DeletableRepositories, DeletedRepository, IndexedBlob, MarkedBlob, PullRecords, RetainableMetadata, ScannableMetadata, TagTime, RepositoryScan } from "../../ports/collectable.ts";
-import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type UploadRecord } from "../../ports/metadata-store.ts";
+import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type RepositorySummary, type UploadRecord } from "../../ports/metadata-store.ts";
 import type { CollectionCycleStore, CycleState } from "../../ports/collection-cycle.ts";
 import type { CatalogObject } from "./catalog-object.ts";
 import type { IndexShardObject, OpenUpload } from "./index-shard-object.ts";
@@ -94,6 +94,20 @@ export class DurableObjectMetadataStore implements MetadataStore, ScannableMetad
 
   async listRepositories(page: Page): Promise<string[]> {
     return this.#catalog().list(page);
+  }
+
+  /**
+   * One call to the repository's object (its kept figures), then the index shards for the few digests
+   * it holds without recording their size (referenced but no longer linked, huge manifest records).
+   */
+  async repositorySummary(repository: string): Promise<RepositorySummary> {
+    const { lastPushedAt, bytes, unsized } = await this.#repository(repository).summary(repository);
+    let indexed = 0;
+    for (let i = 0; i < unsized.length; i += 16) {
+      const found = await Promise.all(unsized.slice(i, i + 16).map((digest) => this.getBlob(digest)));
+      for (const blob of found) indexed += blob?.size ?? 0;
+    }
+    return { lastPushedAt, bytes: bytes + indexed, bytesFrom: "exact" };
   }
 
   /** Indexed before it exists, so a record is never missed by expiry; a stale index entry is dropped when found. */

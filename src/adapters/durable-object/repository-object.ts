@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { BlobInfo, ManifestRecord, ManifestReferences, Page, UploadRecord } from "../../ports/metadata-store.ts";
 import { RepositoryRecords } from "../sql/records.ts";
 import type { TagTime, RepositoryScan } from "../../ports/collectable.ts";
+import { ensureRepositoryFigures } from "../sql/repository-figures.ts";
 import { addColumnIfMissing, REPOSITORY_TABLES } from "../sql/schema.ts";
 import { DurableObjectSqlDriver } from "./do-driver.ts";
 import { LegacyRepositoryTables } from "./legacy-schema.ts";
@@ -30,6 +31,7 @@ export class RepositoryObject extends DurableObject<unknown> {
     addColumnIfMissing(this.#driver, "registration", "token", "TEXT");
     // Objects created before pull times were recorded (mirror retention).
     addColumnIfMissing(this.#driver, "manifests", "pulled_at", "INTEGER");
+    ensureRepositoryFigures(this.#driver);
     this.#records = new RepositoryRecords(this.#driver);
   }
 
@@ -99,6 +101,12 @@ export class RepositoryObject extends DurableObject<unknown> {
   listReferrers(repository: string, subject: string): ManifestRecord[] {
     this.#legacy.migrate(repository);
     return this.#records.listReferrers(repository, subject);
+  }
+
+  /** The catalog page's figures from this object's rows; the store sizes `unsized` from the index shards. */
+  summary(repository: string): { lastPushedAt: number | null; bytes: number; unsized: string[] } {
+    this.#legacy.migrate(repository);
+    return this.#records.summary(repository);
   }
 
   /** Garbage collection's visit (lifecycle/scanning-collector.ts): orphan links out, what the repository holds back. */

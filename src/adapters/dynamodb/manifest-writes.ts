@@ -12,6 +12,7 @@ import type { ManifestRecord, ManifestReferences } from "../../ports/metadata-st
 import { keys, ranges } from "./keys.ts";
 import { type Item, text } from "./items.ts";
 import { deleteChunks, encodeManifest } from "./manifest-items.ts";
+import { countBytes, manifestItemSize } from "./repository-figures.ts";
 import type { TableAccess } from "./table-access.ts";
 
 /** Rounds a delete retries when pushes of the same digest keep re-creating the manifest. */
@@ -32,7 +33,9 @@ export async function putManifest(
   await Promise.all(encoded.chunks.map((chunk) => table.put(chunk)));
   const refs = references ? referencesAttribute(references) : {};
   const pushedAt = { N: String(Date.now()) };
-  const replaced = await table.replace({ ...keys.manifest(repository, record.digest), ...encoded.attributes, ...refs, pushedAt });
+  const size = { N: String(record.size) };
+  const replaced = await table.replace({ ...keys.manifest(repository, record.digest), ...encoded.attributes, ...refs, pushedAt, size });
+  await countBytes(table, repository, replaced ? 0 : record.size, Number(pushedAt.N));
   await deleteChunks(table, replaced);
   // 2. What leads to it: the referrer entry, then for each tag its back-reference before the tag itself.
   if (record.subject !== undefined) await table.put({ ...keys.referrer(repository, record.subject, record.digest), putId });
@@ -89,6 +92,7 @@ export async function deleteManifest(table: TableAccess, repository: string, dig
     // 3. Remove the manifest only if no put came in since the mark; otherwise start again, after that put.
     const { deleted, old } = await table.delete(manifestKey, { expression: "deleting = :token", values: { ":token": token } });
     if (!deleted) continue;
+    if (old) await countBytes(table, repository, -manifestItemSize(old));
     await deleteChunks(table, old);
     // 4. Back-references last, each only if no later put rewrote it (a retry must still find them all).
     await Promise.all(

@@ -1,5 +1,5 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type UploadRecord } from "../../ports/metadata-store.ts";
+import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type RepositorySummary, type UploadRecord } from "../../ports/metadata-store.ts";
 import { byCodePoint } from "../paging.ts";
 import { blobAttributes, blobFromItem, text, uploadAttributes, uploadFromItem } from "./items.ts";
 import { decodeManifest } from "./manifest-items.ts";
@@ -7,6 +7,7 @@ import { CATALOG_PK, keys, ranges, UPLOAD_INDEX, type Key } from "./keys.ts";
 import { deleteManifest, putManifest, referencesAttribute, referencesOf } from "./manifest-writes.ts";
 import type { DeletableRepositories, DeletedRepository, IndexedBlob, MarkedBlob, PullRecords, RetainableMetadata, ScannableMetadata, TagTime, RepositoryScan } from "../../ports/collectable.ts";
 import { deleteRepository, repositoriesHoldingAnything } from "./repository-deletion.ts";
+import { countBytes, countVersion, readFigures, recountBytes, register } from "./repository-figures.ts";
 import { TABLE_SCHEMA } from "./table.ts";
 import { type Condition, TableAccess } from "./table-access.ts";
 
@@ -46,7 +47,8 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
     // In the catalog before it holds anything: the collector finds holders through the catalog.
     await this.#register(repository);
     if (!(await this.#revive(info.digest, info.key))) return false;
-    await this.#table.put({ ...keys.link(repository, info.digest), ...blobAttributes(info), linkedAt: { N: String(Date.now()) } });
+    const replaced = await this.#table.replace({ ...keys.link(repository, info.digest), ...blobAttributes(info), linkedAt: { N: String(Date.now()) } });
+    if (!replaced) await countBytes(this.#table, repository, info.size);
     return true;
   }
 
@@ -65,7 +67,9 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
   }
 
   async unlinkBlob(repository: string, digest: string): Promise<boolean> {
-    return (await this.#table.delete(keys.link(repository, digest))).old !== null;
+    const { old } = await this.#table.delete(keys.link(repository, digest));
+    if (old) await countBytes(this.#table, repository, -Number(old.size?.N ?? 0));
+    return old !== null;
   }
 
   /**
@@ -166,6 +170,9 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
   /** Garbage collection's visit of one repository (lifecycle/scanning-collector.ts). */
   async scanRepository(repository: string, linkedBefore: number, dryRun: boolean): Promise<RepositoryScan> {
     const pk = { S: ranges.repositoryPk(repository) };
+    // Read before the Query: the recount below holds only if no count lands after this (repository-figures.ts).
+    const version = dryRun ? null : countVersion(await this.#table.get(keys.catalogEntry(repository)));
+    let counted = 0;
     const items = async (prefix: string) =>
       this.#table.query({ KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)", ExpressionAttributeValues: { ":pk": pk, ":prefix": { S: prefix } }, ConsistentRead: true });
     // Manifest items, not their record chunks (manifest#<digest>#<putId>#<n>).
@@ -197,7 +204,18 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
       const unchanged = link.linkedAt
         ? { expression: "linkedAt = :at", values: { ":at": link.linkedAt } }
         : { expression: "attribute_not_exists(linkedAt)" };
-      if (!(await this.#table.delete(keys.link(repository, digest), unchanged)).deleted) held.add(digest);
+      if (!(await this.#table.delete(keys.link(repository, digest), unchanged)).deleted) {
+        held.add(digest);
+        sizes[digest] = Number(link.size?.N);
+        continue;
+      }
+      await countBytes(this.#table, repository, -Number(link.size?.N ?? 0));
+      counted++;
+    }
+    if (version !== null) {
+      let bytes = 0;
+      for (const digest of held) bytes += sizes[digest] ?? (await this.getBlob(digest))?.size ?? 0;
+      await recountBytes(this.#table, repository, bytes, version + counted);
     }
     return { orphanLinks, held: [...held], sizes };
   }
@@ -333,6 +351,11 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
     return this.#sortKeysAfter(CATALOG_PK, page.after ?? "", undefined, page, 0);
   }
 
+  /** One read of the catalog entry, which keeps the figures (repository-figures.ts). */
+  async repositorySummary(repository: string): Promise<RepositorySummary> {
+    return readFigures(this.#table, repository);
+  }
+
   async createUpload(record: UploadRecord): Promise<void> {
     await this.#table.put(this.#uploadItem(record));
   }
@@ -384,7 +407,7 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
    * remembered, since a repository deletion removes it (repository-deletion.ts).
    */
   async #register(repository: string): Promise<void> {
-    await this.#table.put(keys.catalogEntry(repository));
+    await register(this.#table, repository);
   }
 
   /** Every item of the repository, then its catalog entry (repository-deletion.ts). */

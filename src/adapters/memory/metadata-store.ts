@@ -1,4 +1,4 @@
-import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type UploadRecord } from "../../ports/metadata-store.ts";
+import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type RepositorySummary, type UploadRecord } from "../../ports/metadata-store.ts";
 import { byCodePoint, pageOfNames } from "../paging.ts";
 import type { IndexedBlob, MarkedBlob, PullRecords, ScannableMetadata } from "../../ports/collectable.ts";
 
@@ -18,6 +18,8 @@ interface Repository {
   references: Map<string, Set<string>>;
   /** manifest digest → its last use: last put or recorded pull (PullRecords). */
   lastUse: Map<string, number>;
+  /** When a manifest was last put (epoch ms); null before any. */
+  lastPushedAt: number | null;
 }
 
 /** A blob-index entry with its collection mark (null: live). */
@@ -100,6 +102,7 @@ export class MemoryMetadataStore implements MetadataStore, ScannableMetadata, Pu
     for (const tag of tags) repo.tags.set(tag, record.digest);
     repo.lastUse.set(record.digest, this.#now());
     repo.references.set(record.digest, new Set([...(references?.blobs ?? []), ...(references?.manifests ?? []), ...(references?.held ?? [])]));
+    repo.lastPushedAt = this.#now();
     repo.registered = true;
     return [];
   }
@@ -173,6 +176,16 @@ export class MemoryMetadataStore implements MetadataStore, ScannableMetadata, Pu
     return pageOfNames(names, page);
   }
 
+  /** Every digest the repository holds once, sized by its own records or else the blob index (a digest in neither counts nothing). */
+  async repositorySummary(repository: string): Promise<RepositorySummary> {
+    const repo = this.#repositories.get(repository);
+    if (!repo?.registered) return { lastPushedAt: null, bytes: 0, bytesFrom: "exact" };
+    const held = new Set([...repo.links.keys(), ...repo.manifests.keys(), ...[...repo.references.values()].flatMap((set) => [...set])]);
+    let bytes = 0;
+    for (const digest of held) bytes += repo.links.get(digest)?.size ?? repo.manifests.get(digest)?.size ?? this.#blobs.get(digest)?.size ?? 0;
+    return { lastPushedAt: repo.lastPushedAt, bytes, bytesFrom: "exact" };
+  }
+
   async createUpload(record: UploadRecord): Promise<void> {
     this.#repository(record.repository).uploads.set(record.id, copy(record));
   }
@@ -242,6 +255,7 @@ export class MemoryMetadataStore implements MetadataStore, ScannableMetadata, Pu
         uploads: new Map(),
         linkedAt: new Map(),
         references: new Map(),
+        lastPushedAt: null,
       };
       this.#repositories.set(name, repo);
     }

@@ -1,6 +1,7 @@
 import type { BlobInfo, ManifestRecord, ManifestReferences, Page, UploadRecord } from "../../ports/metadata-store.ts";
 import type { TagTime } from "../../ports/collectable.ts";
 import { first, type SqlDriver } from "./driver.ts";
+import { repositoryFigures } from "./repository-figures.ts";
 
 /**
  * The metadata rules in SQL, once, for every SQLite the registry runs on: one
@@ -20,10 +21,14 @@ export class RepositoryRecords {
     this.#now = now;
   }
 
-  /** `linked_at` is the link's latest write: a link no manifest uses is collected only once it is older than the grace period. */
+  /**
+   * `linked_at` is the link's latest write: a link no manifest uses is collected only once it is
+   * older than the grace period. An upsert, not INSERT OR REPLACE, for the size triggers (repository-figures.ts).
+   */
   linkBlob(repository: string, info: BlobInfo, linkedAt = this.#now()): void {
     this.#db.run(
-      "INSERT OR REPLACE INTO links (repository, digest, size, key, linked_at) VALUES (?, ?, ?, ?, ?)",
+      `INSERT INTO links (repository, digest, size, key, linked_at) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (repository, digest) DO UPDATE SET size = excluded.size, key = excluded.key, linked_at = excluded.linked_at`,
       repository,
       info.digest,
       info.size,
@@ -81,7 +86,9 @@ export class RepositoryRecords {
       }
       const [head, ...overflow] = splitRecord(record);
       this.#db.run(
-        "INSERT OR REPLACE INTO manifests (repository, digest, subject, record, overflow_parts, pushed_at, refs_recorded) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        `INSERT INTO manifests (repository, digest, subject, record, overflow_parts, pushed_at, refs_recorded) VALUES (?, ?, ?, ?, ?, ?, ?)
+          ON CONFLICT (repository, digest) DO UPDATE SET subject = excluded.subject, record = excluded.record,
+            overflow_parts = excluded.overflow_parts, pushed_at = excluded.pushed_at, refs_recorded = excluded.refs_recorded`,
         repository,
         record.digest,
         record.subject ?? null,
@@ -180,6 +187,19 @@ export class RepositoryRecords {
     });
   }
 
+  /**
+   * What the catalog page shows (MetadataStore.repositorySummary), from this repository's rows
+   * alone, so a Durable Object can answer it without the blob index: the newest push (one step
+   * down the manifests_by_push index; 0 is an earlier version's unknown time), the bytes of the
+   * distinct digests it holds as the triggers keep them (repository-figures.ts), and the digests
+   * it holds without knowing their size (referenced but no longer linked, or a manifest record in
+   * overflow pieces), for the caller to size from the blob index.
+   */
+  summary(repository: string): { lastPushedAt: number | null; bytes: number; unsized: string[] } {
+    const pushed = this.#db.all<{ at: number | null }>("SELECT MAX(pushed_at) AS at FROM manifests WHERE repository = ?", repository)[0]?.at ?? null;
+    return { lastPushedAt: pushed ? pushed : null, ...repositoryFigures(this.#db, repository) };
+  }
+
   /** Every tag of the repository with its manifest and when it was last pushed (retention rules). */
   tagTimes(repository: string): TagTime[] {
     return this.#db
@@ -251,7 +271,10 @@ export class RepositoryRecords {
         links: count("links"),
         uploads: this.#db.all<{ record: string }>("SELECT record FROM uploads WHERE repository = ?", repository).map((row) => JSON.parse(row.record) as UploadRecord),
       };
-      for (const table of ["links", "manifests", "manifest_refs", "manifest_overflow", "tags", "uploads"]) this.#db.run(`DELETE FROM ${table} WHERE repository = ?`, repository);
+      // The triggers empty `held` and the figures row as the rows go; both are cleared besides, so nothing outlives the repository.
+      for (const table of ["links", "manifests", "manifest_refs", "manifest_overflow", "tags", "uploads", "held", "repository_figures"]) {
+        this.#db.run(`DELETE FROM ${table} WHERE repository = ?`, repository);
+      }
       return result;
     });
   }

@@ -22,6 +22,7 @@ export const REPOSITORY_TABLES = `
   CREATE INDEX IF NOT EXISTS manifests_by_subject ON manifests (repository, subject) WHERE subject IS NOT NULL;
   CREATE INDEX IF NOT EXISTS manifests_by_digest ON manifests (digest);
   CREATE INDEX IF NOT EXISTS manifests_without_refs ON manifests (repository) WHERE refs_recorded = 0;
+  CREATE INDEX IF NOT EXISTS manifests_by_push ON manifests (repository, pushed_at);
   CREATE TABLE IF NOT EXISTS manifest_refs (
     repository TEXT NOT NULL, manifest TEXT NOT NULL, digest TEXT NOT NULL,
     PRIMARY KEY (repository, manifest, digest));

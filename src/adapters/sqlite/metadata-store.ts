@@ -1,8 +1,9 @@
 import type { CollectableMetadata, IndexedBlob, LinkRef, MarkedBlob, PullRecords, RetainableMetadata, ScannableMetadata, TagTime, RepositoryScan } from "../../ports/collectable.ts";
-import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type UploadRecord } from "../../ports/metadata-store.ts";
+import { type BlobInfo, ImmutableTagError, type ManifestRecord, type ManifestReferences, type MetadataStore, type Page, type RepositorySummary, type UploadRecord } from "../../ports/metadata-store.ts";
 import { CollectorRecords } from "../sql/collector-records.ts";
 import type { SqlDriver } from "../sql/driver.ts";
 import { BlobIndexRecords, CatalogRecords, RepositoryRecords } from "../sql/records.ts";
+import { ensureRepositoryFigures } from "../sql/repository-figures.ts";
 import { addColumnIfMissing, BLOB_INDEX_TABLES, CATALOG_TABLES, REPOSITORY_TABLES } from "../sql/schema.ts";
 
 /**
@@ -23,6 +24,7 @@ export class SqliteMetadataStore implements MetadataStore, CollectableMetadata, 
     db.exec(REPOSITORY_TABLES + BLOB_INDEX_TABLES + CATALOG_TABLES);
     // Databases of versions before pull times were recorded (mirror retention).
     addColumnIfMissing(db, "manifests", "pulled_at", "INTEGER");
+    ensureRepositoryFigures(db);
     this.#repositories = new RepositoryRecords(db, options.now);
     this.#blobs = new BlobIndexRecords(db);
     this.#catalog = new CatalogRecords(db);
@@ -95,6 +97,14 @@ export class SqliteMetadataStore implements MetadataStore, CollectableMetadata, 
 
   async listRepositories(page: Page): Promise<string[]> {
     return this.#catalog.list(page);
+  }
+
+  /** The repository's kept figures, and the blob index (same database) for what it holds without a size. */
+  async repositorySummary(repository: string): Promise<RepositorySummary> {
+    // No transaction: a display figure, and BEGIN IMMEDIATE would hold the write lock for a read.
+    const { lastPushedAt, bytes, unsized } = this.#repositories.summary(repository);
+    const indexed = unsized.reduce((sum, digest) => sum + (this.#blobs.getBlob(digest)?.size ?? 0), 0);
+    return { lastPushedAt, bytes: bytes + indexed, bytesFrom: "exact" };
   }
 
   async createUpload(record: UploadRecord): Promise<void> {

@@ -39,6 +39,19 @@ ${"tag" in target ? h`<input type="hidden" name="tag" value="${target.tag}">` : 
   );
 }
 
+export function confirmDeleteRepositoryView(visit: Visit, repository: string): Html {
+  return page(
+    "Delete repository",
+    visit,
+    h`<h1>Delete the repository ${repository}?</h1>
+<p>This deletes every tag, manifest, blob link and upload in progress of <strong>${repository}</strong>, and removes it from the catalog. Clients pulling it will get "repository name not known". Garbage collection frees its bytes later, once nothing else holds them. A push to the same name afterwards starts a new, empty repository.</p>
+<form method="post" action="${repositoryPath(repository)}/-/delete-repository">
+<input type="hidden" name="csrf" value="${visit.csrf}">
+<button type="submit" class="danger">Delete repository</button> <a href="${repositoryPath(repository)}">Cancel</a>
+</form>`,
+  );
+}
+
 export function messageView(visit: Visit, title: string, message: string, link?: { href: string; text: string }): Html {
   return page(title, visit, h`<h1>${title}</h1><p class="notice" role="status">${message}</p>${link ? h`<p><a href="${link.href}">${link.text}</a></p>` : ""}`);
 }

@@ -31,6 +31,7 @@ export async function repositoryView(
   repository: string,
   address: { host: string; plainHttp: boolean },
   query: { after?: string; sort?: string },
+  options: { deletesRepository: boolean } = { deletesRepository: false },
 ): Promise<Html> {
   const canSortByTime = isRetainable(registry.metadata);
   const sort: TagSort = query.sort === "pushed" && canSortByTime ? "pushed" : "name";
@@ -63,7 +64,8 @@ ${
 <nav class="pager" aria-label="Pages">
 ${query.after ? h`<a href="${withQuery(here, { sort: sort === "name" ? undefined : sort })}">First page</a>` : ""}
 ${next ? h`<a href="${withQuery(here, { sort: sort === "name" ? undefined : sort, after: next })}" rel="next">Next page</a>` : ""}
-</nav>`;
+</nav>
+${options.deletesRepository ? h`<h2>Delete</h2><p><a class="button danger" href="${here}/-/delete-repository">Delete repository…</a></p>` : ""}`;
   return page(repository, visit, body);
 }
 
