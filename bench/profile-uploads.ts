@@ -10,7 +10,8 @@
  *   node bench/profile-uploads.ts chunked [MiB=256] [runs=3]
  *   node bench/profile-uploads.ts idle        (RSS and heap of the fresh process only)
  *
- * PROFILE_KEEP=1 keeps the temporary directory (the .cpuprofile inside).
+ * PROFILE_KEEP=1 keeps the temporary directory (the .cpuprofile inside); PROFILE_ROOT=<checkout>
+ * profiles another checkout's server (its dist/ built) with the same client.
  */
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -23,13 +24,13 @@ import { closeConnections, get, pushChunked, pushStreamed } from "./upload-clien
 const [mode = "streamed", mibArg, runsArg] = process.argv.slice(2);
 const mib = Number(mibArg ?? (mode === "streamed" ? 1024 : 256));
 const runs = Number(runsArg ?? (mode === "streamed" ? 1 : 3));
-const root = new URL("..", import.meta.url).pathname;
+const root = process.env.PROFILE_ROOT ?? new URL("..", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "oci-profile-"));
 const port = await freePort();
 const registry = `http://127.0.0.1:${port}`;
 const profileArgs = mode === "idle" ? [] : ["--cpu-prof", `--cpu-prof-dir=${dir}`, "--cpu-prof-interval=500"];
 const server = spawn(process.execPath, ["--max-semi-space-size=1", ...profileArgs, join(root, "bin/oci-registry.mjs")], {
-  env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", HOST: "127.0.0.1", PORT: String(port), DATA_DIR: join(dir, "data"), PROCESSES: "1" },
+  env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", HOST: "127.0.0.1", PORT: String(port), DATA_DIR: join(dir, "data"), PROCESSES: "1", ...(process.env.BODY_TIMEOUT_SECONDS ? { BODY_TIMEOUT_SECONDS: process.env.BODY_TIMEOUT_SECONDS } : {}) },
   stdio: ["ignore", "inherit", "inherit"],
 });
 try {
@@ -42,11 +43,9 @@ try {
     for (let i = 0; i < runs; i++) await pushStreamed(registry, `profile/streamed-${i}`, mib * 1024 * 1024, randomBytes(64 * 1024));
   } else if (mode === "chunked") {
     const bytes = randomBytes(mib * 1024 * 1024);
-    const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
     for (let i = 0; i < runs; i++) {
-      bytes.writeUInt32BE(i, 0);
-      const d = i === 0 ? digest : `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
-      await pushChunked(registry, `profile/chunked-${i}`, bytes, d, 8 * 1024 * 1024);
+      bytes.writeUInt32BE(i, 0); // a fresh blob each run
+      await pushChunked(registry, `profile/chunked-${i}`, bytes, `sha256:${createHash("sha256").update(bytes).digest("hex")}`, 8 * 1024 * 1024);
     }
   }
   const seconds = (performance.now() - started) / 1000;
