@@ -1,5 +1,37 @@
 import { RegistryError } from "./errors.ts";
 
+/**
+ * What the upload engine reads a request body through: a ReadableStream, or a runtime's
+ * cheaper reader of the same bytes (Node: the IncomingMessage read directly, without two
+ * layers of web-stream adapters per 64 KiB chunk; see runtime/node-request-body.ts).
+ */
+export interface ByteSource {
+  getReader(): ByteReader;
+}
+
+export interface ByteReader {
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  /** Stops reading; what is left of the body is the runtime's to drain or drop. */
+  cancel(reason?: unknown): Promise<void>;
+}
+
+/** `source` as a ReadableStream, for the paths (whole-blob puts) that hand it to a store. */
+export function asReadableStream(source: ByteSource): ReadableStream<Uint8Array> {
+  if (source instanceof ReadableStream) return source as ReadableStream<Uint8Array>;
+  const reader = source.getReader();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  );
+}
+
 /** Reads a stream into memory, refusing more than `limit` bytes. Only for small bodies (manifests, tails). */
 export async function readLimited(body: ReadableStream<Uint8Array> | null, limit: number, tooLarge: () => Error): Promise<Uint8Array> {
   if (!body) return new Uint8Array(0);

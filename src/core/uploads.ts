@@ -7,7 +7,7 @@ import { parseDigest, type ParsedDigest } from "./digest.ts";
 import { PartWriter } from "./part-writer.ts";
 import type { Quotas } from "./quotas.ts";
 import { chunkedBlobKey, newBlobKey, uploadTailKey } from "./storage-layout.ts";
-import { exactLength, lengthMismatch, readLimited } from "./streams.ts";
+import { asReadableStream, exactLength, lengthMismatch, readLimited, type ByteSource } from "./streams.ts";
 
 /**
  * ## One writer at a time: claims
@@ -99,7 +99,7 @@ export interface UploadDeps {
 
 /** A chunk as the client sent it: the body and what its headers promised. */
 export interface Chunk {
-  body: ReadableStream<Uint8Array> | null;
+  body: ByteSource | null;
   /** Parsed `Content-Range: <start>-<end>` (inclusive), if sent. */
   range?: { start: number; end: number };
   /** `Content-Length`, if sent. */
@@ -189,7 +189,7 @@ export class Uploads {
     const length = declaredLength(chunk);
     if (length === undefined) return this.putWholeOfUnknownLength(repository, digest, chunk);
     const key = newBlobKey(digest.digest, this.deps.newId());
-    const body = exactLength(chunk.body ?? emptyStream(), length);
+    const body = exactLength(chunk.body ? asReadableStream(chunk.body) : emptyStream(), length);
     let size: number;
     try {
       ({ size } = await this.deps.blobs.put(key, body, { digest: digest.digest, length }));

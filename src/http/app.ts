@@ -6,6 +6,7 @@ import { guardRoutes } from "./auth-middleware.ts";
 import { refuseEncodedSlash } from "./encoded-slash.ts";
 import { renderError } from "./errors.ts";
 import { requestLimits, type RequestLimits } from "./request-limits.ts";
+import { uploadBodies, type RequestBodyReader } from "./request-body.ts";
 import { blobRoutes, type BlobReadRedirects } from "./routes/blobs.ts";
 import { listingRoutes } from "./routes/listings.ts";
 import { adminRoutes, type Maintenance } from "./routes/admin.ts";
@@ -61,6 +62,11 @@ export interface AppOptions {
   clientAddress?: (c: Context) => string | undefined;
   /** Content by digest answered from the edge location's cache (Workers' Cache API); off unless given. */
   edgeCache?: EdgeCaching;
+  /**
+   * The runtime's own reader of blob upload bodies (Node: runtime/node-request-body.ts), cheaper
+   * than the Request's web stream; without it the Request's body is read.
+   */
+  requestBody?: RequestBodyReader;
   /** Pull-through mirrors (src/proxy): namespaces served from upstream registries, read-only here. */
   mirrors?: MirrorConfig[];
   /** Blob-fetch claims shared with the other processes on the same store (Node's PROCESSES>1), so each blob is fetched upstream once. */
@@ -72,6 +78,8 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
   const registry = registryOrOptions instanceof Registry ? registryOrOptions : new Registry(registryOrOptions);
   const mirrors = options.mirrors ?? [];
   const app = mirrors.length > 0 ? new Hono({ getPath: mirrorPath(mirrors) }) : new Hono();
+  // First: the runtime's reader of upload bodies must be in place before anything wraps a body.
+  if (options.requestBody) app.use("*", uploadBodies(options.requestBody));
   if (options.observation) observeRequests(app, options.observation);
 
   app.use("*", async (c, next) => {

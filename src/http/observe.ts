@@ -12,6 +12,7 @@ import { Caller } from "../auth/caller.ts";
 import type { Logger } from "../observability/log.ts";
 import type { RequestMetrics, RequestRecord } from "../observability/requests.ts";
 import { readAccessOf } from "./read-access.ts";
+import { countedSource } from "./request-body.ts";
 
 declare module "hono" {
   interface ContextVariableMap {
@@ -36,7 +37,9 @@ export function observeRequests(app: Hono, observation: Observation): void {
     const raw = c.req.raw;
     c.set("clientSignal", raw.signal);
     let bytesIn = 0;
-    if (raw.body && HAS_BODY.has(raw.method)) {
+    const source = c.get("uploadBody");
+    if (source) c.set("uploadBody", countedSource(source, (bytes) => (bytesIn += bytes)));
+    else if (source === undefined && raw.body && HAS_BODY.has(raw.method)) {
       const counted = raw.body.pipeThrough(
         new TransformStream<Uint8Array, Uint8Array>({
           transform(chunk, controller) {

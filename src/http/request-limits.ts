@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { type ErrorCode, RegistryError } from "../core/errors.ts";
+import { timedSource } from "./request-body.ts";
 
 /**
  * What one client may hold of a server that keeps connections (Node): a body that stops sending
@@ -23,8 +24,11 @@ export function requestLimits(limits: RequestLimits): MiddlewareHandler {
   const perClient = new Map<string, number>();
   let total = 0;
   return async (c, next) => {
-    const body = c.req.raw.body;
-    if (body && limits.bodyTimeoutMs > 0) {
+    const source = c.get("uploadBody");
+    if (source !== undefined) {
+      if (source && limits.bodyTimeoutMs > 0) c.set("uploadBody", timedSource(source, limits.bodyTimeoutMs, () => bodyStalled(limits.bodyTimeoutMs, stalledCode(c))));
+    } else if (c.req.raw.body && limits.bodyTimeoutMs > 0) {
+      const body = c.req.raw.body;
       const { url, method, headers, signal } = c.req.raw;
       c.req.raw = new Request(url, { method, headers, signal, body: withProgressTimeout(body, limits.bodyTimeoutMs, stalledCode(c)), duplex: "half" } as RequestInit);
     }

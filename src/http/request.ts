@@ -1,7 +1,9 @@
 import type { Context } from "hono";
 import { RegistryError } from "../core/errors.ts";
 import { assertRepositoryName } from "../core/names.ts";
+import { asReadableStream } from "../core/streams.ts";
 import type { Chunk } from "../core/uploads.ts";
+import { requestBodyOf } from "./request-body.ts";
 
 /** The `<name>` path parameter, validated against the spec's grammar. */
 export function repositoryParam(c: Context): string {
@@ -24,10 +26,10 @@ export function contentLength(c: Context): number | undefined {
  */
 export function chunkFromRequest(c: Context, maxBytes?: number): Chunk {
   const length = contentLength(c);
-  const chunk: Chunk = { body: c.req.raw.body };
+  const chunk: Chunk = { body: requestBodyOf(c) };
   if (maxBytes !== undefined) {
     if (length !== undefined && length > maxBytes) throw requestTooLarge(maxBytes);
-    if (length === undefined && chunk.body) chunk.body = chunk.body.pipeThrough(byteLimit(maxBytes));
+    if (length === undefined && chunk.body) chunk.body = asReadableStream(chunk.body).pipeThrough(byteLimit(maxBytes));
   }
   if (length !== undefined) chunk.length = length;
   const rangeHeader = c.req.header("content-range");

@@ -47,6 +47,16 @@ export interface UploadedPart {
   etag: string;
 }
 
+export interface UploadPartOptions {
+  /**
+   * Called at most once, when the adapter no longer reads `body` although the part is not
+   * stored yet (the filesystem store: written to its file, not yet flushed to disk). Lets
+   * the caller reuse the buffer, so memory stays bounded by parts being written, not by
+   * parts waiting for the disk.
+   */
+  bodyReleased?: () => void;
+}
+
 export interface BlobStore {
   put(key: string, body: BlobBody | Uint8Array, options?: PutOptions): Promise<ObjectInfo>;
   /** `null` when no object is at `key`. */
@@ -58,9 +68,11 @@ export interface BlobStore {
   createMultipartUpload(key: string): Promise<string>;
   /**
    * Parts have a known length, so they are passed whole (one part, never a whole blob).
-   * The caller reuses `body`'s buffer once this resolves: an adapter must not keep it.
+   * The caller reuses `body`'s buffer once this resolves, or once the adapter calls
+   * `options.bodyReleased` (it has copied or written the bytes and still works on making the
+   * part durable): an adapter must not touch `body` after either.
    */
-  uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array): Promise<UploadedPart>;
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array, options?: UploadPartOptions): Promise<UploadedPart>;
   completeMultipartUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<ObjectInfo>;
   /** Aborting an unknown or finished upload is not an error. */
   abortMultipartUpload(key: string, uploadId: string): Promise<void>;

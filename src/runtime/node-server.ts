@@ -32,6 +32,7 @@ import { measureUsage } from "../lifecycle/usage.ts";
 import { deleteRepository } from "../lifecycle/repositories.ts";
 import { nodeClientAddress, nodeRequestLimits } from "./node-request-limits.ts";
 import { answerClientErrorsAsOci } from "./node-client-errors.ts";
+import { nodeRequestBody } from "./node-request-body.ts";
 import { Server as HttpServer } from "node:http";
 import { scannedQuotaDeps } from "../lifecycle/namespace-usage.ts";
 
@@ -164,6 +165,7 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     },
     requestLimits: nodeRequestLimits(config),
     clientAddress: nodeClientAddress,
+    requestBody: nodeRequestBody,
     mirrors: config.mirrors,
     ...(local ? { blobFlights: local.flights } : {}),
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PartWriter } from "../../src/core/part-writer.ts";
-import type { BlobStore, UploadedPart } from "../../src/ports/blob-store.ts";
+import type { BlobStore, UploadedPart, UploadPartOptions } from "../../src/ports/blob-store.ts";
 import type { ResumableHash } from "../../src/ports/hashing.ts";
 
 /** Records what the writer asks of the store; the multipart rules themselves are proven by the contract suites. */
@@ -102,5 +102,72 @@ describe("PartWriter re-chunks a stream into equal parts", () => {
     const all = Buffer.concat(input);
     for (const [n, part] of parts) expect(Buffer.from(part)).toEqual(all.subarray((n - 1) * 8, n * 8));
     expect(Buffer.from(tail)).toEqual(all.subarray(48));
+  });
+});
+
+/** A store whose part uploads finish only when the test says, counting how many run at once. */
+function gatedStore(releaseEarly: boolean) {
+  let running = 0;
+  let holding = 0;
+  let released = false;
+  /** maxHolding: buffers in the store's hands at once once it has released one early (before that the writer cannot know). */
+  const seen = { maxRunning: 0, maxHolding: 0 };
+  const gates: (() => void)[] = [];
+  const releases: (() => void)[] = [];
+  const stored = new Map<number, Uint8Array>();
+  const store = {
+    async uploadPart(_key: string, _id: string, partNumber: number, body: Uint8Array, options?: UploadPartOptions): Promise<UploadedPart> {
+      running++;
+      holding++;
+      seen.maxRunning = Math.max(seen.maxRunning, running);
+      if (released || !releaseEarly) seen.maxHolding = Math.max(seen.maxHolding, holding);
+      stored.set(partNumber, body.slice());
+      if (releaseEarly) {
+        await new Promise<void>((resolve) => releases.push(resolve));
+        holding--;
+        released = true;
+        options?.bodyReleased?.();
+      }
+      await new Promise<void>((resolve) => gates.push(resolve));
+      if (!releaseEarly) holding--;
+      running--;
+      return { partNumber, etag: `etag-${partNumber}` };
+    },
+  } as unknown as BlobStore; // only uploadPart is exercised by PartWriter
+  // Releases at every call, completions at every 4th: uploads pile up as far as the writer lets them.
+  let calls = 0;
+  const openGates = () => [...releases.splice(0), ...(++calls % 4 === 0 ? gates.splice(0) : [])].forEach((open) => open());
+  return { store, seen, stored, openGates };
+}
+
+describe("PartWriter bounds part uploads and the buffers they hold", () => {
+  const write = async (store: BlobStore, openGates: () => void, input: Uint8Array) => {
+    const writer = new PartWriter({ blobs: store, partSize: 4, parts: [], carriedTail: null, openUpload: async () => ({ key: "k", uploadId: "u" }) });
+    // The gates open only while the writer waits, so it runs as many uploads as its bounds allow.
+    const opener = setInterval(openGates, 5);
+    try {
+      for (let i = 0; i < input.byteLength; i += 3) await writer.write(input.subarray(i, i + 3));
+      expect((await writer.finish()).byteLength).toBe(input.byteLength % 4);
+    } finally {
+      clearInterval(opener);
+    }
+    return writer;
+  };
+
+  it("lets a store that releases buffers once written (the filesystem) run up to 4 uploads while holding one buffer", async () => {
+    const { store, seen, stored, openGates } = gatedStore(true);
+    const input = bytes(4 * 12 + 1, 7);
+    const writer = await write(store, openGates, input);
+    expect(seen.maxRunning).toBe(4);
+    expect(seen.maxHolding).toBe(1);
+    expect(writer.parts.map((p) => p.partNumber)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    for (const [n, part] of stored) expect(Buffer.from(part)).toEqual(Buffer.from(input.subarray((n - 1) * 4, n * 4)));
+  });
+
+  it("gives a store that holds buffers until stored (S3, R2) two at once, as before", async () => {
+    const { store, seen, openGates } = gatedStore(false);
+    await write(store, openGates, bytes(4 * 12, 3));
+    expect(seen.maxRunning).toBe(2);
+    expect(seen.maxHolding).toBe(2);
   });
 });

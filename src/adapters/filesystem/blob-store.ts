@@ -10,9 +10,10 @@ import {
   type ObjectRead,
   type PutOptions,
   type UploadedPart,
+  type UploadPartOptions,
 } from "../../ports/blob-store.ts";
 import { checkCompletion, checkPartNumber, newOpaqueId, parseExpectedDigest, type StoredPart } from "../blob-rules.ts";
-import { fileRangeStream, writeBodyToFile } from "./file-streams.ts";
+import { fileRangeStream, writeBodyToFile, writeBytesToFile } from "./file-streams.ts";
 import { isCode, listDir, moveIntoPlace, newTempPath, pruneEmptyDirs, writeJson } from "./files.ts";
 import { readSegmentIndex, removeSegmented, SEGMENT_INDEX, segmentedDir, segmentedSize, segmentedStream, type SegmentIndex } from "./segmented.ts";
 import { KeyedMutex } from "./keyed-mutex.ts";
@@ -85,13 +86,14 @@ export class FilesystemBlobStore implements BlobStore {
     return uploadId;
   }
 
-  async uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array): Promise<UploadedPart> {
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array, options: UploadPartOptions = {}): Promise<UploadedPart> {
     checkPartNumber(partNumber);
     const dir = this.#uploadDir(uploadId);
     const etag = newOpaqueId();
     const temp = await newTempPath(this.#root);
     try {
-      await writeBodyToFile(temp, body, {});
+      // The bytes are the kernel's once written: the caller may reuse the buffer while the disk catches up.
+      await writeBytesToFile(temp, body, options.bodyReleased);
       await this.#uploads.run(uploadId, async () => {
         await this.#checkUpload(dir, key, uploadId);
         const replaced = (await listDir(dir)).filter((name) => name.startsWith(`${partNumber}.`));

@@ -38,6 +38,21 @@ export async function writeBodyToFile(
   return { size, digest: hash ? `${algorithm}:${hash.digest("hex")}` : null };
 }
 
+/**
+ * Writes `bytes` to a new file at `path` and flushes it to disk; `written` is called between
+ * the two, once `bytes` is no longer read (the flush is most of the wait).
+ */
+export async function writeBytesToFile(path: string, bytes: Uint8Array, written?: () => void): Promise<void> {
+  const file = await open(path, "wx");
+  try {
+    await writeAll(file, bytes);
+    written?.();
+    await file.datasync();
+  } finally {
+    await file.close();
+  }
+}
+
 /** Appends the whole file at `sourcePath` to `target`, a chunk at a time. */
 export async function appendFileTo(target: FileHandle, sourcePath: string): Promise<void> {
   const source = await open(sourcePath, "r");
