@@ -23,7 +23,9 @@ export async function indexTar(file: string): Promise<Map<string, TarMember>> {
     let position = 0;
     let longName: string | undefined;
     let pax: Record<string, string> = {};
-    while (position + BLOCK <= fileSize) {
+    for (;;) {
+      // Every tar writer ends the archive with zero blocks; a file that stops before them was cut short.
+      if (position + BLOCK > fileSize) throw new Error(`${file} ends without the end-of-archive blocks: the archive is truncated`);
       await readFully(handle, block, position);
       if (block.every((byte) => byte === 0)) break;
       if (!checksumMatches(block)) throw new Error(`${file} is not an uncompressed tar archive (bad header at byte ${position})`);
