@@ -6,6 +6,7 @@
  *
  *   node bin/oci-registry.mjs [registry]       the server (npm start)
  *   node bin/oci-registry.mjs gc|usage|auth-keygen|auth-hash-password|auth-robot-token|auth-public-jwk [args]
+ *   npx oci-registry copy SOURCE DESTINATION   push an image in chunks the registry accepts (src/copy/)
  *
  * Written for old Nodes too (no syntax newer than Node 14's, no import of anything that
  * needs a new Node) so that a Node too old says so in one line instead of failing on
@@ -20,7 +21,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const commands = ["registry", "gc", "usage", "auth-hash-password", "auth-keygen", "auth-robot-token", "auth-public-jwk"];
+const commands = ["registry", "gc", "usage", "auth-hash-password", "auth-keygen", "auth-robot-token", "auth-public-jwk", "copy"];
 
 const args = process.argv.slice(2);
 const command = args[0] !== undefined && commands.indexOf(args[0]) >= 0 ? String(args.shift()) : "registry";

@@ -31,6 +31,7 @@ export const ENTRY_POINTS = {
   "auth-keygen": "scripts/auth-keygen.ts",
   "auth-robot-token": "scripts/auth-robot-token.ts",
   "auth-public-jwk": "scripts/auth-public-jwk.ts",
+  copy: "src/copy/cli.ts",
 };
 
 /** Packages loaded from node_modules at run time instead of bundled (native addons). */

@@ -6,6 +6,7 @@
  * 503 nothing is sent to the upstream until the time it named has passed.
  * Credentials go only into Authorization headers, never into errors or logs.
  */
+import { basicAuthorization, challengeParams, challengeScheme, tokenFromAnswer, tokenRequestUrl } from "../client/bearer.ts";
 import { readLimited } from "../core/streams.ts";
 import type { MirrorConfig } from "./mirror-config.ts";
 
@@ -27,9 +28,6 @@ export class UpstreamError extends Error {
 const HEADERS_TIMEOUT_MS = 30_000;
 const TOKEN_BODY_LIMIT = 64 * 1024;
 const MAX_REDIRECTS = 5;
-/** Tokens without `expires_in` live 60 s (docker token spec); reuse stops a little before expiry. */
-const DEFAULT_TOKEN_SECONDS = 60;
-const TOKEN_MARGIN_SECONDS = 5;
 /** A 429 or 503 without Retry-After still pauses requests this long. */
 const DEFAULT_PAUSE_SECONDS = 10;
 
@@ -102,7 +100,7 @@ export class UpstreamClient {
   /** The Authorization header the challenge asks for, from the token endpoint when it is Bearer. */
   async #authorize(challenge: string, scope: string): Promise<string> {
     const basic = this.#basic();
-    const scheme = challenge.trim().split(/\s+/, 1)[0]?.toLowerCase();
+    const scheme = challengeScheme(challenge);
     if (scheme === "basic") {
       if (!basic) throw new UpstreamError("denied", `${this.host} asks for a user name and password; give the mirror username and password`);
       // Sent with every later request of this scope, not only after another 401.
@@ -110,11 +108,8 @@ export class UpstreamClient {
       return basic;
     }
     if (scheme !== "bearer") throw new UpstreamError("denied", `${this.host} answered 401 without a challenge we understand`);
-    const params = challengeParams(challenge);
-    if (!params.realm) throw new UpstreamError("denied", `${this.host}'s Bearer challenge names no realm`);
-    const tokenUrl = new URL(params.realm);
-    if (params.service) tokenUrl.searchParams.set("service", params.service);
-    tokenUrl.searchParams.set("scope", scope);
+    const tokenUrl = tokenRequestUrl(challengeParams(challenge), [scope]);
+    if (!tokenUrl) throw new UpstreamError("denied", `${this.host}'s Bearer challenge names no realm`);
     const response = await this.#send("GET", tokenUrl.href, {}, basic);
     if (response.status === 429 || response.status === 503) throw this.#failure(response, `GET ${tokenUrl.origin}${tokenUrl.pathname}`);
     if (!response.ok) {
@@ -122,25 +117,16 @@ export class UpstreamClient {
       throw new UpstreamError("denied", `${tokenUrl.origin}${tokenUrl.pathname} refused a token for ${scope} (${response.status})${basic ? "; check the mirror's username and password" : ""}`);
     }
     const text = new TextDecoder().decode(await readLimited(response.body, TOKEN_BODY_LIMIT, () => new UpstreamError("unavailable", `${this.host}'s token answer is too large`)));
-    let body: { token?: unknown; access_token?: unknown; expires_in?: unknown };
-    try {
-      body = JSON.parse(text) as typeof body;
-    } catch {
-      throw new UpstreamError("unavailable", `${this.host}'s token endpoint answered something other than JSON`);
-    }
-    const token = typeof body.token === "string" ? body.token : typeof body.access_token === "string" ? body.access_token : undefined;
-    if (!token) throw new UpstreamError("unavailable", `${this.host}'s token endpoint answered no token`);
-    const seconds = typeof body.expires_in === "number" && body.expires_in > 0 ? body.expires_in : DEFAULT_TOKEN_SECONDS;
-    const authorization = `Bearer ${token}`;
-    this.#tokens.set(scope, { authorization, expiresAt: this.#now() + Math.max(0, seconds - TOKEN_MARGIN_SECONDS) * 1000 });
-    return authorization;
+    const token = tokenFromAnswer(text);
+    if (!token) throw new UpstreamError("unavailable", `${this.host}'s token endpoint answered no token (or no JSON)`);
+    this.#tokens.set(scope, { authorization: token.authorization, expiresAt: this.#now() + token.lifetimeMs });
+    return token.authorization;
   }
 
   #basic(): string | undefined {
     const { username, password } = this.#mirror;
     if (username === undefined || password === undefined) return undefined;
-    const bytes = new TextEncoder().encode(`${username}:${password}`);
-    return `Basic ${btoa(String.fromCharCode(...bytes))}`;
+    return basicAuthorization(username, password);
   }
 
   #failure(response: Response, what: string): UpstreamError {
@@ -162,11 +148,4 @@ export function retryAfterSeconds(value: string | null, now: number): number | u
   if (/^\d+$/.test(value.trim())) return Number(value.trim());
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - now) / 1000));
-}
-
-/** `Bearer realm="…",service="…",scope="…"` → its parameters. */
-export function challengeParams(header: string): Record<string, string> {
-  const params: Record<string, string> = {};
-  for (const match of header.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) params[match[1]!.toLowerCase()] = match[2]!.replace(/\\(.)/g, "$1");
-  return params;
 }

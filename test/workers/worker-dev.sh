@@ -4,7 +4,8 @@
 # Durable Objects persisted under a directory of the caller's choosing, built
 # once, never reloaded) on a free 127.0.0.1 port, and stops it again.
 #
-#   start_worker STATE_DIR [NAME=VALUE ...]         exports REGISTRY_URL and WORKER_PID (workerd's pid)
+#   start_worker STATE_DIR [NAME=VALUE ...]         exports REGISTRY_URL and WORKER_PID (workerd's pid);
+#                                                   on WORKER_PORT when set (a restart on the same address)
 #   stop_worker                                     stops wrangler and workerd; safe to call twice
 #   print_worker_log                                the log's tail, for a caller that failed
 
@@ -17,7 +18,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../support/processes.sh"
 start_worker() {
   local state=$1 port deadline
   shift
-  port=$(free_port)
+  port=${WORKER_PORT:-$(free_port)}
   mkdir -p "$state"
   worker_log="$state/worker.log"
   # setsid: npx, node and workerd share one new process group, so one kill stops them all.

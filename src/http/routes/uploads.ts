@@ -28,14 +28,14 @@ export function uploadRoutes(app: Hono, registry: Registry, maxRequestBytes: num
       throw new RegistryError("DIGEST_INVALID", `digest-algorithm "${algorithm.slice(0, 50)}" is not supported; use sha256 or sha512`);
     }
     const record = await registry.uploads.start(repository, algorithm);
-    return uploadAccepted(record, 202);
+    return uploadAccepted(record, 202, maxRequestBytes);
   };
   app.post("/v2/:name{.+}/blobs/uploads/", start);
   app.post("/v2/:name{.+}/blobs/uploads", start);
 
   app.patch("/v2/:name{.+}/blobs/uploads/:id", async (c) => {
     const record = await registry.uploads.append(repositoryParam(c), c.req.param("id"), chunkFromRequest(c, maxRequestBytes));
-    return uploadAccepted(record, 202);
+    return uploadAccepted(record, 202, maxRequestBytes);
   });
 
   app.put("/v2/:name{.+}/blobs/uploads/:id", async (c) => {
@@ -46,7 +46,7 @@ export function uploadRoutes(app: Hono, registry: Registry, maxRequestBytes: num
 
   app.get("/v2/:name{.+}/blobs/uploads/:id", async (c) => {
     const record = await registry.uploads.get(repositoryParam(c), c.req.param("id"));
-    return uploadAccepted(record, 204);
+    return uploadAccepted(record, 204, maxRequestBytes);
   });
 
   app.delete("/v2/:name{.+}/blobs/uploads/:id", async (c) => {
@@ -55,7 +55,7 @@ export function uploadRoutes(app: Hono, registry: Registry, maxRequestBytes: num
   });
 }
 
-function uploadAccepted(record: UploadRecord, status: 202 | 204): Response {
+function uploadAccepted(record: UploadRecord, status: 202 | 204, maxRequestBytes: number | undefined): Response {
   return new Response(null, {
     status,
     headers: {
@@ -63,8 +63,23 @@ function uploadAccepted(record: UploadRecord, status: 202 | 204): Response {
       Range: rangeHeader(record.received),
       "Docker-Upload-UUID": record.id,
       "Content-Length": "0",
+      ...chunkLengthHeaders(record.partSize, maxRequestBytes),
     },
   });
+}
+
+/**
+ * The chunk sizes this registry wants, on every upload answer (POST, PATCH, GET status).
+ * Min (distribution-spec § Pushing a blob in chunks): chunks of whole parts are written
+ * straight to storage, while a shorter chunk's bytes are kept as a tail and read again
+ * by the next request; any size still works. Max (OCI-Chunk-Max-Length, proposed to the
+ * spec, not yet in it): the platform's request-body limit (Workers
+ * plans, Lambda), above which a request gets 413; none where there is no limit (Node).
+ * The minimum never exceeds the maximum, so a client honouring both always can.
+ */
+function chunkLengthHeaders(partSize: number, maxRequestBytes: number | undefined): Record<string, string> {
+  if (maxRequestBytes === undefined) return { "OCI-Chunk-Min-Length": String(partSize) };
+  return { "OCI-Chunk-Min-Length": String(Math.min(partSize, maxRequestBytes)), "OCI-Chunk-Max-Length": String(maxRequestBytes) };
 }
 
 function blobCreated(repository: string, info: BlobInfo): Response {
