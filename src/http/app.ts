@@ -62,6 +62,11 @@ export interface AppOptions {
   edgeCache?: EdgeCaching;
   /** Pull-through mirrors (src/proxy): namespaces served from upstream registries, read-only here. */
   mirrors?: MirrorConfig[];
+  /**
+   * The origin of an upload server on the same stores (RegistryConfig.uploadUrl): upload
+   * sessions started here answer an absolute Location there (routes/uploads.ts).
+   */
+  uploadUrl?: string;
 }
 
 /** Builds the HTTP face of a registry over the given adapters. Holds no state of its own. */
@@ -112,7 +117,7 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
 
   // Order matters: upload routes before blob routes, since `<name>` may contain "/".
   listingRoutes(app, registry);
-  uploadRoutes(app, registry, options.maxRequestBytes);
+  uploadRoutes(app, registry, options.maxRequestBytes, options.uploadUrl);
   blobRoutes(app, registry, options.blobReadRedirects);
   manifestRoutes(app, registry);
   adminRoutes(app, options.maintenance);

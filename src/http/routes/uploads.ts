@@ -6,10 +6,17 @@ import { isRepositoryName } from "../../core/names.ts";
 import { rangeHeader, uploadLocation } from "../../core/uploads.ts";
 import type { BlobInfo, UploadRecord } from "../../ports/metadata-store.ts";
 import { readAccessOf } from "../read-access.ts";
-import { chunkFromRequest, repositoryParam } from "../request.ts";
+import { chunkFromRequest, contentLength, repositoryParam } from "../request.ts";
 
-/** distribution-spec § Pushing Blobs: end-4a/4b/4c, end-5, end-6, end-11, end-13, end-14. */
-export function uploadRoutes(app: Hono, registry: Registry, maxRequestBytes: number | undefined): void {
+/**
+ * distribution-spec § Pushing Blobs: end-4a/4b/4c, end-5, end-6, end-11, end-13, end-14.
+ *
+ * `uploadUrl` (the split deployment, docs/aws.md): the origin of another server on the same
+ * stores that takes upload bodies this one cannot (Lambda's 6 MB). Sessions started here are
+ * handed to it with an absolute Location, which the spec allows ("the <location> does not
+ * necessarily need to be provided by the registry itself"); clients send their PATCH and PUT there.
+ */
+export function uploadRoutes(app: Hono, registry: Registry, maxRequestBytes: number | undefined, uploadUrl?: string): void {
   const start = async (c: Context) => {
     const repository = repositoryParam(c);
     const mount = c.req.query("mount");
@@ -19,6 +26,14 @@ export function uploadRoutes(app: Hono, registry: Registry, maxRequestBytes: num
       if (mounted) return blobCreated(repository, mounted);
     }
     const digest = c.req.query("digest");
+    if (digest !== undefined && uploadUrl !== undefined && !fitsHere(c, maxRequestBytes)) {
+      // § Single POST: "Registries that do not support single request monolithic uploads SHOULD
+      // return a 202 Accepted status code and Location header and clients SHOULD proceed with a
+      // subsequent PUT request": the body goes unread and is sent again to the upload server.
+      await c.req.raw.body?.cancel();
+      const record = await registry.uploads.start(repository, parseDigest(digest).algorithm);
+      return uploadAccepted(record, 202, uploadUrl);
+    }
     if (digest !== undefined) {
       const info = await registry.uploads.putWhole(repository, parseDigest(digest), chunkFromRequest(c, maxRequestBytes));
       return blobCreated(repository, info);
@@ -28,7 +43,7 @@ export function uploadRoutes(app: Hono, registry: Registry, maxRequestBytes: num
       throw new RegistryError("DIGEST_INVALID", `digest-algorithm "${algorithm.slice(0, 50)}" is not supported; use sha256 or sha512`);
     }
     const record = await registry.uploads.start(repository, algorithm);
-    return uploadAccepted(record, 202);
+    return uploadAccepted(record, 202, uploadUrl);
   };
   app.post("/v2/:name{.+}/blobs/uploads/", start);
   app.post("/v2/:name{.+}/blobs/uploads", start);
@@ -55,11 +70,18 @@ export function uploadRoutes(app: Hono, registry: Registry, maxRequestBytes: num
   });
 }
 
-function uploadAccepted(record: UploadRecord, status: 202 | 204): Response {
+/** A body this server takes whole: its length is declared and within the platform's limit. */
+function fitsHere(c: Context, maxRequestBytes: number | undefined): boolean {
+  const length = contentLength(c);
+  return length !== undefined && (maxRequestBytes === undefined || length <= maxRequestBytes);
+}
+
+/** `origin`: the upload server's, when the session continues there; otherwise the Location is relative to this one. */
+function uploadAccepted(record: UploadRecord, status: 202 | 204, origin = ""): Response {
   return new Response(null, {
     status,
     headers: {
-      Location: uploadLocation(record),
+      Location: `${origin}${uploadLocation(record)}`,
       Range: rangeHeader(record.received),
       "Docker-Upload-UUID": record.id,
       "Content-Length": "0",
