@@ -70,7 +70,11 @@ export function uploadRoutes(app: Hono, registry: Registry, maxRequestBytes: num
   });
 }
 
-/** A body this server takes whole: its length is declared and within the platform's limit. */
+/**
+ * A body this server takes whole: its length is declared and within the platform's limit. (On
+ * Lambda the adapter declares the length of the bytes that arrived; a streamed body on Node
+ * declares none and is handed over unread, since reading it would be the upload itself.)
+ */
 function fitsHere(c: Context, maxRequestBytes: number | undefined): boolean {
   const length = contentLength(c);
   return length !== undefined && (maxRequestBytes === undefined || length <= maxRequestBytes);
