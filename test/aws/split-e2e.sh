@@ -87,28 +87,45 @@ header() { tr -d '\r' | awk -v name="$1" 'tolower($1) == name ":" { print $2 }';
 # The front's request lines (JSON; anything else on its stderr is skipped).
 front_requests() { jq -R -c 'fromjson? | select(.method != null)' "$work/front.log"; }
 
-step "a POST to the Lambda answers 202 with a Location on the upload server; tokens hold there"
+step "a POST to the Lambda answers 202 with a Location on the upload server; tokens and the session's grant hold there"
 own=$(token "repository:blue/split/auth:pull,push")
 other=$(token "repository:blue/split/other:pull,push")
-location=$(curl -s -D - -o /dev/null -X POST -H "Authorization: Bearer $own" "$front_url/v2/blue/split/auth/blobs/uploads/" | header location)
-case "$location" in "$upload_url/v2/blue/split/auth/blobs/uploads/"*) echo "ok: Location $location" ;; *) fail "Location '$location' is not on $upload_url" ;; esac
+start_session() { curl -s -D - -o /dev/null -X POST -H "Authorization: Bearer $own" "$front_url/v2/blue/split/auth/blobs/uploads/" | header location; }
+location=$(start_session)
+case "$location" in "$upload_url/v2/blue/split/auth/blobs/uploads/"*"?grant="*) echo "ok: Location ${location%%\?*}?grant=…" ;; *) fail "Location '$location' is not on $upload_url with a grant" ;; esac
+session=${location%%\?*}
+grant=${location#*\?grant=}
 printf 'split' >"$work/chunk"
-patch() { curl -s -o "$work/patch.out" -D "$work/patch.headers" -w '%{http_code}' -X PATCH -H "Content-Range: 0-4" \
-  -H "Content-Type: application/octet-stream" --data-binary @"$work/chunk" "$@" "$location"; }
-expect_equal "PATCH on the upload server without a token" 401 "$(patch)"
-expect_equal "PATCH there with a token for blue/split/other" 401 "$(patch -H "Authorization: Bearer $other")"
-grep -qi 'insufficient_scope' "$work/patch.headers" || fail "the refusal does not say insufficient_scope"
+patch() { # URL RANGE [curl options]: the status of a PATCH of $work/chunk
+  local url=$1 range=$2
+  shift 2
+  curl -s -o "$work/patch.out" -D "$work/patch.headers" -w '%{http_code}' -X PATCH -H "Content-Range: $range" \
+    -H "Content-Type: application/octet-stream" --data-binary @"$work/chunk" "$@" "$url"
+}
+expect_equal "PATCH on the upload server without a token or grant" 401 "$(patch "$session" 0-4)"
 grep -qi "realm=\"$front_url/token\"" "$work/patch.headers" || fail "the challenge does not name the Lambda's token endpoint"
-expect_equal "PATCH there with the token's signature altered" 401 "$(patch -H "Authorization: Bearer ${own%.*}.AAAA${own##*.}")"
-expect_equal "PATCH there with the token for blue/split/auth" 202 "$(patch -H "Authorization: Bearer $own")"
-digest="sha256:$(sha256sum "$work/chunk" | cut -d' ' -f1)"
-expect_equal "PUT there closing it" 201 "$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: Bearer $own" "$location?digest=$digest")"
+expect_equal "PATCH there with a token for blue/split/other" 401 "$(patch "$session" 0-4 -H "Authorization: Bearer $other")"
+grep -qi 'insufficient_scope' "$work/patch.headers" || fail "the refusal does not say insufficient_scope"
+expect_equal "PATCH there with the token's signature altered" 401 "$(patch "$session" 0-4 -H "Authorization: Bearer ${own%.*}.AAAA${own##*.}")"
+expect_equal "PATCH there with the token for blue/split/auth" 202 "$(patch "$session" 0-4 -H "Authorization: Bearer $own")"
+# docker and containerd send their token to the registry's host only: the grant carries the session.
+expect_equal "PATCH there with the session's grant and no token" 202 "$(patch "$location" 5-9)"
+next=$(header location <"$work/patch.headers")
+case "$next" in "/v2/blue/split/auth/blobs/uploads/"*"?grant=$grant") echo "ok: the answer's Location keeps the grant" ;; *) fail "the answer's Location '$next' dropped the grant" ;; esac
+other_session=$(start_session)
+expect_equal "PATCH of another session with this session's grant" 401 "$(patch "${other_session%%\?*}?grant=$grant" 0-4)"
+expect_equal "PATCH of this session under another repository's path with its grant" 401 \
+  "$(patch "$upload_url/v2/blue/split/other/blobs/uploads/${session##*/}?grant=$grant" 0-4)"
+expect_equal "PATCH with the grant's signature altered" 401 "$(patch "$session?grant=${grant%.*}.AAAA${grant##*.}" 10-14)"
+expect_equal "PATCH with the grant offered as a bearer token" 401 "$(patch "$session" 10-14 -H "Authorization: Bearer $grant")"
+digest="sha256:$(cat "$work/chunk" "$work/chunk" | sha256sum | cut -d' ' -f1)"
+expect_equal "PUT closing it with the grant alone" 201 "$(curl -s -o /dev/null -w '%{http_code}' -X PUT "$location&digest=$digest")"
 expect_equal "HEAD of the blob through the Lambda" 200 "$(curl -s -o /dev/null -w '%{http_code}' -I -H "Authorization: Bearer $own" "$front_url/v2/blue/split/auth/blobs/$digest")"
 
 step "a mount that does not mount, and a single POST over Lambda's 4.5 MB, answer 202 on the upload server; a small single POST 201"
 location=$(curl -s -D - -o /dev/null -X POST -H "Authorization: Bearer $own" \
   "$front_url/v2/blue/split/auth/blobs/uploads/?mount=sha256:$(printf '%064d' 0)&from=blue/split/other" | header location)
-case "$location" in "$upload_url/v2/blue/split/auth/blobs/uploads/"*) echo "ok: mount miss: Location $location" ;; *) fail "mount miss: Location '$location' is not on $upload_url" ;; esac
+case "$location" in "$upload_url/v2/blue/split/auth/blobs/uploads/"*) echo "ok: mount miss: Location ${location%%\?*}?grant=…" ;; *) fail "mount miss: Location '$location' is not on $upload_url" ;; esac
 # 4,600,000 bytes reach the function (6,133,336 in base64); 4,800,000 would not (AWS's own 413).
 head -c 4600000 /dev/urandom >"$work/big-post"
 digest="sha256:$(sha256sum "$work/big-post" | cut -d' ' -f1)"
@@ -118,7 +135,7 @@ expect_equal "single POST of 4,600,000 bytes" 202 "$status"
 location=$(header location <"$work/post.headers")
 case "$location" in "$upload_url/"*) ;; *) fail "Location '$location' is not on $upload_url" ;; esac
 expect_equal "PUT of the body there" 201 "$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: Bearer $own" \
-  -H "Content-Type: application/octet-stream" --data-binary @"$work/big-post" "$location?digest=$digest")"
+  -H "Content-Type: application/octet-stream" --data-binary @"$work/big-post" "$location&digest=$digest")"
 printf 'small' >"$work/small"
 digest="sha256:$(sha256sum "$work/small" | cut -d' ' -f1)"
 expect_equal "single POST of 5 bytes" 201 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $own" \
