@@ -5,8 +5,9 @@
 # set; the Node runtime (bin/oci-registry.mjs, BACKEND=aws) takes the uploads; both on one
 # Ceph RGW bucket and one dynalite table, with token auth from the same configuration.
 # skopeo and podman push an image with a 200 MiB layer through the Lambda's address, skopeo
-# pulls it back through presigned redirects, and tokens are checked on both sides.
-# Needs what .ci/run installs (skopeo, podman, jq, curl, ceph-mon, ceph-osd, radosgw).
+# pulls it back through presigned redirects, and tokens are checked on both sides; containerd,
+# which sends its token to the registry's host only, pushes one too (on the session's grant).
+# Needs what .ci/run installs (skopeo, podman, containerd, jq, curl, ceph-mon, ceph-osd, radosgw).
 set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo_root"
@@ -15,7 +16,7 @@ source test/support/processes.sh
 
 layer_mib=${SPLIT_LAYER_MIB:-200}
 work=$(mktemp -d "${TMPDIR:-/tmp}/registry-e2e-aws-split.XXXXXX")
-aws_started="" upload_pid="" front_pid="" current_step=""
+aws_started="" upload_pid="" front_pid="" containerd_pid="" current_step=""
 cleanup() {
   local rc=$?
   if [ "$rc" -ne 0 ]; then
@@ -23,6 +24,7 @@ cleanup() {
     print_log_tail "$work/upload.log" "the upload server's log"
     print_log_tail "$work/front.log" "the Function URL front's log"
   fi
+  [ -z "$containerd_pid" ] || stop_process_group "$containerd_pid" containerd
   [ -z "$front_pid" ] || stop_process_group "$front_pid" "the Function URL front"
   [ -z "$upload_pid" ] || stop_process_group "$upload_pid" "the upload server"
   [ -z "$aws_started" ] || npx --no-install node test/aws/local/cli.ts stop "$work/aws" || true
@@ -190,20 +192,48 @@ podman push --tls-verify=false --creds alice:alice-secret localhost/split-podman
 echo "pushed in $((SECONDS - started)) s"
 expect_through_upload_server blue/split/podman
 
+step "containerd (ctr push: one PUT per layer, its token sent to the registry's host only) through the Lambda's address"
+ctrd="$work/containerd"
+mkdir -p "$ctrd"
+printf '%s\n' 'version = 2' "root = \"$ctrd/root\"" "state = \"$ctrd/state\"" 'disabled_plugins = ["io.containerd.grpc.v1.cri"]' \
+  '[grpc]' "  address = \"$ctrd/containerd.sock\"" '[ttrpc]' "  address = \"$ctrd/containerd.sock.ttrpc\"" \
+  '[debug]' '  address = ""' '[metrics]' '  address = ""' '[plugins."io.containerd.internal.v1.opt"]' "  path = \"$ctrd/opt\"" >"$ctrd/config.toml"
+setsid containerd --config "$ctrd/config.toml" >"$ctrd/containerd.log" 2>&1 &
+containerd_pid=$!
+ctr() { command ctr --address "$ctrd/containerd.sock" --namespace split "$@"; }
+deadline=$((SECONDS + 20))
+until ctr version >/dev/null 2>&1; do
+  kill -0 "$containerd_pid" 2>/dev/null || { cat "$ctrd/containerd.log"; fail "containerd exited"; }
+  [ "$SECONDS" -lt "$deadline" ] || { cat "$ctrd/containerd.log"; fail "containerd did not answer within 20 s"; }
+  sleep 0.2
+done
+make_image "$work/containerd-image" v1
+tar -C "$work/containerd-image" -cf "$work/containerd-image.tar" .
+ctr images import --no-unpack --base-name localhost/split-ctr "$work/containerd-image.tar" >/dev/null
+rm -f "$work/containerd-image.tar"
+started=$SECONDS
+ctr images push --plain-http --user alice:alice-secret "127.0.0.1:$front_port/blue/split/containerd:v1" localhost/split-ctr:v1 | tail -n 2
+echo "pushed in $((SECONDS - started)) s"
+stop_process_group "$containerd_pid" containerd
+containerd_pid=""
+expect_through_upload_server blue/split/containerd
+
 step "no request to the Lambda carried a layer: none over 6 MB, no 413"
 front_requests | jq -e -s 'map(select(.status == 413 or .bytesIn > 6291456)) | length == 0' >/dev/null || fail "the Lambda was sent a body it cannot take"
 echo "ok: largest body the Lambda got: $(front_requests | jq -s 'map(.bytesIn) | max') bytes"
 
 step "skopeo pulls both images back through the Lambda; blob GETs answer 307 to presigned S3 URLs"
 before=$(front_requests | wc -l)
-for name in skopeo podman; do
+for name in skopeo podman containerd; do
   skopeo copy --src-tls-verify=false --src-creds alice:alice-secret "docker://127.0.0.1:$front_port/blue/split/$name:v1" "oci:$work/pulled-$name:v1"
-  expect_equal "manifest digest of blue/split/$name:v1 pulled" \
-    "$(skopeo inspect --raw --tls-verify=false --creds alice:alice-secret "docker://127.0.0.1:$front_port/blue/split/$name:v1" | sha256sum | cut -d' ' -f1)" \
-    "$(jq -r '.manifests[0].digest' "$work/pulled-$name/index.json" | cut -d: -f2)"
-  # The clients compress the uncompressed layer on push; what matters is the file inside it.
+  # skopeo may rewrite the manifest on the way into a layout (media types); the config it names and the file inside the layer are what must survive.
   pulled="$work/pulled-$name/blobs/sha256"
-  layer=$(jq -r '.layers[0].digest' "$pulled/$(jq -r '.manifests[0].digest' "$work/pulled-$name/index.json" | cut -d: -f2)" | cut -d: -f2)
+  pulled_manifest="$pulled/$(jq -r '.manifests[0].digest' "$work/pulled-$name/index.json" | cut -d: -f2)"
+  expect_equal "config of blue/split/$name:v1 pulled" \
+    "$(skopeo inspect --raw --tls-verify=false --creds alice:alice-secret "docker://127.0.0.1:$front_port/blue/split/$name:v1" | jq -r .config.digest)" \
+    "$(jq -r .config.digest "$pulled_manifest")"
+  # The clients compress the uncompressed layer on push; what matters is the file inside it.
+  layer=$(jq -r '.layers[0].digest' "$pulled_manifest" | cut -d: -f2)
   expect_equal "sha256 of the $layer_mib MiB file in the layer of blue/split/$name:v1 pulled" \
     "$(cat "$work/$name-image.payload")" "$(gzip -dcf "$pulled/$layer" | tar -xOf - payload.bin | sha256sum | cut -d' ' -f1)"
 done
@@ -211,7 +241,7 @@ redirects=$(front_requests | tail -n +"$((before + 1))" | jq -s --arg s3 "$S3_EN
   '[.[] | select(.method == "GET" and (.path | test("/blobs/sha256:")))] | {all: length, redirected: map(select(.status == 307 and (.location | startswith($s3)) and (.location | test("X-Amz-Signature=")))) | length}')
 expect_equal "blob GETs through the Lambda answered 307 to a presigned URL on $S3_ENDPOINT" \
   "$(jq .all <<<"$redirects")" "$(jq .redirected <<<"$redirects")"
-[ "$(jq .all <<<"$redirects")" -ge 4 ] || fail "expected at least 4 blob GETs (2 layers, 2 configs): $redirects"
+[ "$(jq .all <<<"$redirects")" -ge 6 ] || fail "expected at least 6 blob GETs (3 layers, 3 configs): $redirects"
 current_step=""
 echo
 echo "split e2e: passed"
