@@ -5,7 +5,7 @@
  * URL has no IAM auth; until that secret holds a valid configuration the
  * function answers every request with 500, never as an open registry.
  */
-import { CfnOutput, Duration, RemovalPolicy, SecretValue, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, Duration, Fn, RemovalPolicy, SecretValue, Stack, type StackProps } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
@@ -16,6 +16,7 @@ import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
 import { TABLE_SCHEMA } from "../src/adapters/dynamodb/table.ts";
 import { AUTH_TTL_ATTRIBUTE } from "../src/adapters/dynamodb/auth-state.ts";
+import { UploadService, type UploadServiceOptions } from "./upload-service.ts";
 
 export interface RegistryStackProps extends StackProps {
   /** Directory holding the bundled function (`npm run bundle:lambda` writes dist/lambda). */
@@ -29,6 +30,12 @@ export interface RegistryStackProps extends StackProps {
   logRetention?: logs.RetentionDays;
   /** Memory (and with it CPU) of the function. */
   memoryMiB?: number;
+  /**
+   * The split deployment (infra/upload-service.ts): the Node runtime on Fargate takes uploads,
+   * and the function hands them there (UPLOAD_URL). Without it, pushes through the function
+   * are limited to 4.5 MB per request.
+   */
+  uploadService?: UploadServiceOptions & { repositoryRoot: string };
 }
 
 export class RegistryStack extends Stack {
@@ -37,6 +44,15 @@ export class RegistryStack extends Stack {
   readonly function: lambda.Function;
   readonly authConfig: secretsmanager.Secret;
   readonly mirrors: secretsmanager.Secret;
+  readonly uploads?: UploadService;
+
+  /**
+   * The first two zones of the region, chosen at deploy time (Fn::GetAZs). A stack pinned to an
+   * account would otherwise look them up while synthesising, which `npm run synth` does offline.
+   */
+  override get availabilityZones(): string[] {
+    return [0, 1].map((index) => Fn.select(index, Fn.getAzs()));
+  }
 
   constructor(scope: Construct, id: string, props: RegistryStackProps) {
     super(scope, id, props);
@@ -133,6 +149,24 @@ export class RegistryStack extends Stack {
       schedule: events.Schedule.rate(Duration.hours(1)),
       targets: [new targets.LambdaFunction(this.function)],
     });
+
+    if (props.uploadService) {
+      this.uploads = new UploadService(this, "Uploads", {
+        ...props.uploadService,
+        bucket: this.bucket,
+        table: this.table,
+        authConfig: this.authConfig,
+        registryUrl: url.url,
+        uploadTtlSeconds,
+        logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      });
+      this.function.addEnvironment("UPLOAD_URL", this.uploads.url);
+      new CfnOutput(this, "UploadUrl", { value: this.uploads.url, description: "The upload service, where the function sends uploads (UPLOAD_URL)" });
+      new CfnOutput(this, "UploadLoadBalancerDns", {
+        value: this.uploads.loadBalancer.loadBalancerDnsName,
+        description: "Point the upload host name here (CNAME) unless the stack was given its hosted zone",
+      });
+    }
 
     new CfnOutput(this, "RegistryUrl", { value: url.url, description: "The registry's base URL (clients use its host name)" });
     new CfnOutput(this, "BucketName", { value: this.bucket.bucketName });

@@ -10,7 +10,7 @@ import { type AuthConfig, validateAuthConfig } from "./config.ts";
 import { type Identity, Identities } from "./identities.ts";
 import { generateSigningJwk, importSigningKey, importVerificationKey, KeyRing, type SigningKey, type TrustedKey } from "./keys.ts";
 import { Policy } from "./policy.ts";
-import { formatScope, MAX_SCOPES, parseScopes, type RepositoryAction } from "./scope.ts";
+import { formatScope, MAX_SCOPES, parseScopes, repositoryAccess, type RepositoryAction } from "./scope.ts";
 import { TokenIssuer } from "./tokens.ts";
 import { TokenVerifier } from "./verifier.ts";
 
@@ -30,6 +30,8 @@ export interface AuthOptions {
 /** Web sessions of users and robots last a working day; changing the password ends them sooner. */
 const SESSION_TTL_SECONDS = 8 * 3600;
 const OIDC_SESSION_TTL_SECONDS = 3600;
+/** An upload grant lasts as long as an untouched upload does by default (uploadTtlSeconds): a long push must not lose it midway. */
+const UPLOAD_GRANT_TTL_SECONDS = 24 * 3600;
 
 export class AuthConfigError extends Error {
   constructor(problems: string[]) {
@@ -178,6 +180,25 @@ export class Auth {
     if (!verified) return null;
     const identity = verified.subject === "" ? null : this.identities.byName(verified.subject);
     return new Caller(this.policy, identity, verified.access);
+  }
+
+  /**
+   * The split deployment (docs/aws.md): a capability for one upload session, which the function
+   * puts in the Location it hands to the upload server. docker and containerd send their token
+   * only to the host they logged in to, never to another host a Location names; the grant lets
+   * them continue the session there. It permits push to that session of that repository alone,
+   * for as long as an untouched upload lives (its bytes are still checked against the digest).
+   */
+  async uploadGrant(caller: Caller | null, repository: string, upload: string): Promise<string> {
+    return this.issuer.uploadGrant(caller?.identity?.name ?? "", repository, upload, UPLOAD_GRANT_TTL_SECONDS);
+  }
+
+  /** The caller an upload grant stands for on `upload` of `repository`; null when it is not one for exactly that session. */
+  async uploadCaller(grant: string, repository: string, upload: string): Promise<Caller | null> {
+    const verified = await this.verifier.uploadGrant(grant);
+    if (!verified || verified.repository !== repository || verified.upload !== upload) return null;
+    const identity = verified.subject === "" ? null : this.identities.byName(verified.subject);
+    return new Caller(this.policy, identity, [repositoryAccess(repository, ["push"])]);
   }
 
   /** The token endpoint's decision. Failing to authenticate is an error; asking for more than allowed is not (token.md). */

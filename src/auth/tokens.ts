@@ -12,6 +12,8 @@ export const ACCESS_TOKEN_TYPE = "JWT";
 export const REFRESH_TOKEN_TYPE = "rt+jwt";
 /** The web interface's sign-in (src/ui/session.ts): never accepted as an access or refresh token. */
 export const SESSION_TOKEN_TYPE = "session+jwt";
+/** One upload session's capability, carried in its Location (the split deployment): never an access token. */
+export const UPLOAD_GRANT_TYPE = "upload+jwt";
 
 export interface TokenSettings {
   issuer: string;
@@ -52,6 +54,11 @@ export class TokenIssuer {
   /** A browser session: its subject, its credential's stamp (null for OIDC) and the session's CSRF secret. */
   async sessionToken(subject: string, stamp: string | null, csrf: string, ttlSeconds: number): Promise<string> {
     return this.sign({ stamp, csrf }, SESSION_TOKEN_TYPE, subject, this.now(), ttlSeconds);
+  }
+
+  /** Push to upload session `upload` of `repository`, and nothing else, for `ttl` seconds. */
+  async uploadGrant(subject: string, repository: string, upload: string, ttl: number): Promise<string> {
+    return this.sign({ repository, upload }, UPLOAD_GRANT_TYPE, subject, this.now(), ttl);
   }
 
   private sign(claims: Record<string, unknown>, typ: string, subject: string, now: number, ttl: number): Promise<string> {

@@ -7,7 +7,7 @@
 import { jwtVerify, type JWTPayload } from "jose";
 import type { KeyRing } from "./keys.ts";
 import type { AccessEntry } from "./scope.ts";
-import { ACCESS_TOKEN_TYPE, REFRESH_TOKEN_TYPE, SESSION_TOKEN_TYPE } from "./tokens.ts";
+import { ACCESS_TOKEN_TYPE, REFRESH_TOKEN_TYPE, SESSION_TOKEN_TYPE, UPLOAD_GRANT_TYPE } from "./tokens.ts";
 
 export interface VerifierSettings {
   issuer: string;
@@ -50,6 +50,13 @@ export class TokenVerifier {
     if (!payload || !payload.sub || typeof payload.csrf !== "string") return null;
     if (payload.stamp !== null && typeof payload.stamp !== "string") return null;
     return { subject: payload.sub, stamp: payload.stamp, csrf: payload.csrf };
+  }
+
+  /** An upload grant's subject, repository and upload session. */
+  async uploadGrant(token: string): Promise<{ subject: string; repository: string; upload: string } | null> {
+    const payload = await this.verify(token, UPLOAD_GRANT_TYPE);
+    if (!payload || typeof payload.repository !== "string" || typeof payload.upload !== "string") return null;
+    return { subject: payload.sub ?? "", repository: payload.repository, upload: payload.upload };
   }
 
   private async verify(token: string, typ: string): Promise<JWTPayload | null> {

@@ -18,6 +18,12 @@ export interface RegistryConfig {
    * taken from each request's Host header, which whoever sends the request chooses.
    */
   publicUrl: string;
+  /**
+   * The split deployment (docs/aws.md): the origin of a server on the same stores that takes
+   * upload bodies (`https://uploads.example.com`). Upload sessions started here answer an
+   * absolute Location on it, so clients send their PATCH and PUT there. Empty: uploads stay here.
+   */
+  uploadUrl: string;
   port: number;
   /** Node processes serving the port (node:cluster); 1: one process. Default: one per CPU core. */
   processes: number;
@@ -86,6 +92,7 @@ export interface RegistryConfig {
 export const defaultConfig: RegistryConfig = {
   host: "127.0.0.1",
   publicUrl: "",
+  uploadUrl: "",
   port: 5000,
   processes: 0,
   dataDir: "./data",
@@ -124,6 +131,7 @@ export const defaultConfig: RegistryConfig = {
 export const environmentNames: Record<keyof RegistryConfig, string> = {
   host: "HOST",
   publicUrl: "PUBLIC_URL",
+  uploadUrl: "UPLOAD_URL",
   port: "PORT",
   processes: "PROCESSES",
   dataDir: "DATA_DIR",
@@ -223,7 +231,8 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
 
   text("host");
   text("dataDir");
-  publicUrl();
+  origin("publicUrl", "https://registry.example.com");
+  origin("uploadUrl", "https://uploads.example.com");
   integer("port", 0, 65535);
   integer("processes", 0, 256);
   integer("partSize", 5 * 1024 * 1024, 5 * 1024 * 1024 * 1024);
@@ -248,8 +257,8 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   return config;
 
   /** An http(s) origin, kept without a trailing slash; a path, query or credentials would be silently dropped, so they are refused. */
-  function publicUrl(): void {
-    const raw = read("publicUrl");
+  function origin(key: "publicUrl" | "uploadUrl", example: string): void {
+    const raw = read(key);
     if (raw === "") return;
     let url: URL | undefined;
     try {
@@ -258,8 +267,8 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
       url = undefined;
     }
     if (!url || !/^https?:$/.test(url.protocol) || url.pathname !== "/" || url.search || url.hash || url.username || url.password) {
-      problems.push(`${where("publicUrl")} must be an http(s) origin such as https://registry.example.com (no path), not ${JSON.stringify(raw)}`);
-    } else config.publicUrl = url.origin;
+      problems.push(`${where(key)} must be an http(s) origin such as ${example} (no path), not ${JSON.stringify(raw)}`);
+    } else config[key] = url.origin;
   }
 
   /** A structured setting: from the file, or its environment variable as JSON text; INVALID (reported) when that is not JSON. */

@@ -12,7 +12,7 @@ import { listingRoutes } from "./routes/listings.ts";
 import { adminRoutes, type Maintenance } from "./routes/admin.ts";
 import { manifestRoutes } from "./routes/manifests.ts";
 import { tokenRoutes } from "./routes/token.ts";
-import { uploadRoutes } from "./routes/uploads.ts";
+import { type UploadHandoff, uploadRoutes } from "./routes/uploads.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { metricsRoutes, type MetricsEndpoint } from "./routes/metrics.ts";
 import { observeRequests, type Observation } from "./observe.ts";
@@ -71,6 +71,18 @@ export interface AppOptions {
   mirrors?: MirrorConfig[];
   /** Blob-fetch claims shared with the other processes on the same store (Node's PROCESSES>1), so each blob is fetched upstream once. */
   blobFlights?: BlobFlights;
+  /**
+   * The origin of an upload server on the same stores (RegistryConfig.uploadUrl): upload
+   * sessions started here answer an absolute Location there (routes/uploads.ts), with the
+   * session's grant when auth is on.
+   */
+  uploadUrl?: string;
+}
+
+function uploadHandoff({ uploadUrl, auth }: AppOptions): UploadHandoff | undefined {
+  if (uploadUrl === undefined) return undefined;
+  if (!auth) return { origin: uploadUrl };
+  return { origin: uploadUrl, grant: async (c, repository, id) => auth.uploadGrant(await auth.caller(c.req.header("authorization")), repository, id) };
 }
 
 /** Builds the HTTP face of a registry over the given adapters. Holds no state of its own. */
@@ -124,7 +136,7 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
 
   // Order matters: upload routes before blob routes, since `<name>` may contain "/".
   listingRoutes(app, registry);
-  uploadRoutes(app, registry, options.maxRequestBytes);
+  uploadRoutes(app, registry, options.maxRequestBytes, uploadHandoff(options));
   blobRoutes(app, registry, options.blobReadRedirects);
   manifestRoutes(app, registry);
   adminRoutes(app, options.maintenance);

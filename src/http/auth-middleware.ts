@@ -24,7 +24,12 @@ interface GuardedRoute {
   methods: string[];
   path: string;
   need(c: Context): Need;
+  /** An upload session's own URL: an upload grant for exactly it (UPLOAD_GRANT_PARAMETER) stands in for a token. */
+  uploadSession?: true;
 }
+
+/** The query parameter of an upload session's Location that carries its grant (Auth.uploadGrant, the split deployment). */
+export const UPLOAD_GRANT_PARAMETER = "grant";
 
 const pull = (c: Context): Need => {
   const name = repositoryParam(c);
@@ -61,7 +66,7 @@ export const guardedRoutes: GuardedRoute[] = [
   { methods: ["GET", "HEAD"], path: "/v2/:name{.+}/referrers/:digest", need: pull },
   { methods: ["POST"], path: "/v2/:name{.+}/blobs/uploads/", need: startUpload },
   { methods: ["POST"], path: "/v2/:name{.+}/blobs/uploads", need: startUpload },
-  { methods: ["GET", "HEAD", "PATCH", "PUT", "DELETE"], path: "/v2/:name{.+}/blobs/uploads/:id", need: push },
+  { methods: ["GET", "HEAD", "PATCH", "PUT", "DELETE"], path: "/v2/:name{.+}/blobs/uploads/:id", need: push, uploadSession: true },
   { methods: ["GET", "HEAD"], path: "/v2/:name{.+}/blobs/:digest", need: pull },
   { methods: ["DELETE"], path: "/v2/:name{.+}/blobs/:digest", need: remove },
   { methods: ["GET", "HEAD"], path: "/v2/:name{.+}/manifests/:reference", need: pull },
@@ -96,6 +101,15 @@ function guard(auth: Auth, route: GuardedRoute, challenge: Challenge): Middlewar
   return async (c, next) => {
     // A malformed name is refused as the route would refuse it, before anything is looked up.
     const need = route.need(c);
+    const grant = route.uploadSession ? c.req.query(UPLOAD_GRANT_PARAMETER) : undefined;
+    if (grant !== undefined) {
+      // Not a grant for exactly this session (another one's, expired, altered): the token decides, as without one.
+      const granted = await auth.uploadCaller(grant, repositoryParam(c), c.req.param("id") ?? "");
+      if (granted) {
+        setReadAccess(c, granted);
+        return next();
+      }
+    }
     const caller = await auth.caller(c.req.header("authorization"));
     if (!caller) throw challenge(c, need.challenge, "invalid_token");
     if (!permitsAll(caller, need.required)) throw challenge(c, need.challenge, caller.hasToken ? "insufficient_scope" : undefined);

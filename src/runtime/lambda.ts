@@ -110,6 +110,8 @@ async function deploy(env: Environment): Promise<Deployment> {
     mirrors: config.mirrors,
     ...(auth ? { auth } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    // The split deployment: upload bodies go to the Node runtime behind UPLOAD_URL (docs/aws.md).
+    ...(config.uploadUrl ? { uploadUrl: config.uploadUrl } : {}),
     // The Function URL's (API Gateway v2's) connecting address; v1 events name it identity.sourceIp.
     clientAddress: (c) => {
       const context = (c.env as { requestContext?: { http?: { sourceIp?: string }; identity?: { sourceIp?: string } } } | undefined)?.requestContext;

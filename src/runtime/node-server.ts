@@ -156,6 +156,7 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     maintenance,
     ...(options.auth ? { auth: options.auth } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    ...(config.uploadUrl ? { uploadUrl: config.uploadUrl } : {}),
     observation: { logger: options.logger, metrics },
     readiness: storageReadiness({ blobs, metadata: aws?.metadata ?? local!.store, ...(local ? { blobsCheck: () => writableDirectory(join(dataDir, "blobs")) } : {}) }),
     metrics: {

@@ -155,3 +155,32 @@ describe("keys and rotation", () => {
     expect(() => new KeyRing([key], [], "nope")).toThrow(/names no signing key/);
   });
 });
+
+describe("upload grants (the split deployment, docs/aws.md)", () => {
+  it("carry typ upload+jwt, the subject, repository and session, and verify as such", async () => {
+    const ring = await ringOf(await generateSigningJwk());
+    const grant = await new TokenIssuer(ring, settings).uploadGrant("alice", "blue/app", "session-1", 600);
+    expect(decodeProtectedHeader(grant).typ).toBe("upload+jwt");
+    expect(await new TokenVerifier(ring, settings).uploadGrant(grant)).toEqual({ subject: "alice", repository: "blue/app", upload: "session-1" });
+  });
+
+  it("are never taken as access tokens, nor access tokens as grants", async () => {
+    const ring = await ringOf(await generateSigningJwk());
+    const issuer = new TokenIssuer(ring, settings);
+    const verifier = new TokenVerifier(ring, settings);
+    expect(await verifier.access(await issuer.uploadGrant("alice", "blue/app", "session-1", 600))).toBeNull();
+    expect(await verifier.uploadGrant((await issuer.accessToken("alice", access)).token)).toBeNull();
+  });
+
+  it("expire, and are refused when signed with a key the registry does not trust", async () => {
+    const time = clock();
+    const ring = await ringOf(await generateSigningJwk());
+    const grant = await new TokenIssuer(ring, { ...settings, now: time.now }).uploadGrant("alice", "blue/app", "session-1", 600);
+    const verifier = new TokenVerifier(ring, { ...settings, now: time.now });
+    expect(await verifier.uploadGrant(grant)).not.toBeNull();
+    time.advance(600 + settings.clockToleranceSeconds + 1);
+    expect(await verifier.uploadGrant(grant)).toBeNull();
+    const foreign = await new TokenIssuer(await ringOf(await generateSigningJwk()), settings).uploadGrant("alice", "blue/app", "session-1", 600);
+    expect(await new TokenVerifier(ring, settings).uploadGrant(foreign)).toBeNull();
+  });
+});

@@ -238,6 +238,70 @@ describe("Lambda handler (Function URL, payload 2.0) on S3 and DynamoDB", () => 
     expect((await login(second, "alice-secret", "198.51.100.7")).statusCode).toBe(200);
   });
 
+  describe("with UPLOAD_URL: the split deployment hands upload sessions to the Node runtime (docs/aws.md)", () => {
+    const uploadUrl = "https://uploads.registry.example";
+    let split: ReturnType<typeof createLambdaHandler>;
+    beforeAll(() => {
+      split = createLambdaHandler({ ...env, UPLOAD_URL: uploadUrl });
+    });
+    const invokeSplit = async (method: string, target: string, options?: InvokeOptions) => (await split(functionUrlEvent(method, target, options))) as APIGatewayProxyResult;
+
+    it("answers the upload POST with 202 and an absolute Location on the upload server, for a session both see", async () => {
+      const started = await invokeSplit("POST", "/v2/team/split/blobs/uploads/");
+      expect(started.statusCode).toBe(202);
+      const location = headersOf(started).location!;
+      expect(location).toMatch(new RegExp(`^${uploadUrl}/v2/team/split/blobs/uploads/[^/?]+$`));
+      expect(headersOf(started).range).toBe("0-0");
+      // The session is in DynamoDB: the function itself (any instance) reports it too.
+      const status = await invokeSplit("GET", new URL(location).pathname);
+      expect(status.statusCode).toBe(204);
+      expect(headersOf(status)["docker-upload-uuid"]).toBe(headersOf(started)["docker-upload-uuid"]);
+    });
+
+    it("hands over a mount that does not mount, with and without from", async () => {
+      for (const query of [`mount=sha256:${"0".repeat(64)}&from=team/elsewhere`, `mount=sha256:${"0".repeat(64)}`]) {
+        const result = await invokeSplit("POST", `/v2/team/split/blobs/uploads/?${query}`);
+        expect(result.statusCode, query).toBe(202);
+        expect(headersOf(result).location, query).toMatch(new RegExp(`^${uploadUrl}/v2/team/split/blobs/uploads/`));
+      }
+    });
+
+    it("still mounts a blob the repository may read (201, nothing handed over)", async () => {
+      const data = new Uint8Array(randomBytes(2000));
+      const digest = await pushInChunks("team/split-source", data, 2000);
+      const mounted = await invokeSplit("POST", `/v2/team/split/blobs/uploads/?mount=${digest}&from=team/split-source`);
+      expect(mounted.statusCode).toBe(201);
+      expect(headersOf(mounted).location).toBe(`/v2/team/split/blobs/${digest}`);
+    });
+
+    it("takes a single POST it can hold (201 here), and answers one over its limit with 202 on the upload server (spec § Single POST), starting a session of the digest's algorithm", async () => {
+      const small = new Uint8Array(randomBytes(3000));
+      const created = await invokeSplit("POST", `/v2/team/split/blobs/uploads/?digest=${sha256(small)}`, { headers: { "content-type": "application/octet-stream", "content-length": String(small.byteLength) }, body: small });
+      expect(created.statusCode, created.body).toBe(201);
+      expect((await invokeSplit("HEAD", `/v2/team/split/blobs/${sha256(small)}`)).statusCode).toBe(200);
+
+      const large = new Uint8Array(randomBytes(LAMBDA_MAX_REQUEST_BYTES + 1));
+      const digest = `sha512:${createHash("sha512").update(large).digest("hex")}`;
+      const handed = await invokeSplit("POST", `/v2/team/split/blobs/uploads/?digest=${digest}`, { headers: { "content-type": "application/octet-stream", "content-length": String(large.byteLength) }, body: large });
+      expect(handed.statusCode, handed.body).toBe(202);
+      const location = headersOf(handed).location!;
+      expect(location.startsWith(`${uploadUrl}/v2/team/split/blobs/uploads/`)).toBe(true);
+      // Nothing of the body was kept: the blob is unknown until the client PUTs it on the upload server.
+      expect((await invokeSplit("HEAD", `/v2/team/split/blobs/${digest}`)).statusCode).toBe(404);
+      expect((await invokeSplit("GET", new URL(location).pathname)).statusCode).toBe(204);
+      // Closing the session with the same bytes (here through the function, in 4 MB chunks) makes the blob.
+      let offset = 0;
+      for (; offset + 4_000_000 < large.byteLength; offset += 4_000_000) {
+        const chunk = large.subarray(offset, offset + 4_000_000);
+        const patched = await invokeSplit("PATCH", new URL(location).pathname, { headers: { "content-type": "application/octet-stream", "content-range": `${offset}-${offset + chunk.byteLength - 1}` }, body: chunk });
+        expect(patched.statusCode, patched.body).toBe(202);
+      }
+      const rest = large.subarray(offset);
+      const closed = await invokeSplit("PUT", `${new URL(location).pathname}?digest=${digest}`, { headers: { "content-type": "application/octet-stream", "content-range": `${offset}-${large.byteLength - 1}` }, body: rest });
+      expect(closed.statusCode, closed.body).toBe(201);
+    });
+  });
+
   describe("auth configuration from Secrets Manager (the Parameters and Secrets extension)", () => {
     let extension: Server;
     let port: number;

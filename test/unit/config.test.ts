@@ -24,6 +24,14 @@ describe("configuration", () => {
       expect(() => resolveConfig({}, { PUBLIC_URL: bad }), bad).toThrow(/publicUrl \(env PUBLIC_URL\) must be an http\(s\) origin/);
     }
   });
+  it("reads uploadUrl (UPLOAD_URL), the split deployment's upload server, as an http(s) origin, and refuses anything else by name", () => {
+    expect(resolveConfig({}, {}).uploadUrl).toBe("");
+    expect(resolveConfig({ uploadUrl: "https://uploads.example.com/" }, {}).uploadUrl).toBe("https://uploads.example.com");
+    expect(resolveConfig({}, { UPLOAD_URL: "http://127.0.0.1:5001" }).uploadUrl).toBe("http://127.0.0.1:5001");
+    for (const bad of ["uploads.example.com", "https://uploads.example.com/v2", "https://uploads.example.com/#x"]) {
+      expect(() => resolveConfig({}, { UPLOAD_URL: bad }), bad).toThrow(/uploadUrl \(env UPLOAD_URL\) must be an http\(s\) origin such as https:\/\/uploads\.example\.com/);
+    }
+  });
   it("reports every mistake at once", () => {
     let error: unknown;
     try {
