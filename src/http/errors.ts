@@ -18,11 +18,7 @@ export function renderError(error: unknown, c: Context, logger?: Logger): Respon
     headers.set("Content-Type", "application/json");
     // These abandon the rest of the request body (too large, stalled, refused before reading, no room), so
     // the connection cannot carry another request.
-    // A 416 refuses a racing or misplaced chunk before its body is read (core/uploads.ts), so the same holds
-    // there: a client that reused the connection would have its next request reset.
-    if (error.status === 413 || error.status === 408 || error.status === 429 || error.status === 507 || (error.status === 416 && hasBody(c))) {
-      headers.set("Connection", "close");
-    }
+    if (error.status === 413 || error.status === 408 || error.status === 429 || error.status === 507) headers.set("Connection", "close");
     return new Response(c.req.method === "HEAD" ? null : JSON.stringify(error.toBody()), { status: error.status, headers });
   }
   const requestId = requestIdOf(c);
@@ -40,10 +36,4 @@ export function renderError(error: unknown, c: Context, logger?: Logger): Respon
     status: 500,
     headers: { "Content-Type": "application/json", "X-Request-Id": requestId },
   });
-}
-
-/** The request came with a body (of any length) that an early answer may leave unread. */
-function hasBody(c: Context): boolean {
-  const length = c.req.header("content-length");
-  return c.req.header("transfer-encoding") !== undefined || (length !== undefined && length !== "0");
 }

@@ -170,10 +170,7 @@ describe.each(targetFactories)("chunked uploads ($name)", (factory) => {
       const repo = uniqueRepo("order");
       const { location } = await startUpload(t, repo);
       const next = await expectChunkAccepted(await patchChunk(t, location, randomBytes(22), 0), 22);
-      const refused = await patchChunk(t, next, randomBytes(10), 30);
-      // Refused before its body is read: the connection must not carry another request (a proxy resets it).
-      if (!t.name.startsWith("remote")) expect(refused.headers.get("connection")).toBe("close");
-      await expectOciError(refused, 416, "BLOB_UPLOAD_INVALID");
+      await expectOciError(await patchChunk(t, next, randomBytes(10), 30), 416, "BLOB_UPLOAD_INVALID");
       const status = await t.request(toPath(next));
       expect(status.status).toBe(204);
       expect(status.headers.get("range")).toBe("0-21");
