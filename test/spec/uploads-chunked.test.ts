@@ -255,8 +255,20 @@ describe.each(targetFactories)("chunked uploads ($name)", (factory) => {
       }
       const whole = concat(head, candidates[won]!);
       const last = await expectChunkAccepted(answers[won] as Response, whole.length);
-      await expectCreated(await putUpload(t, last, sha256(whole)));
-      await expectBlob(repo, sha256(whole), whole);
+      // Through wrangler dev's front a reset of the loser's connection can still cut one of these
+      // answers short ("terminated"); the end state is what this test is about, so on a remote target
+      // an answer cut short is checked once more: the PUT again (201, or 404 when the first one landed),
+      // then the blob's bytes.
+      const cutShort = (error: unknown) => t.name.startsWith("remote") && error instanceof TypeError && error.message === "terminated";
+      await expectCreated(await putUpload(t, last, sha256(whole))).catch(async (error: unknown) => {
+        if (!cutShort(error)) throw error;
+        const again = await putUpload(t, last, sha256(whole));
+        expect([201, 404]).toContain(again.status);
+      });
+      await expectBlob(repo, sha256(whole), whole).catch((error: unknown) => {
+        if (!cutShort(error)) throw error;
+        return expectBlob(repo, sha256(whole), whole);
+      });
     });
 
     it("two closing PUTs in parallel: one 201, the other 404 or 416, and the blob is whole", async () => {
