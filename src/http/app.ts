@@ -4,7 +4,7 @@ import { RegistryError } from "../core/errors.ts";
 import { Registry, type RegistryOptions } from "../core/registry.ts";
 import { guardRoutes } from "./auth-middleware.ts";
 import { refuseEncodedSlash } from "./encoded-slash.ts";
-import { CLOSE_AFTER_EARLY_REFUSAL, renderError } from "./errors.ts";
+import { renderError } from "./errors.ts";
 import { requestLimits, type RequestLimits } from "./request-limits.ts";
 import { uploadBodies, type RequestBodyReader } from "./request-body.ts";
 import { blobRoutes, type BlobReadRedirects } from "./routes/blobs.ts";
@@ -77,13 +77,6 @@ export interface AppOptions {
    * session's grant when auth is on.
    */
   uploadUrl?: string;
-  /**
-   * Workers: a 416 that refused a chunk before its body was read says Connection: close, since the
-   * front (wrangler dev's proxy) resets that connection and a client reusing it would lose its next
-   * request. Not on Node: it reads and drops the rest of the body itself, and closing there cuts off
-   * clients still writing it (EPIPE).
-   */
-  closeAfterEarlyRefusal?: boolean;
 }
 
 function uploadHandoff({ uploadUrl, auth }: AppOptions): UploadHandoff | undefined {
@@ -102,8 +95,6 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
   if (options.observation) observeRequests(app, options.observation);
 
   app.use("*", async (c, next) => {
-    // Read by renderError (errors.ts), where the 416 is made.
-    if (options.closeAfterEarlyRefusal) c.set(CLOSE_AFTER_EARLY_REFUSAL, true);
     await next();
     c.res.headers.set("Docker-Distribution-API-Version", "registry/2.0");
     // Browsers must take every answer as the type it is labelled with, never sniff it into HTML.

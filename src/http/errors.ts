@@ -10,9 +10,6 @@ import { storageFullError } from "./storage-full.ts";
  */
 export const CLIENT_CLOSED_REQUEST = 499;
 
-/** Context key: this runtime closes connections after answering a 416 before reading the request body. */
-export const CLOSE_AFTER_EARLY_REFUSAL = "closeAfterEarlyRefusal";
-
 /** The one place errors become HTTP: the spec's JSON body, the registered status, nothing internal. */
 export function renderError(error: unknown, c: Context, logger?: Logger): Response {
   error = storageFullError(error) ?? error;
@@ -21,10 +18,7 @@ export function renderError(error: unknown, c: Context, logger?: Logger): Respon
     headers.set("Content-Type", "application/json");
     // These abandon the rest of the request body (too large, stalled, refused before reading, no room), so
     // the connection cannot carry another request.
-    // A 416 refusing a chunk before its body is read: on Workers (AppOptions.closeAfterEarlyRefusal) the front
-    // resets that connection, so no client may reuse it.
-    const earlyRefusal = error.status === 416 && c.get(CLOSE_AFTER_EARLY_REFUSAL) === true && (c.req.header("transfer-encoding") !== undefined || (c.req.header("content-length") ?? "0") !== "0");
-    if (error.status === 413 || error.status === 408 || error.status === 429 || error.status === 507 || earlyRefusal) headers.set("Connection", "close");
+    if (error.status === 413 || error.status === 408 || error.status === 429 || error.status === 507) headers.set("Connection", "close");
     return new Response(c.req.method === "HEAD" ? null : JSON.stringify(error.toBody()), { status: error.status, headers });
   }
   const requestId = requestIdOf(c);
@@ -42,10 +36,4 @@ export function renderError(error: unknown, c: Context, logger?: Logger): Respon
     status: 500,
     headers: { "Content-Type": "application/json", "X-Request-Id": requestId },
   });
-}
-
-declare module "hono" {
-  interface ContextVariableMap {
-    [CLOSE_AFTER_EARLY_REFUSAL]: boolean;
-  }
 }

@@ -102,7 +102,6 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
     observation,
     readiness: storageReadiness({ blobs, metadata }),
     mirrors: config.mirrors ?? [],
-    closeAfterEarlyRefusal: true,
     ...edgeCache,
     ...(auth ? { auth } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
