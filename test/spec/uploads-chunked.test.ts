@@ -218,7 +218,10 @@ describe.each(targetFactories)("chunked uploads ($name)", (factory) => {
   });
 
   describe("racing requests on one upload (a retrying client)", () => {
-    it("two identical PATCHes in parallel: one 202, one 416 with the Range, and the PUT makes the blob", async () => {
+    // Not through wrangler dev's local front (REGISTRY_FRONT_RESETS=1, test/workers/spec-against-worker.sh): it resets
+    // the refused loser's connection and cuts neighbouring answers short; the race itself runs on the Worker's
+    // stores in workerd (npm run test:workers) and over HTTP against npm start (test:spec:node).
+    it.skipIf(process.env.REGISTRY_FRONT_RESETS === "1")("two identical PATCHes in parallel: one 202, one 416 with the Range, and the PUT makes the blob", async () => {
       const repo = uniqueRepo("race");
       const head = randomBytes(8 * MiB + 1000);
       const retried = randomBytes(8 * MiB + 5000);
@@ -248,7 +251,10 @@ describe.each(targetFactories)("chunked uploads ($name)", (factory) => {
       });
     });
 
-    it("two PATCHes of different bytes in parallel at one offset: the blob is the accepted one's", async () => {
+    // Not through wrangler dev's local front (REGISTRY_FRONT_RESETS=1, test/workers/spec-against-worker.sh): it resets
+    // the refused loser's connection and cuts neighbouring answers short; the race itself runs on the Worker's
+    // stores in workerd (npm run test:workers) and over HTTP against npm start (test:spec:node).
+    it.skipIf(process.env.REGISTRY_FRONT_RESETS === "1")("two PATCHes of different bytes in parallel at one offset: the blob is the accepted one's", async () => {
       const repo = uniqueRepo("race");
       const head = randomBytes(8 * MiB + 1000);
       const candidates = [randomBytes(8 * MiB + 5000), randomBytes(8 * MiB + 5000)];
