@@ -24,6 +24,7 @@ import { edgeCacheRoutes, type EdgeCaching } from "./routes/edge-cache.ts";
 import type { MirrorConfig } from "../proxy/mirror-config.ts";
 import { PullThrough } from "../proxy/pull-through.ts";
 import type { BlobFlights } from "../ports/blob-flights.ts";
+import { drainRefusedBodies, type RefusedBodyDrain } from "./drain-refused-body.ts";
 
 export interface AppOptions {
   /**
@@ -77,6 +78,12 @@ export interface AppOptions {
    * session's grant when auth is on.
    */
   uploadUrl?: string;
+  /**
+   * Read (and drop) the body of a refused request before answering (http/drain-refused-body.ts):
+   * Workers, whose front resets a connection answered while its body is still coming. Node's
+   * server does this itself.
+   */
+  drainRefusedBodies?: RefusedBodyDrain;
 }
 
 function uploadHandoff({ uploadUrl, auth }: AppOptions): UploadHandoff | undefined {
@@ -93,6 +100,7 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
   // First: the runtime's reader of upload bodies must be in place before anything wraps a body.
   if (options.requestBody) app.use("*", uploadBodies(options.requestBody));
   if (options.observation) observeRequests(app, options.observation);
+  if (options.drainRefusedBodies) app.use("*", drainRefusedBodies(options.drainRefusedBodies));
 
   app.use("*", async (c, next) => {
     await next();

@@ -98,6 +98,8 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
   const edgeCache = config.edgeCacheSeconds ? { edgeCache: { cache: new WorkersEdgeCache(caches.default), seconds: config.edgeCacheSeconds } } : {};
   const app = createApp(registry, {
     maxRequestBytes: config.maxRequestBytes,
+    // Cloudflare caps request bodies at the plan's limit (maxRequestBytes) itself.
+    drainRefusedBodies: { maxBytes: config.maxRequestBytes, timeoutMs: 30_000 },
     maintenance,
     observation,
     readiness: storageReadiness({ blobs, metadata }),

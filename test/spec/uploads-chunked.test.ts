@@ -33,11 +33,7 @@ describe.each(targetFactories)("chunked uploads ($name)", (factory) => {
 
   /** spec § Pushing a blob in chunks: "202 Accepted ... Location: <location> / Range: 0-<end-of-range>". */
   async function expectChunkAccepted(res: Response, received: number): Promise<string> {
-    // A 202 has no body; through wrangler dev's front a racing neighbour's reset may cut reading it short.
-    const text = await res.text().catch((error: unknown) => {
-      if (t.name.startsWith("remote") && error instanceof TypeError && error.message === "terminated") return "";
-      throw error;
-    });
+    const text = await res.text();
     expect(res.status, text.slice(0, 300)).toBe(202);
     const location = res.headers.get("location");
     expect(location, "PATCH 202 has Location").toBeTruthy();
@@ -218,10 +214,7 @@ describe.each(targetFactories)("chunked uploads ($name)", (factory) => {
   });
 
   describe("racing requests on one upload (a retrying client)", () => {
-    // Not through wrangler dev's local front (REGISTRY_FRONT_RESETS=1, test/workers/spec-against-worker.sh): it resets
-    // the refused loser's connection and cuts neighbouring answers short; the race itself runs on the Worker's
-    // stores in workerd (npm run test:workers) and over HTTP against npm start (test:spec:node).
-    it.skipIf(process.env.REGISTRY_FRONT_RESETS === "1")("two identical PATCHes in parallel: one 202, one 416 with the Range, and the PUT makes the blob", async () => {
+    it("two identical PATCHes in parallel: one 202, one 416 with the Range, and the PUT makes the blob", async () => {
       const repo = uniqueRepo("race");
       const head = randomBytes(8 * MiB + 1000);
       const retried = randomBytes(8 * MiB + 5000);
@@ -235,26 +228,12 @@ describe.each(targetFactories)("chunked uploads ($name)", (factory) => {
       const last = await expectChunkAccepted(accepted, whole.length);
       const refused = answers.find((res) => res.status === 416)!;
       expect(refused.headers.get("range")).toMatch(new RegExp(`^0-(${head.length - 1}|${whole.length - 1})$`));
-      // Through wrangler dev's front the refused PATCH's connection may be reset, cutting an answer
-      // short ("terminated"); on a remote target such an answer is checked once more, as below.
-      const cutShort = (error: unknown) => t.name.startsWith("remote") && error instanceof TypeError && error.message === "terminated";
-      await expectOciError(refused, 416, "BLOB_UPLOAD_INVALID").catch((error: unknown) => {
-        if (!cutShort(error)) throw error;
-      });
-      await expectCreated(await putUpload(t, last, sha256(whole))).catch(async (error: unknown) => {
-        if (!cutShort(error)) throw error;
-        expect([201, 404]).toContain((await putUpload(t, last, sha256(whole))).status);
-      });
-      await expectBlob(repo, sha256(whole), whole).catch((error: unknown) => {
-        if (!cutShort(error)) throw error;
-        return expectBlob(repo, sha256(whole), whole);
-      });
+      await expectOciError(refused, 416, "BLOB_UPLOAD_INVALID");
+      await expectCreated(await putUpload(t, last, sha256(whole)));
+      await expectBlob(repo, sha256(whole), whole);
     });
 
-    // Not through wrangler dev's local front (REGISTRY_FRONT_RESETS=1, test/workers/spec-against-worker.sh): it resets
-    // the refused loser's connection and cuts neighbouring answers short; the race itself runs on the Worker's
-    // stores in workerd (npm run test:workers) and over HTTP against npm start (test:spec:node).
-    it.skipIf(process.env.REGISTRY_FRONT_RESETS === "1")("two PATCHes of different bytes in parallel at one offset: the blob is the accepted one's", async () => {
+    it("two PATCHes of different bytes in parallel at one offset: the blob is the accepted one's", async () => {
       const repo = uniqueRepo("race");
       const head = randomBytes(8 * MiB + 1000);
       const candidates = [randomBytes(8 * MiB + 5000), randomBytes(8 * MiB + 5000)];
@@ -276,20 +255,8 @@ describe.each(targetFactories)("chunked uploads ($name)", (factory) => {
       }
       const whole = concat(head, candidates[won]!);
       const last = await expectChunkAccepted(answers[won] as Response, whole.length);
-      // Through wrangler dev's front a reset of the loser's connection can still cut one of these
-      // answers short ("terminated"); the end state is what this test is about, so on a remote target
-      // an answer cut short is checked once more: the PUT again (201, or 404 when the first one landed),
-      // then the blob's bytes.
-      const cutShort = (error: unknown) => t.name.startsWith("remote") && error instanceof TypeError && error.message === "terminated";
-      await expectCreated(await putUpload(t, last, sha256(whole))).catch(async (error: unknown) => {
-        if (!cutShort(error)) throw error;
-        const again = await putUpload(t, last, sha256(whole));
-        expect([201, 404]).toContain(again.status);
-      });
-      await expectBlob(repo, sha256(whole), whole).catch((error: unknown) => {
-        if (!cutShort(error)) throw error;
-        return expectBlob(repo, sha256(whole), whole);
-      });
+      await expectCreated(await putUpload(t, last, sha256(whole)));
+      await expectBlob(repo, sha256(whole), whole);
     });
 
     it("two closing PUTs in parallel: one 201, the other 404 or 416, and the blob is whole", async () => {

@@ -27,7 +27,7 @@ trap 'exit 130' INT TERM
 start_worker "$state" PART_SIZE=5242880
 
 echo "==> spec suite against the Worker ($REGISTRY_URL)"
-REGISTRY_FRONT_RESETS=1 REGISTRY_TARGETS=remote npx --no-install vitest run test/spec
+REGISTRY_TARGETS=remote npx --no-install vitest run test/spec
 
 echo "==> OCI conformance suite against the Worker ($REGISTRY_URL)"
 bash test/conformance/run.sh

@@ -1,0 +1,79 @@
+import { Hono } from "hono";
+import { describe, expect, it } from "vitest";
+import { drainRefusedBodies } from "../../src/http/drain-refused-body.ts";
+
+/** A body of `pieces` chunks of `size` bytes that counts what was pulled from it, optionally stalling after them. */
+function countedBody(pieces: number, size: number, stall = false) {
+  const seen = { bytes: 0, cancelled: false };
+  let sent = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent === pieces) {
+        if (stall) return new Promise<void>(() => undefined);
+        controller.close();
+        return;
+      }
+      sent++;
+      seen.bytes += size;
+      controller.enqueue(new Uint8Array(size));
+    },
+    cancel() {
+      seen.cancelled = true;
+    },
+  }, { highWaterMark: 0 });
+  return { stream, seen };
+}
+
+function appWith(maxBytes: number, timeoutMs: number, status: 202 | 416) {
+  const app = new Hono();
+  app.use("*", drainRefusedBodies({ maxBytes, timeoutMs }));
+  app.patch("/upload", (c) => c.body(null, status));
+  return app;
+}
+
+function patch(app: Hono, body: ReadableStream<Uint8Array>, length?: number) {
+  const headers: Record<string, string> = length === undefined ? {} : { "content-length": String(length) };
+  return app.request("/upload", { method: "PATCH", body, headers, duplex: "half" } as RequestInit);
+}
+
+describe("drainRefusedBodies", () => {
+  it("reads a refused request's unread body to its end before answering", async () => {
+    const { stream, seen } = countedBody(10, 1000);
+    const res = await patch(appWith(1_000_000, 5000, 416), stream, 10_000);
+    expect(res.status).toBe(416);
+    expect(seen.bytes).toBe(10_000);
+  });
+
+  it("leaves an accepted request's body alone", async () => {
+    const { stream, seen } = countedBody(10, 1000);
+    const res = await patch(appWith(1_000_000, 5000, 202), stream, 10_000);
+    expect(res.status).toBe(202);
+    expect(seen.bytes).toBe(0);
+  });
+
+  it("does not read a body whose Content-Length is over the limit", async () => {
+    const { stream, seen } = countedBody(10, 1000);
+    const res = await patch(appWith(5000, 5000, 416), stream, 10_000);
+    expect(res.status).toBe(416);
+    expect(seen.bytes).toBe(0);
+    expect(seen.cancelled).toBe(true);
+  });
+
+  it("stops reading a body of unknown length once it passes the limit", async () => {
+    const { stream, seen } = countedBody(100, 1000);
+    await patch(appWith(5000, 5000, 416), stream);
+    expect(seen.bytes).toBeGreaterThan(5000);
+    expect(seen.bytes).toBeLessThan(10_000);
+    expect(seen.cancelled).toBe(true);
+  });
+
+  it("answers after the time bound when the body stops arriving", async () => {
+    const { stream, seen } = countedBody(3, 1000, true);
+    const started = Date.now();
+    const res = await patch(appWith(1_000_000, 200, 416), stream, 10_000);
+    expect(res.status).toBe(416);
+    expect(seen.bytes).toBe(3000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    expect(seen.cancelled).toBe(true);
+  });
+});
