@@ -123,7 +123,11 @@
  *     completeMultipartUpload flushes every listed part, writes index.json (flushed), flushes
  *     the upload directory, renames it to `.segmented/<key>/` and flushes that parent and its
  *     parents up to the store's root, all before it returns; only then does the engine index
- *     the blob (a synchronous=FULL commit). A visible blob is therefore durable. Files written
+ *     the blob (a synchronous=FULL commit). A visible blob is therefore durable. One narrow
+ *     gap: a process killed between that rename and its directory flush leaves the blob in
+ *     place, and the PUT's retry indexes it as it finds it (uploads.ts, `store`) without
+ *     flushing the rename again; on ext4 (one metadata journal, committed in order) the
+ *     index's commit, an fsync on the same filesystem, commits the rename with it. Files written
  *     whole by `put` (blobs whose digest was known, manifests, tails) are flushed before their
  *     rename, as before.
  *   - An OS crash can lose or shorten only parts of unfinished uploads (their record may have
