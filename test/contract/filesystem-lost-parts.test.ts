@@ -34,7 +34,7 @@ async function registry() {
 }
 
 /** POST, then `bytes` in one PATCH; answers the upload's location. */
-async function patched(request: (path: string, init?: RequestInit) => Response | Promise<Response>, bytes: Uint8Array): Promise<string> {
+async function patched(request: (path: string, init?: RequestInit) => Response | Promise<Response>, bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const started = await request("/v2/lost/parts/blobs/uploads/", { method: "POST" });
   expect(started.status).toBe(202);
   const location = started.headers.get("location")!;
@@ -70,7 +70,7 @@ describe("a part lost or shortened after its PATCH was answered (an OS crash bef
     it(`${name}: the PUT answers BLOB_UPLOAD_INVALID, no blob is visible, and the blob can be pushed again`, async () => {
       const { root, request } = await registry();
       // Two whole parts, no tail: both parts are files when the PUT comes.
-      const bytes = randomBytes(2 * MIN_PART_SIZE);
+      const bytes = new Uint8Array(randomBytes(2 * MIN_PART_SIZE));
       const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
       const location = await patched(request, bytes);
       const parts = await partFiles(root);
