@@ -93,7 +93,7 @@
  *   (with the catalog) are each one transaction started with BEGIN IMMEDIATE, so a second
  *   process's write waits for the lock (busy_timeout) and a reader sees before or after,
  *   never between; a crash loses the whole uncommitted transaction. Upload updates are one
- *   conditional UPDATE. synchronous=FULL: a change is on disk before it is answered.
+ *   conditional UPDATE. synchronous=FULL, except upload progress (NORMAL): see "Durability".
  *   Tags and names list in SQLite's BINARY collation: UTF-8 byte order, which is code-point
  *   order. No name becomes a file name, so every length the grammar allows is stored.
  *
@@ -112,6 +112,50 @@
  *   order) into that directory and renames it to `.segmented/<key>/`; reads
  *   of such a key stream across the parts. Joining the parts into one file
  *   would copy every byte of a chunked blob a second time.
+ *
+ *   Durability (Node: filesystem blob store + SQLite). The rule a client relies on: a blob,
+ *   manifest, tag, link or delete that was answered survives an OS crash (power loss), and
+ *   nothing visible ever names bytes that are not on disk. Progress of an unfinished upload
+ *   only needs to survive a process crash: the resumable-upload protocol lets a client ask
+ *   where an upload stands (GET, or the Range of a refused PATCH) and send the rest again, or
+ *   start over on BLOB_UPLOAD_UNKNOWN / BLOB_UPLOAD_INVALID. So:
+ *   - Parts (`.multipart/<id>/<n>.<etag>`) are written and renamed into place without a flush.
+ *     completeMultipartUpload flushes every listed part, writes index.json (flushed), flushes
+ *     the upload directory, renames it to `.segmented/<key>/` and flushes that parent and its
+ *     parents up to the store's root, all before it returns; only then does the engine index
+ *     the blob (a synchronous=FULL commit). A visible blob is therefore durable. One narrow
+ *     gap: a process killed between that rename and its directory flush leaves the blob in
+ *     place, and the PUT's retry indexes it as it finds it (uploads.ts, `store`) without
+ *     flushing the rename again; on ext4 (one metadata journal, committed in order) the
+ *     index's commit, an fsync on the same filesystem, commits the rename with it. Files written
+ *     whole by `put` (blobs whose digest was known, manifests, tails) are flushed before their
+ *     rename, as before.
+ *   - An OS crash can lose or shorten only parts of unfinished uploads (their record may have
+ *     reached the disk before their bytes: a later FULL commit flushes the log, not the parts).
+ *     Completion refuses such an upload: a missing part fails the multipart check (part not
+ *     uploaded, or another ETag), a short one the equal-size rule or the engine's assembled
+ *     size against `received`; the engine discards the upload and answers BLOB_UPLOAD_INVALID,
+ *     nothing is indexed. This assumes a filesystem that extends a file's size only once its
+ *     data is written (ext4 data=ordered, the default; XFS; btrfs), so a part is never the right
+ *     size with lost contents; the hash state is not re-checked against the bytes.
+ *   - SQLite runs in WAL mode with synchronous=FULL (each commit flushes the log before it is
+ *     answered) for every write except createUpload and updateUpload (upload start, a PATCH's
+ *     claim and its received bytes, hash state, part list and tail), which run with
+ *     synchronous=NORMAL (adapters/sqlite/node-driver.ts, `progress`; the pragma is per
+ *     connection and set between transactions, never inside one). Why that is safe: in WAL
+ *     mode a NORMAL commit is complete in the log, in the OS's cache, when it is answered, so a
+ *     process crash (SIGKILL) loses nothing; an OS crash may lose the newest NORMAL commits,
+ *     and only those after the last FULL commit, because the log is one sequence replayed up
+ *     to its last whole commit, and a FULL commit flushes everything before it. The blob index,
+ *     links, manifests, tags, deletes (deleteUpload included) and garbage collection keep
+ *     FULL. An upload whose newest progress was lost answers its older state: a lower Range
+ *     (the client resends from there; parts of the lost PATCH are replaced, or fail the ETag
+ *     check at completion), or 404 if its start was lost; its hash state always describes
+ *     exactly the bytes its `received` counts. Orphaned parts and multipart directories go to
+ *     the leftover sweep, as after any crash.
+ *   Before this (2026-12), every part was flushed before its PATCH was answered and every
+ *   commit was FULL: each 8 MiB PATCH waited for a part flush and two log flushes, which is
+ *   what Distribution does not do (it flushes nothing per PATCH). docs/bench.md has the figures.
  *
  * ### durable-object (SQLite-backed Durable Objects; adapters/durable-object)
  *   Three classes; every object is its own SQLite database holding part of the "sql" tables

@@ -464,7 +464,11 @@ export class Uploads {
       throw new RegistryError("BLOB_UPLOAD_INVALID", `the upload's stored parts do not match its record (${error.message}); it was discarded, push the blob again`);
     }
     if (size !== record.received) {
-      throw new RegistryError("BLOB_UPLOAD_INVALID", `assembled ${size} bytes but the upload received ${record.received}; push the blob again`);
+      // A part lost bytes after it was acknowledged (parts are flushed only at completion: an OS
+      // crash can shorten one; storage-layout.ts, "Durability"). Nothing will index this key.
+      await this.deps.blobs.delete(key);
+      await this.discard(record);
+      throw new RegistryError("BLOB_UPLOAD_INVALID", `assembled ${size} bytes but the upload received ${record.received}; it was discarded, push the blob again`);
     }
     return this.indexOrDiscard(await this.checkedByRereading(record, { digest, size, key }, rehash));
   }

@@ -73,6 +73,12 @@ export interface BlobStore {
    * part durable): an adapter must not touch `body` after either.
    */
   uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array, options?: UploadPartOptions): Promise<UploadedPart>;
+  /**
+   * Makes the listed parts the object at `key`. When this resolves the object is durable (the
+   * caller indexes it next), even if the adapter did not make each part durable when it was
+   * uploaded; a listed part that is missing, or of a size the rules refuse, fails with
+   * MultipartError.
+   */
   completeMultipartUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<ObjectInfo>;
   /** Aborting an unknown or finished upload is not an error. */
   abortMultipartUpload(key: string, uploadId: string): Promise<void>;

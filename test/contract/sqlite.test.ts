@@ -268,3 +268,75 @@ scanningCollectorContract("sqlite + files", async () => {
     cleanup: async () => (local.close(), rm(dir, { recursive: true, force: true })),
   };
 });
+
+/** Records the connection's `PRAGMA synchronous` (1 NORMAL, 2 FULL) as each write statement runs. */
+class SyncRecordingDriver extends NodeSqliteDriver {
+  readonly writes: { statement: string; synchronous: number }[] = [];
+
+  override run(sql: string, ...params: (string | number | null)[]): boolean {
+    const statement = sql.trim().split(/\s+/).slice(0, 3).join(" ");
+    this.writes.push({ statement, synchronous: this.synchronous() });
+    return super.run(sql, ...params);
+  }
+}
+
+describe("SQLite durability per write (core/storage-layout.ts, Durability)", () => {
+  it("upload start and progress commit with synchronous=NORMAL; blob index, links, manifests, tags and deletes with FULL; FULL again after each", async () => {
+    const dir = await tempDir();
+    const driver = new SyncRecordingDriver(join(dir, DATABASE_FILE));
+    try {
+      const store = indexingBytes(new SqliteMetadataStore(driver));
+      expect(driver.synchronous()).toBe(2);
+      const at = (from: number) => driver.writes.slice(from).map((w) => w.synchronous);
+
+      let from = driver.writes.length;
+      await store.createUpload(upload("u1"));
+      expect(at(from)).toEqual([1]);
+      expect(driver.synchronous()).toBe(2);
+
+      from = driver.writes.length;
+      expect(await store.updateUpload(upload("u1", { version: 2, received: 10 }), 1)).toBe(true);
+      expect(await store.updateUpload(upload("u1", { version: 3 }), 1)).toBe(false); // a lost race: still NORMAL, still FULL after
+      expect(at(from)).toEqual([1, 1]);
+      expect(driver.synchronous()).toBe(2);
+
+      from = driver.writes.length;
+      await store.linkBlob("r", blob(1));
+      await store.putManifest("r", manifest(2), ["latest"]);
+      await store.deleteUpload("library/alpine", "u1");
+      await store.unlinkBlob("r", digest(1));
+      await store.deleteManifest("r", digest(2));
+      const full = driver.writes.slice(from);
+      expect(full.length).toBeGreaterThan(5);
+      expect(full.filter((w) => w.synchronous !== 2)).toEqual([]);
+      expect(driver.synchronous()).toBe(2);
+    } finally {
+      driver.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a progress write that throws leaves the connection at FULL; inside a transaction it takes the transaction's durability", async () => {
+    const dir = await tempDir();
+    const driver = new NodeSqliteDriver(join(dir, DATABASE_FILE));
+    try {
+      expect(() => driver.progress(() => {
+        expect(driver.synchronous()).toBe(1);
+        throw new Error("boom");
+      })).toThrow("boom");
+      expect(driver.synchronous()).toBe(2);
+      driver.exec("CREATE TABLE t (x)");
+      driver.transaction(() => {
+        driver.progress(() => {
+          expect(driver.synchronous()).toBe(2);
+          driver.run("INSERT INTO t VALUES (1)");
+        });
+      });
+      expect(driver.all<{ n: number }>("SELECT count(*) AS n FROM t")[0]?.n).toBe(1);
+      expect(driver.synchronous()).toBe(2);
+    } finally {
+      driver.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

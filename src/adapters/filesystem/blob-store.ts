@@ -14,7 +14,7 @@ import {
 } from "../../ports/blob-store.ts";
 import { checkCompletion, checkPartNumber, newOpaqueId, parseExpectedDigest, type StoredPart } from "../blob-rules.ts";
 import { fileRangeStream, writeBodyToFile, writeBytesToFile } from "./file-streams.ts";
-import { isCode, listDir, moveIntoPlace, newTempPath, pruneEmptyDirs, writeJson } from "./files.ts";
+import { isCode, listDir, moveIntoPlace, newTempPath, pruneEmptyDirs, syncDirs, syncFile, writeJson } from "./files.ts";
 import { readSegmentIndex, removeSegmented, SEGMENT_INDEX, segmentedDir, segmentedSize, segmentedStream, type SegmentIndex } from "./segmented.ts";
 import { KeyedMutex } from "./keyed-mutex.ts";
 
@@ -25,6 +25,8 @@ import { KeyedMutex } from "./keyed-mutex.ts";
  * complete and verified; `.multipart/<uploadId>/` holds an upload's `key`
  * and its parts as `<partNumber>.<etag>`; completion renames that directory
  * to `.segmented/<key>/` (see segmented.ts), so no byte is copied.
+ * Parts are not flushed one by one: completion flushes them all before the
+ * blob can be indexed (core/storage-layout.ts, "Durability").
  */
 export class FilesystemBlobStore implements BlobStore {
   readonly #root: string;
@@ -92,7 +94,8 @@ export class FilesystemBlobStore implements BlobStore {
     const etag = newOpaqueId();
     const temp = await newTempPath(this.#root);
     try {
-      // The bytes are the kernel's once written: the caller may reuse the buffer while the disk catches up.
+      // The bytes are the kernel's once written: the caller may reuse the buffer. No flush here:
+      // completion flushes every part before the blob is indexed (storage-layout.ts, "Durability").
       await writeBytesToFile(temp, body, options.bodyReleased);
       await this.#uploads.run(uploadId, async () => {
         await this.#checkUpload(dir, key, uploadId);
@@ -119,11 +122,17 @@ export class FilesystemBlobStore implements BlobStore {
       };
       const listed = new Set(index.parts.map((p) => p.file));
       await Promise.all([...stored].filter(([n, p]) => !listed.has(`${n}.${p.etag}`)).map(([n, p]) => rm(join(dir, `${n}.${p.etag}`))));
+      // Parts were written without a flush (storage-layout.ts, "Durability"): the blob becomes
+      // durable here, before the caller indexes it: every part's bytes, the directory naming
+      // them, the index, and the rename into .segmented/ with any parent mkdir created.
+      await forEachBounded(index.parts, SYNC_CONCURRENCY, (part) => syncFile(join(dir, part.file)));
       await writeJson(this.#root, join(dir, SEGMENT_INDEX), index);
+      await syncDirs(dir, dir);
       const target = this.#segmentedDirOf(key);
       await rm(path, { force: true });
       await removeSegmented(target);
       await moveIntoPlace(dir, target);
+      await syncDirs(this.#root, dirname(target));
       return { size: segmentedSize(index) };
     });
   }
@@ -179,6 +188,17 @@ export class FilesystemBlobStore implements BlobStore {
   async #checkUpload(dir: string, key: string, uploadId: string): Promise<void> {
     if ((await uploadKey(dir)) !== key) throw new MultipartError(`no multipart upload ${uploadId} for ${key}`);
   }
+}
+
+/** Part flushes in flight at a completion: enough for the disk to write several at once, few descriptors. */
+const SYNC_CONCURRENCY = 8;
+
+async function forEachBounded<T>(items: readonly T[], limit: number, each: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await each(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** Ids this store issues (`newOpaqueId`); anything else cannot name an upload directory. */

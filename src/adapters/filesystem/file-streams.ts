@@ -39,15 +39,15 @@ export async function writeBodyToFile(
 }
 
 /**
- * Writes `bytes` to a new file at `path` and flushes it to disk; `written` is called between
- * the two, once `bytes` is no longer read (the flush is most of the wait).
+ * Writes `bytes` to a new file at `path`, without flushing it: an upload's part, flushed with
+ * the others when the upload completes (core/storage-layout.ts, "Durability"). `written` is
+ * called once `bytes` is no longer read.
  */
 export async function writeBytesToFile(path: string, bytes: Uint8Array, written?: () => void): Promise<void> {
   const file = await open(path, "wx");
   try {
     await writeAll(file, bytes);
     written?.();
-    await file.datasync();
   } finally {
     await file.close();
   }

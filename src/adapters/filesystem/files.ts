@@ -1,8 +1,10 @@
 /**
  * File primitives both filesystem stores build on. Every write goes to a
  * temporary file in the store's own `.tmp` directory (so on the same
- * filesystem), is flushed, then renamed into place: a reader or a crash sees
- * the old file or the new one, never a partial one.
+ * filesystem), then is renamed into place: a reader or a process crash sees
+ * the old file or the new one, never a partial one. What is flushed when
+ * (an upload's parts only at completion) is in core/storage-layout.ts,
+ * "Durability".
  */
 import { readFile } from "node:fs";
 import { mkdir, open, readdir, rename, rm, rmdir, type FileHandle } from "node:fs/promises";
@@ -32,6 +34,32 @@ export async function moveIntoPlace(temp: string, path: string): Promise<void> {
     } catch (error) {
       if (!isCode(error, "ENOENT") || attempt === 3) throw error;
     }
+  }
+}
+
+/** Flushes a file's bytes (and its size) to disk: `fdatasync`. */
+export async function syncFile(path: string): Promise<void> {
+  const file = await open(path, "r");
+  try {
+    await file.datasync();
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * Flushes a directory's entries (the renames and creations in it) to disk, and those of its
+ * parents up to `root` (inclusive): `mkdir -p` may have created any of them since the last flush.
+ */
+export async function syncDirs(root: string, dir: string): Promise<void> {
+  for (let current = dir; ; current = dirname(current)) {
+    const handle = await open(current, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (current === root || !current.startsWith(root + sep)) return;
   }
 }
 

@@ -19,6 +19,13 @@ export interface SqlDriver {
    * when it throws. Calls inside a transaction join it.
    */
   transaction<T>(body: () => T): T;
+  /**
+   * Runs `body`, a write that only records an upload's progress, with the durability
+   * core/storage-layout.ts ("Durability") allows it: a driver may let an OS crash lose it
+   * (never a process crash, never a later write without it). Without this method, or
+   * inside a transaction, it is an ordinary write.
+   */
+  progress?<T>(body: () => T): T;
 }
 
 export function first<Row>(rows: Row[]): Row | null {

@@ -31,6 +31,10 @@ export class SqliteMetadataStore implements MetadataStore, CollectableMetadata, 
     this.#collector = new CollectorRecords(db);
   }
 
+  #progress<T>(body: () => T): T {
+    return this.#db.progress ? this.#db.progress(body) : body();
+  }
+
   async getBlob(digest: string): Promise<BlobInfo | null> {
     return this.#blobs.getBlob(digest);
   }
@@ -108,7 +112,8 @@ export class SqliteMetadataStore implements MetadataStore, CollectableMetadata, 
   }
 
   async createUpload(record: UploadRecord): Promise<void> {
-    this.#repositories.createUpload(record);
+    // Upload progress: storage-layout.ts, "Durability".
+    this.#progress(() => this.#repositories.createUpload(record));
   }
 
   async getUpload(repository: string, id: string): Promise<UploadRecord | null> {
@@ -116,7 +121,7 @@ export class SqliteMetadataStore implements MetadataStore, CollectableMetadata, 
   }
 
   async updateUpload(record: UploadRecord, expectedVersion: number): Promise<boolean> {
-    return this.#repositories.updateUpload(record, expectedVersion);
+    return this.#progress(() => this.#repositories.updateUpload(record, expectedVersion));
   }
 
   async deleteUpload(repository: string, id: string): Promise<void> {

@@ -14,7 +14,8 @@ export interface NodeSqliteOptions {
  * write transaction starts with BEGIN IMMEDIATE so two processes' writes
  * queue on SQLite's lock (busy_timeout) instead of failing half-way.
  * synchronous=FULL: a change is on disk before the request that made it is
- * answered, like the blob files, which are flushed before they are renamed.
+ * answered; except upload progress (`progress`), written with synchronous=NORMAL
+ * (core/storage-layout.ts, "Durability", has the argument).
  */
 export class NodeSqliteDriver implements SqlDriver {
   readonly #db: DatabaseSync;
@@ -55,6 +56,29 @@ export class NodeSqliteDriver implements SqlDriver {
     } finally {
       this.#depth--;
     }
+  }
+
+  /**
+   * `body` with synchronous=NORMAL, then FULL again. In WAL mode NORMAL skips the commit's
+   * flush of the log: a process crash loses nothing (the log is in the OS's cache), an OS crash
+   * may lose this commit and any NORMAL ones after the last flushed commit, never a FULL one or
+   * what came before it (the log is replayed in order up to the last whole commit). The pragma
+   * is per connection and this driver is synchronous, so no other write runs in between; inside
+   * a transaction it cannot change, and the write takes the transaction's durability.
+   */
+  progress<T>(body: () => T): T {
+    if (this.#depth > 0 || this.#db.isTransaction) return body();
+    this.#db.exec("PRAGMA synchronous = NORMAL");
+    try {
+      return body();
+    } finally {
+      this.#db.exec("PRAGMA synchronous = FULL");
+    }
+  }
+
+  /** The connection's `PRAGMA synchronous`: 2 (FULL) between writes. */
+  synchronous(): number {
+    return this.all<{ synchronous: number }>("PRAGMA synchronous")[0]?.synchronous ?? -1;
   }
 
   close(): void {

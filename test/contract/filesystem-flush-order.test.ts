@@ -1,0 +1,62 @@
+/**
+ * What the filesystem blob store flushes, and when (core/storage-layout.ts, "Durability"),
+ * read from the system calls themselves: a child process uploads two parts and completes
+ * the upload under strace. No part is flushed while it is uploaded; completion flushes
+ * every part and the upload directory before it renames the directory into .segmented/,
+ * and flushes the new parent after the rename, before it returns.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const STORE = new URL("../../src/adapters/filesystem/blob-store.ts", import.meta.url).pathname;
+const hasStrace = spawnSync("strace", ["-V"]).status === 0;
+
+describe.skipIf(!hasStrace && process.env.CI !== "true")("filesystem blob store flushes, traced with strace", () => {
+  it("parts are written without a flush; completion flushes every part and the directories before the blob is in place", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "registry-flush-order-"));
+    try {
+      const script = join(dir, "upload.ts");
+      await writeFile(script, `
+        import { writeSync } from "node:fs";
+        import { FilesystemBlobStore } from ${JSON.stringify(STORE)};
+        const store = new FilesystemBlobStore(${JSON.stringify(join(dir, "blobs"))});
+        const id = await store.createMultipartUpload("blobs/chunked/x");
+        const parts = [
+          await store.uploadPart("blobs/chunked/x", id, 1, new Uint8Array(5 * 1024 * 1024).fill(1)),
+          await store.uploadPart("blobs/chunked/x", id, 2, new Uint8Array(1000).fill(2)),
+        ];
+        writeSync(2, "COMPLETING\\n");
+        await store.completeMultipartUpload("blobs/chunked/x", id, parts);
+        writeSync(2, "COMPLETED\\n");
+      `);
+      const log = join(dir, "strace.log");
+      const run = spawnSync("strace", ["-f", "-qq", "-y", "-o", log, "-e", "trace=fdatasync,fsync,rename,renameat,renameat2,write", process.execPath, script], { encoding: "utf8" });
+      expect(run.stderr).toContain("COMPLETED");
+      expect(run.status).toBe(0);
+      const calls = (await readFile(log, "utf8")).split("\n").filter((line) => /fdatasync|fsync|rename|COMPLET/.test(line));
+      const at = (pattern: RegExp) => calls.findIndex((line) => pattern.test(line));
+      const completing = at(/write\(2.*COMPLETING/);
+      const completed = at(/write\(2.*COMPLETED/);
+      expect(completing).toBeGreaterThan(0);
+      const before = calls.slice(0, completing);
+      const during = calls.slice(completing, completed);
+      // While parts are uploaded: renamed into the upload directory, never flushed.
+      expect(before.filter((line) => /\.multipart\/[0-9a-f]{32}\/[12]\.[0-9a-f]{32}"/.test(line) && /rename/.test(line))).toHaveLength(2);
+      expect(before.filter((line) => /fdatasync|fsync/.test(line))).toEqual([]);
+      // Completion: each part flushed, then the upload directory, then the rename into .segmented/, then its parent.
+      const partFlushes = during.map((line, i) => (/fdatasync\(\d+<[^>]*\/\.multipart\/[0-9a-f]{32}\/[12]\.[0-9a-f]{32}>/.test(line) ? i : -1)).filter((i) => i >= 0);
+      expect(partFlushes).toHaveLength(2);
+      const dirFlush = during.findIndex((line) => /fsync\(\d+<[^>]*\/\.multipart\/[0-9a-f]{32}>/.test(line));
+      const moved = during.findIndex((line) => /rename.*\.multipart\/[0-9a-f]{32}".*\.segmented\/blobs\/chunked\/x"/.test(line));
+      const parentFlush = during.findIndex((line) => /fsync\(\d+<[^>]*\/\.segmented\/blobs\/chunked>/.test(line));
+      expect(Math.max(...partFlushes)).toBeLessThan(dirFlush);
+      expect(dirFlush).toBeLessThan(moved);
+      expect(moved).toBeLessThan(parentFlush);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
