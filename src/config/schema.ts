@@ -8,6 +8,7 @@ import type { ImmutableTagRule } from "../core/patterns.ts";
 import { type RetentionRule, retentionProblems } from "../lifecycle/retention.ts";
 import { isLogLevel, LOG_LEVELS, type LogLevel } from "../observability/log.ts";
 import { type MirrorConfig, parseMirrors } from "../proxy/mirror-config.ts";
+import { type NotificationsConfig, parseNotifications } from "../observability/events/config.ts";
 
 export interface RegistryConfig {
   /** Interface the Node server listens on. */
@@ -63,6 +64,8 @@ export interface RegistryConfig {
   quotas: Record<string, number>;
   /** Pull-through mirrors of upstream registries (src/proxy/mirror-config.ts); each namespace is read-only. */
   mirrors: MirrorConfig[];
+  /** Webhook endpoints that receive registry events (observability/events/config.ts). */
+  notifications: NotificationsConfig;
   /** Token authentication (docs/auth.md); absent: the registry is open to every caller. */
   auth?: AuthConfig;
   /** Least severe log line written: debug, info (one line per request), warn, error. */
@@ -109,6 +112,7 @@ export const defaultConfig: RegistryConfig = {
   retention: [],
   quotas: {},
   mirrors: [],
+  notifications: { endpoints: [] },
   auth: undefined,
   logLevel: "info",
   logFormat: "auto",
@@ -147,6 +151,7 @@ export const environmentNames: Record<keyof RegistryConfig, string> = {
   retention: "RETENTION",
   quotas: "QUOTAS",
   mirrors: "MIRRORS",
+  notifications: "NOTIFICATIONS",
   auth: "AUTH_CONFIG",
   logLevel: "LOG_LEVEL",
   logFormat: "LOG_FORMAT",
@@ -241,6 +246,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   retention();
   quotas();
   mirrors();
+  notifications();
   awsSettings();
   operatorSettings();
   config.auth = authSection(file.auth, env[environmentNames.auth], problems);
@@ -263,7 +269,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   }
 
   /** A structured setting: from the file, or its environment variable as JSON text; INVALID (reported) when that is not JSON. */
-  function structured(key: "immutableTags" | "retention" | "quotas" | "mirrors", fallback: unknown): unknown {
+  function structured(key: "immutableTags" | "retention" | "quotas" | "mirrors" | "notifications", fallback: unknown): unknown {
     const fromEnv = env[environmentNames[key]];
     if (fromEnv === undefined) return file[key] ?? fallback;
     try {
@@ -331,6 +337,15 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
     const found = parseMirrors(raw, env);
     if (found.problems.length > 0) problems.push(...found.problems.map((problem) => `${where("mirrors")}: ${problem}`));
     else config.mirrors = found.mirrors;
+  }
+
+  /** Event endpoints; messages name fields, never a secret or header value (NOTIFICATIONS may hold secrets). */
+  function notifications(): void {
+    const raw = structured("notifications", { endpoints: [] });
+    if (raw === INVALID) return;
+    const found = parseNotifications(raw, env);
+    if (found.problems.length > 0) problems.push(...found.problems.map((problem) => `${where("notifications")}: ${problem}`));
+    else config.notifications = found.config;
   }
 
   function awsSettings(): void {

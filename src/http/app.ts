@@ -15,6 +15,7 @@ import { uploadRoutes } from "./routes/uploads.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { metricsRoutes, type MetricsEndpoint } from "./routes/metrics.ts";
 import { observeRequests, type Observation } from "./observe.ts";
+import { recordEvents, type EventSink } from "./events.ts";
 import { silentLogger } from "../observability/log.ts";
 import type { ReadinessProbe } from "../observability/readiness.ts";
 import { uiRoutes } from "../ui/routes.ts";
@@ -60,6 +61,8 @@ export interface AppOptions {
   clientAddress?: (c: Context) => string | undefined;
   /** Content by digest answered from the edge location's cache (Workers' Cache API); off unless given. */
   edgeCache?: EdgeCaching;
+  /** Where events (webhooks) go; with an observation's logger, audit lines are written on every runtime. */
+  events?: { sink?: EventSink; source: { addr?: string; instanceID: string } };
   /** Pull-through mirrors (src/proxy): namespaces served from upstream registries, read-only here. */
   mirrors?: MirrorConfig[];
 }
@@ -70,6 +73,13 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
   const mirrors = options.mirrors ?? [];
   const app = mirrors.length > 0 ? new Hono({ getPath: mirrorPath(mirrors) }) : new Hono();
   if (options.observation) observeRequests(app, options.observation);
+  if (options.observation && options.events) {
+    recordEvents(app, {
+      logger: options.observation.logger,
+      ...options.events,
+      ...(options.clientAddress ? { clientAddress: options.clientAddress } : {}),
+    });
+  }
 
   app.use("*", async (c, next) => {
     await next();

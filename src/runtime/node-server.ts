@@ -34,6 +34,8 @@ import { nodeClientAddress, nodeRequestLimits } from "./node-request-limits.ts";
 import { answerClientErrorsAsOci } from "./node-client-errors.ts";
 import { Server as HttpServer } from "node:http";
 import { scannedQuotaDeps } from "../lifecycle/namespace-usage.ts";
+import { openNodeEvents } from "./node-events.ts";
+import { hostname } from "node:os";
 
 /** Soon after start (leftovers of a crash go first), then every gcIntervalSeconds; one run at a time. */
 function collectPeriodically(config: RegistryConfig, collect: () => Promise<LocalCollection>, metrics: PrometheusMetrics, logger: Logger): { stop(): void } {
@@ -145,7 +147,10 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
         throw error;
       },
     );
+  // The outbox and audit table need SQLite: on local disk only (BACKEND=aws on Node logs audit lines, records no events).
+  const events = local ? openNodeEvents(dataDir, config.notifications, { logger: options.logger, metrics: metrics.eventDelivery, owner: processOwner() }) : null;
   const maintenance: Maintenance = {
+    ...(events ? { audit: events.audit } : {}),
     usage: () => measureUsage(aws ? aws.metadata : local!.store),
     collect: ({ dryRun }) => counted(local ? collectLocal(config, local.store, { dryRun }) : collectAws(config, aws!, { dryRun })),
     deleteRepository: (name: string) => deleteRepository(aws ? aws.metadata : local!.store, blobs, name),
@@ -156,6 +161,7 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     ...(options.auth ? { auth: options.auth } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     observation: { logger: options.logger, metrics },
+    events: { ...(events ? { sink: events.sink } : {}), source: { addr: `${hostname()}:${config.port}`, instanceID: processOwner() } },
     readiness: storageReadiness({ blobs, metadata: aws?.metadata ?? local!.store, ...(local ? { blobsCheck: () => writableDirectory(join(dataDir, "blobs")) } : {}) }),
     metrics: {
       render: options.clusterMetrics ?? (() => metrics.render()),
@@ -206,8 +212,10 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
         if (sweep) clearInterval(sweep);
         collecting?.stop();
         server.close(() => {
-          local?.close();
-          done();
+          void (events?.close() ?? Promise.resolve()).finally(() => {
+            local?.close();
+            done();
+          });
         });
         // Idle keep-alive connections would hold close() open until their clients leave.
         if ("closeIdleConnections" in server) server.closeIdleConnections();
