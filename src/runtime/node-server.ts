@@ -35,6 +35,8 @@ import { answerClientErrorsAsOci } from "./node-client-errors.ts";
 import { Server as HttpServer } from "node:http";
 import { scannedQuotaDeps } from "../lifecycle/namespace-usage.ts";
 import { openNodeEvents } from "./node-events.ts";
+import { collectionEvents } from "../observability/events/collection-events.ts";
+import type { RetentionReport } from "../lifecycle/retention.ts";
 import { hostname } from "node:os";
 
 /** Soon after start (leftovers of a crash go first), then every gcIntervalSeconds; one run at a time. */
@@ -138,17 +140,23 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
   const redirects = aws && config.blobRedirects ? { blobReadRedirects: { signer: aws.blobs, expiresInSeconds: config.blobRedirectTtlSeconds } } : {};
   const metrics = new PrometheusMetrics(local ? { uploadsInProgress: () => local.store.countUploads() } : {});
   if (options.clusterMetrics) metrics.shareWithPrimary();
+  // The outbox and audit table need SQLite: on local disk only (BACKEND=aws on Node logs audit lines, records no events).
+  const source = { addr: `${hostname()}:${config.port}`, instanceID: processOwner() };
+  const events = local ? openNodeEvents(dataDir, config.notifications, { logger: options.logger, metrics: metrics.eventDelivery, owner: processOwner() }) : null;
+  /** A collection's deletes as events (POST /admin/gc and scheduled runs alike). */
+  const announce = (result: { collection: CollectionReport; retention?: RetentionReport }) => {
+    const found = collectionEvents(result, source);
+    if (found.length > 0) void Promise.resolve(events?.sink.record(found)).catch((error: unknown) => options.logger.log("error", "collection events not recorded", { error: error instanceof Error ? error.message : String(error) }));
+  };
   /** POST /admin/gc runs counted like scheduled ones. */
   const counted = <T extends { collection: CollectionReport }>(run: Promise<T>): Promise<T> =>
     run.then(
-      (result) => (metrics.collectionFinished(result.collection), result),
+      (result) => (metrics.collectionFinished(result.collection), announce(result), result),
       (error: unknown) => {
         metrics.collectionFinished(null);
         throw error;
       },
     );
-  // The outbox and audit table need SQLite: on local disk only (BACKEND=aws on Node logs audit lines, records no events).
-  const events = local ? openNodeEvents(dataDir, config.notifications, { logger: options.logger, metrics: metrics.eventDelivery, owner: processOwner() }) : null;
   const maintenance: Maintenance = {
     ...(events ? { audit: events.audit } : {}),
     usage: () => measureUsage(aws ? aws.metadata : local!.store),
@@ -161,7 +169,7 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     ...(options.auth ? { auth: options.auth } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     observation: { logger: options.logger, metrics },
-    events: { ...(events ? { sink: events.sink } : {}), source: { addr: `${hostname()}:${config.port}`, instanceID: processOwner() } },
+    events: { ...(events ? { sink: events.sink } : {}), source },
     readiness: storageReadiness({ blobs, metadata: aws?.metadata ?? local!.store, ...(local ? { blobsCheck: () => writableDirectory(join(dataDir, "blobs")) } : {}) }),
     metrics: {
       render: options.clusterMetrics ?? (() => metrics.render()),
@@ -201,7 +209,8 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     : null;
   sweep?.unref();
   const collect = local ? () => collectLocal(config, local.store) : aws ? () => collectAws(config, aws) : null;
-  const collecting = collect && options.sweeps && config.gcIntervalSeconds > 0 ? collectPeriodically(config, collect, metrics, options.logger) : null;
+  const announced = collect ? () => collect().then((result) => (announce(result), result)) : null;
+  const collecting = announced && options.sweeps && config.gcIntervalSeconds > 0 ? collectPeriodically(config, announced, metrics, options.logger) : null;
 
   return {
     inFlight: () => inFlight,

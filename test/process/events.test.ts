@@ -251,3 +251,62 @@ describe("a receiver that never answers", () => {
     }
   }, 120_000);
 });
+
+describe("the audit log with auth", () => {
+  it("records a refused push with the caller's address, and GET /admin/audit needs the admin right", async () => {
+    const auth = {
+      service: "oci-registry",
+      users: { alice: { password: "pbkdf2-sha256$100000$rS0nExO1xPijuSym4Bz9NQ$IKLLR-tBLaGdM-kmUe6CZkmrPUqVVEnlsBPJze6Z1e0", teams: ["blue"] } },
+      rules: [
+        { teams: ["blue"], repositories: ["blue/*"], actions: ["pull", "push", "delete"] },
+        { identities: ["alice"], admin: true },
+      ],
+    };
+    const registry = await startRegistry({ dataDir: join(dir, "auth"), processes: 1, readyPath: "/healthz", env: { AUTH_CONFIG: JSON.stringify(auth), LOG_FORMAT: "json", GC_INTERVAL_SECONDS: "0" } });
+    try {
+      const refused = await request(registry.url, "POST", "/v2/blue/app/blobs/uploads/");
+      expect(refused.status).toBe(401);
+      expect((await request(registry.url, "GET", "/admin/audit")).status).toBe(401);
+      const basic = `Basic ${Buffer.from("alice:alice-secret").toString("base64")}`;
+      const token = await request(registry.url, "GET", "/token?service=oci-registry&scope=registry:admin:*", { headers: { authorization: basic } });
+      expect(token.status).toBe(200);
+      const bearer = `Bearer ${(JSON.parse(token.text()) as { token: string }).token}`;
+      const audit = await request(registry.url, "GET", "/admin/audit?limit=10", { headers: { authorization: bearer } });
+      expect(audit.status).toBe(200);
+      const entries = (JSON.parse(audit.text()) as { entries: Record<string, unknown>[] }).entries;
+      expect(entries).toContainEqual(expect.objectContaining({ outcome: "refused", status: 401, identity: "anonymous", addr: "127.0.0.1", repository: "blue/app", action: "POST /v2/:name{.+}/blobs/uploads/" }));
+      expect(registry.output()).toMatch(/"level":"warn","msg":"audit".*"outcome":"refused"/);
+      expect(registry.output()).not.toContain("alice-secret");
+    } finally {
+      await registry.stop();
+    }
+  }, 60_000);
+});
+
+describe("events of garbage collection", () => {
+  it("sends a delete for each tag retention removes, with the collector as actor", async () => {
+    const receiver = await new Receiver().listen();
+    const registry = await startRegistry({
+      dataDir: join(dir, "gc"),
+      processes: 1,
+      env: { NOTIFICATIONS: notifications(receiver.url, { actions: ["delete", "gc"] }), RETENTION: JSON.stringify([{ repositories: ["team/*"], keepLastTags: 1 }]), GC_INTERVAL_SECONDS: "0" },
+    });
+    try {
+      await pushImage(registry, "team/gc", "old", "gc-old");
+      await sleep(20);
+      await pushImage(registry, "team/gc", "new", "gc-new");
+      const dry = await request(registry.url, "POST", "/admin/gc?dry-run=true");
+      expect(dry.status).toBe(200);
+      const run = await request(registry.url, "POST", "/admin/gc");
+      expect(run.status).toBe(200);
+      await receiver.waitFor(1);
+      await sleep(1500);
+      // The pushes are filtered out by `actions`; the dry run sent nothing.
+      expect(receiver.events()).toHaveLength(1);
+      expect(receiver.events()[0]).toMatchObject({ action: "delete", target: { repository: "team/gc", tag: "old" }, actor: { name: "garbage-collector" } });
+    } finally {
+      await registry.stop();
+      await receiver.close();
+    }
+  }, 60_000);
+});
