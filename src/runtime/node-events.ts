@@ -14,9 +14,8 @@ import { NodeSqliteDriver } from "../adapters/sqlite/node-driver.ts";
 import { DATABASE_FILE } from "../adapters/sqlite/open.ts";
 import { createEventTables, SqlAuditStore, SqlOutbox } from "../adapters/sql/event-records.ts";
 import type { NotificationsConfig } from "../observability/events/config.ts";
-import { endpointWants } from "../observability/events/config.ts";
 import { EventDelivery, type DeliveryMetrics } from "../observability/events/delivery.ts";
-import { envelopeOf } from "../observability/events/envelope.ts";
+import { envelopesFor } from "../observability/events/queued-delivery.ts";
 import type { AuditStore } from "../observability/events/outbox.ts";
 import type { Logger } from "../observability/log.ts";
 import type { EventSink } from "../http/events.ts";
@@ -39,10 +38,7 @@ export function openNodeEvents(dataDir: string, notifications: NotificationsConf
     audit,
     sink: {
       record(events) {
-        const rows = endpoints.flatMap((endpoint) => {
-          const wanted = events.filter((event) => endpointWants(endpoint, event));
-          return wanted.length > 0 ? [{ endpoint: endpoint.name, body: envelopeOf(wanted) }] : [];
-        });
+        const rows = envelopesFor(endpoints, events);
         if (rows.length === 0) return;
         outbox.add(rows, Date.now());
         delivery?.nudge();

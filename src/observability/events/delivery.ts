@@ -100,7 +100,7 @@ export class EventDelivery {
       return;
     }
     const attempt = entry.attempts + 1;
-    const failure = await this.#send(endpoint, entry.body);
+    const failure = await sendEnvelope(endpoint, entry.body);
     if (failure === null) {
       outbox.delivered(entry.id);
       metrics?.delivered(endpoint.name);
@@ -113,24 +113,29 @@ export class EventDelivery {
       logger.log("error", "event dropped after its last attempt", { endpoint: endpoint.name, attempts: attempt, lastFailure: failure, outboxId: entry.id });
       return;
     }
-    const wait = Math.min(endpoint.backoffMs * 2 ** (attempt - 1), 3_600_000);
+    const wait = retryDelayMs(endpoint, attempt);
     outbox.retryAt(entry.id, attempt, (this.#options.now ?? Date.now)() + wait);
     logger.log("debug", "event delivery failed, will retry", { endpoint: endpoint.name, attempt, lastFailure: failure, retryInMs: wait });
   }
+}
 
-  /** null when delivered; otherwise why not, in words without the URL's secrets or headers. */
-  async #send(endpoint: NotificationEndpoint, body: string): Promise<string | null> {
-    const headers: Record<string, string> = { ...endpoint.headers, "Content-Type": EVENTS_MEDIA_TYPE };
-    if (endpoint.secret) headers[SIGNATURE_HEADER] = await signatureOf(endpoint.secret, body);
-    try {
-      const answer = await fetch(endpoint.url, { method: "POST", headers, body, signal: AbortSignal.timeout(endpoint.timeoutMs), redirect: "manual" });
-      await answer.body?.cancel();
-      return answer.status >= 200 && answer.status < 300 ? null : `status ${answer.status}`;
-    } catch (error) {
-      const name = error instanceof Error ? error.name : "";
-      if (name === "TimeoutError" || name === "AbortError") return `no answer within ${endpoint.timeoutMs} ms`;
-      const code = (error as { cause?: { code?: string } }).cause?.code;
-      return code ? `connection failed (${code})` : "connection failed";
-    }
+/** How long after failed attempt number `attempt` (1-based) the next one is made. */
+export function retryDelayMs(endpoint: NotificationEndpoint, attempt: number): number {
+  return Math.min(endpoint.backoffMs * 2 ** (attempt - 1), 3_600_000);
+}
+
+/** POSTs one envelope: null when the endpoint answered 2xx; otherwise why not, in words without the URL, secret or headers. */
+export async function sendEnvelope(endpoint: NotificationEndpoint, body: string): Promise<string | null> {
+  const headers: Record<string, string> = { ...endpoint.headers, "Content-Type": EVENTS_MEDIA_TYPE };
+  if (endpoint.secret) headers[SIGNATURE_HEADER] = await signatureOf(endpoint.secret, body);
+  try {
+    const answer = await fetch(endpoint.url, { method: "POST", headers, body, signal: AbortSignal.timeout(endpoint.timeoutMs), redirect: "manual" });
+    await answer.body?.cancel();
+    return answer.status >= 200 && answer.status < 300 ? null : `status ${answer.status}`;
+  } catch (error) {
+    const name = error instanceof Error ? error.name : "";
+    if (name === "TimeoutError" || name === "AbortError") return `no answer within ${endpoint.timeoutMs} ms`;
+    const code = (error as { cause?: { code?: string } }).cause?.code;
+    return code ? `connection failed (${code})` : "connection failed";
   }
 }
