@@ -64,7 +64,9 @@ export function recordEvents(app: Hono, options: EventOptions): void {
     if (!action || !repository || !options.sink) return;
     const length = Number(method === "PUT" ? c.req.header("content-length") : c.res.headers.get("content-length")) || undefined;
     const mediaType = (method === "PUT" ? c.req.header("content-type") : c.res.headers.get("content-type")) ?? undefined;
-    const event: RegistryEvent = {
+    // A push by digest with `?tag=a&tag=b` tags several at once: one event per tag, as if pushed by each.
+    const tags = action === "push" && !tag ? c.req.queries("tag") ?? [] : [];
+    const event = (eventTag: string | undefined): RegistryEvent => ({
       id: crypto.randomUUID(),
       timestamp: new Date().toISOString(),
       action,
@@ -74,7 +76,7 @@ export function recordEvents(app: Hono, options: EventOptions): void {
         ...(digest ? { digest } : {}),
         ...(length !== undefined && action !== "delete" ? { size: length, length } : {}),
         ...(digest && route !== REPOSITORY ? { url: `${url.origin}/v2/${repository}/${route === BLOB ? "blobs" : "manifests"}/${digest}` } : {}),
-        ...(tag ? { tag } : {}),
+        ...(eventTag ? { tag: eventTag } : {}),
       },
       request: {
         id: requestId,
@@ -85,9 +87,9 @@ export function recordEvents(app: Hono, options: EventOptions): void {
       },
       actor: identity === "anonymous" ? {} : { name: identity },
       source: options.source,
-    };
+    });
     try {
-      await options.sink.record([event]);
+      await options.sink.record(tags.length > 0 ? tags.map(event) : [event(tag)]);
     } catch (error) {
       // The change is committed and answered as done; a lost event is logged, never a failed push.
       options.logger.log("error", "event not recorded", { action, repository, error: error instanceof Error ? error.message : String(error) });

@@ -30,9 +30,11 @@ export interface WorkersSecrets {
   NOTIFICATIONS?: string;
 }
 
-export interface WorkersConfig extends Pick<RegistryConfig, "partSize" | "maxManifestBytes" | "automaticMount" | "uploadTtlSeconds" | "immutableTags" | "gcGraceSeconds" | "retention" | "quotas" | "auth" | "notifications"> {
+export interface WorkersConfig extends Pick<RegistryConfig, "partSize" | "maxManifestBytes" | "automaticMount" | "uploadTtlSeconds" | "immutableTags" | "gcGraceSeconds" | "retention" | "quotas" | "auth"> {
   /** How long content by digest stays in each location's Cache API, when edge caching is on. */
   edgeCacheSeconds?: number;
+  /** RegistryConfig.notifications, when it has endpoints (the NOTIFICATIONS secret). */
+  notifications?: RegistryConfig["notifications"];
   /** RegistryConfig.mirrors, when any (the MIRRORS secret). */
   mirrors?: RegistryConfig["mirrors"];
   /** Largest request body Cloudflare lets through on the zone's plan; larger uploads get a 413 that says how to chunk. */
@@ -94,7 +96,7 @@ export function resolveWorkersConfig(vars: WorkersVars, secrets: WorkersSecrets 
     retention,
     quotas,
     maxRequestBytes,
-    notifications,
+    ...(notifications.endpoints.length > 0 ? { notifications } : {}),
     ...(mirrors.length > 0 ? { mirrors } : {}),
     ...(edgeCacheSeconds > 0 ? { edgeCacheSeconds } : {}),
     ...(auth ? { auth } : {}),

@@ -67,7 +67,7 @@ function deploymentFor(env: WorkersEnv): Promise<Deployment> {
 
 async function deploy(env: WorkersEnv): Promise<Deployment> {
   const config = resolveWorkersConfig(env, { AUTH_CONFIG: env.AUTH_CONFIG, MIRRORS: env.MIRRORS, NOTIFICATIONS: env.NOTIFICATIONS });
-  const endpoints = config.notifications.endpoints;
+  const endpoints = config.notifications?.endpoints ?? [];
   if (endpoints.length > 0 && !env.REGISTRY_EVENTS) throw new ConfigError(["NOTIFICATIONS needs the REGISTRY_EVENTS queue binding (wrangler.toml [[queues.producers]] and [[queues.consumers]])"]);
   const blobs = new R2BlobStore(env.BLOBS);
   const metadata = new DurableObjectMetadataStore({ repositories: env.REPOSITORIES, indexShards: env.INDEX_SHARDS, catalog: env.CATALOG });
@@ -158,7 +158,7 @@ export default {
     const { config, logger } = await deploymentFor(env);
     await deliverQueued(
       batch.messages.map((message) => ({ body: message.body, attempts: message.attempts, ack: () => message.ack(), retry: (delaySeconds) => message.retry({ delaySeconds }) })),
-      config.notifications.endpoints,
+      config.notifications?.endpoints ?? [],
       logger,
     );
   },

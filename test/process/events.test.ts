@@ -310,3 +310,25 @@ describe("events of garbage collection", () => {
     }
   }, 60_000);
 });
+
+describe("a push by digest with several ?tag=", () => {
+  it("sends one push event per tag", async () => {
+    const receiver = await new Receiver().listen();
+    const registry = await startRegistry({ dataDir: join(dir, "tags"), processes: 1, env: { NOTIFICATIONS: notifications(receiver.url), GC_INTERVAL_SECONDS: "0" } });
+    try {
+      const log = new AnswerLog();
+      const config = await pushBlob(registry, log, "team/tags", Buffer.from('{"architecture":"amd64","os":"linux"}'), OCI_CONFIG);
+      const manifest = imageManifest(config, []);
+      const digest = `sha256:${createHash("sha256").update(manifest).digest("hex")}`;
+      expect((await putManifest(registry, log, "team/tags", digest, manifest, ["a", "b"])).status).toBe(201);
+      await receiver.waitFor(2);
+      expect(receiver.events().map((e) => [e.action, e.target.tag, e.target.digest])).toEqual([
+        ["push", "a", digest],
+        ["push", "b", digest],
+      ]);
+    } finally {
+      await registry.stop();
+      await receiver.close();
+    }
+  }, 60_000);
+});
