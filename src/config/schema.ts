@@ -365,6 +365,8 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
     } else if (config.blobRedirects) {
       problems.push(`${where("blobRedirects")} needs backend "aws": the filesystem has no presigned URLs`);
     }
+    // The outbox lives in DATA_DIR's SQLite database; S3 + DynamoDB (Node or Lambda) have no event delivery yet (SQS is issue 18's rest).
+    if (config.backend === "aws" && config.notifications.endpoints.length > 0) problems.push(`${where("notifications")} are not delivered with backend "aws" yet: unset it`);
   }
 }
 

@@ -97,6 +97,8 @@ async function deploy(env: Environment): Promise<Deployment> {
   const write = (line: string) => process.stdout.write(`${line}\n`);
   const app = createApp(registry, {
     observation: { logger: createLogger({ level: config.logLevel, format: "json", write }), metrics: new EmbeddedMetrics(write) },
+    // Audit lines only: webhook events on Lambda (SQS) are not built yet, so the schema refuses NOTIFICATIONS with backend aws.
+    events: { source: { instanceID: "aws-lambda" } },
     readiness: storageReadiness(stores),
     maxRequestBytes: LAMBDA_MAX_REQUEST_BYTES,
     maintenance: {

@@ -61,3 +61,10 @@ describe("notifications (NOTIFICATIONS)", () => {
     expect(() => resolveConfig(file, {})).toThrow(/urlEnv[\s\S]*secretEnv must name an environment variable that is set/);
   });
 });
+
+describe("notifications with backend aws", () => {
+  it("are refused rather than silently never sent", () => {
+    const env = { BACKEND: "aws", S3_BUCKET: "b", DYNAMODB_TABLE: "t", NOTIFICATIONS: JSON.stringify({ endpoints: [{ name: "ci", url: "http://h/" }] }) };
+    expect(() => resolveConfig({}, env)).toThrow(/notifications \(env NOTIFICATIONS\) are not delivered with backend "aws" yet/);
+  });
+});
