@@ -47,6 +47,7 @@ export function openNodeEvents(dataDir: string, notifications: NotificationsConf
     },
     async close() {
       await delivery?.stop();
+      audit.flush();
       driver.close();
     },
   };

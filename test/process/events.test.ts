@@ -226,7 +226,7 @@ describe("delivery that survives failures", () => {
 
 describe("a receiver that never answers", () => {
   it("does not slow pushes (same pushes with and without the endpoint)", async () => {
-    const timed = async (env: Record<string, string>, name: string) => {
+    const timed = async (env: Record<string, string>, name: string, stopStarted = { at: 0 }) => {
       const registry = await startRegistry({ dataDir: join(dir, name), processes: 1, env: { GC_INTERVAL_SECONDS: "0", ...env } });
       try {
         await pushImage(registry, "team/warm", "v0", `${name}-warm`);
@@ -234,6 +234,7 @@ describe("a receiver that never answers", () => {
         for (let i = 0; i < 20; i++) await pushImage(registry, "team/timed", `v${i}`, `${name}-${i}`);
         return performance.now() - started;
       } finally {
+        stopStarted.at = performance.now();
         await registry.stop();
       }
     };
@@ -241,7 +242,10 @@ describe("a receiver that never answers", () => {
     receiver.respond = () => null;
     try {
       const without = await timed({}, "plain");
-      const withEndpoint = await timed({ NOTIFICATIONS: notifications(receiver.url, { timeoutSeconds: 30 }) }, "hanging");
+      const stopStarted = { at: 0 };
+      const withEndpoint = await timed({ NOTIFICATIONS: notifications(receiver.url, { timeoutSeconds: 30 }) }, "hanging", stopStarted);
+      // A send waiting on the receiver is cut short by the shutdown (SIGKILL would come after 5 s).
+      expect(performance.now() - stopStarted.at).toBeLessThan(4000);
       console.log(`20 pushes: ${Math.round(without)} ms without an endpoint, ${Math.round(withEndpoint)} ms with one that never answers`);
       expect(receiver.received.length).toBeGreaterThan(0);
       // Loose: a shared 2-core machine; a push waiting on the 30 s timeout would be far past it.

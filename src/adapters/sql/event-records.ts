@@ -65,20 +65,52 @@ export class SqlOutbox implements Outbox {
   }
 }
 
+/**
+ * Audit entries are written in batches (one transaction per FLUSH_MS or FLUSH_ROWS): a pull
+ * must not pay a synchronous disk write of its own. A crash loses at most the last batch
+ * here; the JSON line each entry also went to (stdout) is the record of it.
+ */
+const FLUSH_MS = 500;
+const FLUSH_ROWS = 200;
+
 export class SqlAuditStore implements AuditStore {
   #added = 0;
+  #pending: AuditEntry[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
   private readonly driver: SqlDriver;
   constructor(driver: SqlDriver) {
     this.driver = driver;
   }
 
   add(entry: AuditEntry): void {
-    this.driver.run("INSERT INTO audit_log (repository, entry) VALUES (?, ?)", entry.repository ?? null, JSON.stringify(entry));
-    // Trimmed now and then, not on every write: one DELETE per thousand entries.
-    if (++this.#added % 1000 === 0) this.driver.run("DELETE FROM audit_log WHERE id <= (SELECT MAX(id) FROM audit_log) - ?", AUDIT_ROWS);
+    this.#pending.push(entry);
+    if (this.#pending.length >= FLUSH_ROWS) this.flush();
+    else if (!this.#timer) {
+      this.#timer = setTimeout(() => this.flush(), FLUSH_MS);
+      this.#timer.unref?.();
+    }
+  }
+
+  /** Writes what is pending now (also before close). */
+  flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const batch = this.#pending;
+    if (batch.length === 0) return;
+    this.#pending = [];
+    this.driver.transaction(() => {
+      for (const entry of batch) this.driver.run("INSERT INTO audit_log (repository, entry) VALUES (?, ?)", entry.repository ?? null, JSON.stringify(entry));
+    });
+    // Trimmed now and then, not on every write.
+    this.#added += batch.length;
+    if (this.#added >= 1000) {
+      this.#added = 0;
+      this.driver.run("DELETE FROM audit_log WHERE id <= (SELECT MAX(id) FROM audit_log) - ?", AUDIT_ROWS);
+    }
   }
 
   recent(limit: number, repository?: string): AuditEntry[] {
+    this.flush();
     const rows = repository
       ? this.driver.all<{ entry: string }>("SELECT entry FROM audit_log WHERE repository = ? ORDER BY id DESC LIMIT ?", repository, limit)
       : this.driver.all<{ entry: string }>("SELECT entry FROM audit_log ORDER BY id DESC LIMIT ?", limit);

@@ -37,6 +37,8 @@ export class EventDelivery {
   #running = false;
   #stopped = false;
   #inFlight = new Set<Promise<void>>();
+  /** Aborts sends in flight at stop: a receiver that never answers must not hold a shutdown. */
+  readonly #stopping = new AbortController();
 
   constructor(options: DeliveryOptions) {
     this.#options = options;
@@ -55,6 +57,7 @@ export class EventDelivery {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    this.#stopping.abort();
     await Promise.allSettled([...this.#inFlight]);
   }
 
@@ -100,7 +103,12 @@ export class EventDelivery {
       return;
     }
     const attempt = entry.attempts + 1;
-    const failure = await sendEnvelope(endpoint, entry.body);
+    const failure = await sendEnvelope(endpoint, entry.body, this.#stopping.signal);
+    if (failure !== null && this.#stopped) {
+      // Cut short by the shutdown, not refused: released as it was, for the next start (this attempt does not count).
+      outbox.retryAt(entry.id, entry.attempts, (this.#options.now ?? Date.now)());
+      return;
+    }
     if (failure === null) {
       outbox.delivered(entry.id);
       metrics?.delivered(endpoint.name);
@@ -125,11 +133,11 @@ export function retryDelayMs(endpoint: NotificationEndpoint, attempt: number): n
 }
 
 /** POSTs one envelope: null when the endpoint answered 2xx; otherwise why not, in words without the URL, secret or headers. */
-export async function sendEnvelope(endpoint: NotificationEndpoint, body: string): Promise<string | null> {
+export async function sendEnvelope(endpoint: NotificationEndpoint, body: string, stop?: AbortSignal): Promise<string | null> {
   const headers: Record<string, string> = { ...endpoint.headers, "Content-Type": EVENTS_MEDIA_TYPE };
   if (endpoint.secret) headers[SIGNATURE_HEADER] = await signatureOf(endpoint.secret, body);
   try {
-    const answer = await fetch(endpoint.url, { method: "POST", headers, body, signal: AbortSignal.timeout(endpoint.timeoutMs), redirect: "manual" });
+    const answer = await fetch(endpoint.url, { method: "POST", headers, body, signal: stop ? AbortSignal.any([AbortSignal.timeout(endpoint.timeoutMs), stop]) : AbortSignal.timeout(endpoint.timeoutMs), redirect: "manual" });
     await answer.body?.cancel();
     return answer.status >= 200 && answer.status < 300 ? null : `status ${answer.status}`;
   } catch (error) {
