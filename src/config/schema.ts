@@ -66,6 +66,8 @@ export interface RegistryConfig {
   mirrors: MirrorConfig[];
   /** Webhook endpoints that receive registry events (observability/events/config.ts). */
   notifications: NotificationsConfig;
+  /** Backend aws: the SQS queue events wait in until the Lambda's consumer delivers them. */
+  eventsQueueUrl: string;
   /** Token authentication (docs/auth.md); absent: the registry is open to every caller. */
   auth?: AuthConfig;
   /** Least severe log line written: debug, info (one line per request), warn, error. */
@@ -113,6 +115,7 @@ export const defaultConfig: RegistryConfig = {
   quotas: {},
   mirrors: [],
   notifications: { endpoints: [] },
+  eventsQueueUrl: "",
   auth: undefined,
   logLevel: "info",
   logFormat: "auto",
@@ -152,6 +155,7 @@ export const environmentNames: Record<keyof RegistryConfig, string> = {
   quotas: "QUOTAS",
   mirrors: "MIRRORS",
   notifications: "NOTIFICATIONS",
+  eventsQueueUrl: "EVENTS_QUEUE_URL",
   auth: "AUTH_CONFIG",
   logLevel: "LOG_LEVEL",
   logFormat: "LOG_FORMAT",
@@ -365,8 +369,13 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
     } else if (config.blobRedirects) {
       problems.push(`${where("blobRedirects")} needs backend "aws": the filesystem has no presigned URLs`);
     }
-    // The outbox lives in DATA_DIR's SQLite database; S3 + DynamoDB (Node or Lambda) have no event delivery yet (SQS is issue 18's rest).
-    if (config.backend === "aws" && config.notifications.endpoints.length > 0) problems.push(`${where("notifications")} are not delivered with backend "aws" yet: unset it`);
+    const queueUrl = read("eventsQueueUrl");
+    if (typeof queueUrl !== "string" || (queueUrl !== "" && !/^https?:\/\/[^/]/.test(queueUrl))) problems.push(`${where("eventsQueueUrl")} must be an SQS queue URL`);
+    else config.eventsQueueUrl = queueUrl;
+    // With S3 + DynamoDB, events wait in SQS (the CDK stack makes the queue and its consumer).
+    if (config.backend === "aws" && config.notifications.endpoints.length > 0 && config.eventsQueueUrl === "") {
+      problems.push(`${where("notifications")} with backend "aws" need eventsQueueUrl (env EVENTS_QUEUE_URL): the SQS queue events wait in`);
+    }
   }
 }
 

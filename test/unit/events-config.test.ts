@@ -63,8 +63,9 @@ describe("notifications (NOTIFICATIONS)", () => {
 });
 
 describe("notifications with backend aws", () => {
-  it("are refused rather than silently never sent", () => {
+  it("need the SQS queue events wait in", () => {
     const env = { BACKEND: "aws", S3_BUCKET: "b", DYNAMODB_TABLE: "t", NOTIFICATIONS: JSON.stringify({ endpoints: [{ name: "ci", url: "http://h/" }] }) };
-    expect(() => resolveConfig({}, env)).toThrow(/notifications \(env NOTIFICATIONS\) are not delivered with backend "aws" yet/);
+    expect(() => resolveConfig({}, env)).toThrow(/with backend "aws" need eventsQueueUrl \(env EVENTS_QUEUE_URL\)/);
+    expect(resolveConfig({}, { ...env, EVENTS_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/1/q" }).eventsQueueUrl).toBe("https://sqs.eu-west-1.amazonaws.com/1/q");
   });
 });
