@@ -13,6 +13,8 @@ import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import * as sqs from "aws-cdk-lib/aws-sqs";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { Construct } from "constructs";
 import { TABLE_SCHEMA } from "../src/adapters/dynamodb/table.ts";
 import { AUTH_TTL_ATTRIBUTE } from "../src/adapters/dynamodb/auth-state.ts";
@@ -36,9 +38,12 @@ export interface RegistryStackProps extends StackProps {
    * are limited to 4.5 MB per request.
    */
   uploadService?: UploadServiceOptions & { repositoryRoot: string };
+  /** NOTIFICATIONS (README "Events and audit") as JSON: webhook endpoints; prefer `secretEnv` names over secrets inline. */
+  notifications?: string;
 }
 
 export class RegistryStack extends Stack {
+  readonly events: sqs.Queue;
   readonly bucket: s3.Bucket;
   readonly table: dynamodb.Table;
   readonly function: lambda.Function;
@@ -111,6 +116,15 @@ export class RegistryStack extends Stack {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
+    // Events wait here until this function's SQS trigger delivers them (observability/events/sqs-consumer.ts).
+    // Visibility: six times the function's timeout, as AWS advises for an SQS trigger.
+    this.events = new sqs.Queue(this, "Events", {
+      visibilityTimeout: Duration.minutes(12),
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+
     this.function = new lambda.Function(this, "Registry", {
       description: "OCI Distribution registry (Hono on Lambda)",
       runtime: lambda.Runtime.NODEJS_24_X,
@@ -129,6 +143,8 @@ export class RegistryStack extends Stack {
         UPLOAD_TTL_SECONDS: String(uploadTtlSeconds),
         BLOB_REDIRECT_TTL_SECONDS: String(props.blobRedirectTtlSeconds ?? 300),
         NODE_OPTIONS: "--enable-source-maps",
+        EVENTS_QUEUE_URL: this.events.queueUrl,
+        ...(props.notifications ? { NOTIFICATIONS: props.notifications } : {}),
       },
       // Serves the secret to the function on localhost:2773, cached (runtime/lambda-secrets.ts).
       paramsAndSecrets: lambda.ParamsAndSecretsLayerVersion.fromVersion(lambda.ParamsAndSecretsVersions.V1_0_103, {
@@ -140,6 +156,8 @@ export class RegistryStack extends Stack {
     this.table.grantReadWriteData(this.function);
     this.authConfig.grantRead(this.function);
     this.mirrors.grantRead(this.function);
+    this.events.grantSendMessages(this.function);
+    this.function.addEventSource(new SqsEventSource(this.events, { batchSize: 10, reportBatchItemFailures: true }));
 
     // The registry does its own auth; a buffered response is enough, since blob GETs redirect to S3.
     const url = this.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE, invokeMode: lambda.InvokeMode.BUFFERED });

@@ -8,6 +8,7 @@ import type { ImmutableTagRule } from "../core/patterns.ts";
 import { type RetentionRule, retentionProblems } from "../lifecycle/retention.ts";
 import { isLogLevel, LOG_LEVELS, type LogLevel } from "../observability/log.ts";
 import { type MirrorConfig, parseMirrors } from "../proxy/mirror-config.ts";
+import { type NotificationsConfig, parseNotifications } from "../observability/events/config.ts";
 
 export interface RegistryConfig {
   /** Interface the Node server listens on. */
@@ -69,6 +70,10 @@ export interface RegistryConfig {
   quotas: Record<string, number>;
   /** Pull-through mirrors of upstream registries (src/proxy/mirror-config.ts); each namespace is read-only. */
   mirrors: MirrorConfig[];
+  /** Webhook endpoints that receive registry events (observability/events/config.ts). */
+  notifications: NotificationsConfig;
+  /** Backend aws: the SQS queue events wait in until the Lambda's consumer delivers them. */
+  eventsQueueUrl: string;
   /** Token authentication (docs/auth.md); absent: the registry is open to every caller. */
   auth?: AuthConfig;
   /** Least severe log line written: debug, info (one line per request), warn, error. */
@@ -116,6 +121,8 @@ export const defaultConfig: RegistryConfig = {
   retention: [],
   quotas: {},
   mirrors: [],
+  notifications: { endpoints: [] },
+  eventsQueueUrl: "",
   auth: undefined,
   logLevel: "info",
   logFormat: "auto",
@@ -155,6 +162,8 @@ export const environmentNames: Record<keyof RegistryConfig, string> = {
   retention: "RETENTION",
   quotas: "QUOTAS",
   mirrors: "MIRRORS",
+  notifications: "NOTIFICATIONS",
+  eventsQueueUrl: "EVENTS_QUEUE_URL",
   auth: "AUTH_CONFIG",
   logLevel: "LOG_LEVEL",
   logFormat: "LOG_FORMAT",
@@ -250,6 +259,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   retention();
   quotas();
   mirrors();
+  notifications();
   awsSettings();
   operatorSettings();
   config.auth = authSection(file.auth, env[environmentNames.auth], problems);
@@ -272,7 +282,7 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
   }
 
   /** A structured setting: from the file, or its environment variable as JSON text; INVALID (reported) when that is not JSON. */
-  function structured(key: "immutableTags" | "retention" | "quotas" | "mirrors", fallback: unknown): unknown {
+  function structured(key: "immutableTags" | "retention" | "quotas" | "mirrors" | "notifications", fallback: unknown): unknown {
     const fromEnv = env[environmentNames[key]];
     if (fromEnv === undefined) return file[key] ?? fallback;
     try {
@@ -342,6 +352,15 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
     else config.mirrors = found.mirrors;
   }
 
+  /** Event endpoints; messages name fields, never a secret or header value (NOTIFICATIONS may hold secrets). */
+  function notifications(): void {
+    const raw = structured("notifications", { endpoints: [] });
+    if (raw === INVALID) return;
+    const found = parseNotifications(raw, env);
+    if (found.problems.length > 0) problems.push(...found.problems.map((problem) => `${where("notifications")}: ${problem}`));
+    else config.notifications = found.config;
+  }
+
   function awsSettings(): void {
     const backend = read("backend");
     if (backend === "filesystem" || backend === "aws") config.backend = backend;
@@ -358,6 +377,13 @@ export function resolveConfig(file: Source, env: Record<string, string | undefin
       for (const key of ["s3Bucket", "dynamodbTable"] as const) if (config[key] === "") problems.push(`${where(key)} is required with backend "aws"`);
     } else if (config.blobRedirects) {
       problems.push(`${where("blobRedirects")} needs backend "aws": the filesystem has no presigned URLs`);
+    }
+    const queueUrl = read("eventsQueueUrl");
+    if (typeof queueUrl !== "string" || (queueUrl !== "" && !/^https?:\/\/[^/]/.test(queueUrl))) problems.push(`${where("eventsQueueUrl")} must be an SQS queue URL`);
+    else config.eventsQueueUrl = queueUrl;
+    // With S3 + DynamoDB, events wait in SQS (the CDK stack makes the queue and its consumer).
+    if (config.backend === "aws" && config.notifications.endpoints.length > 0 && config.eventsQueueUrl === "") {
+      problems.push(`${where("notifications")} with backend "aws" need eventsQueueUrl (env EVENTS_QUEUE_URL): the SQS queue events wait in`);
     }
   }
 }

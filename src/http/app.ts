@@ -16,6 +16,7 @@ import { type UploadHandoff, uploadRoutes } from "./routes/uploads.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { metricsRoutes, type MetricsEndpoint } from "./routes/metrics.ts";
 import { observeRequests, type Observation } from "./observe.ts";
+import { recordEvents, type EventSink } from "./events.ts";
 import { silentLogger } from "../observability/log.ts";
 import type { ReadinessProbe } from "../observability/readiness.ts";
 import { uiRoutes } from "../ui/routes.ts";
@@ -68,6 +69,8 @@ export interface AppOptions {
    * than the Request's web stream; without it the Request's body is read.
    */
   requestBody?: RequestBodyReader;
+  /** Where events (webhooks) go; with an observation's logger, audit lines are written on every runtime. */
+  events?: { sink?: EventSink; source: { addr?: string; instanceID: string } };
   /** Pull-through mirrors (src/proxy): namespaces served from upstream registries, read-only here. */
   mirrors?: MirrorConfig[];
   /** Blob-fetch claims shared with the other processes on the same store (Node's PROCESSES>1), so each blob is fetched upstream once. */
@@ -101,6 +104,13 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
   if (options.requestBody) app.use("*", uploadBodies(options.requestBody));
   if (options.observation) observeRequests(app, options.observation);
   if (options.drainRefusedBodies) app.use("*", drainRefusedBodies(options.drainRefusedBodies));
+  if (options.observation && options.events) {
+    recordEvents(app, {
+      logger: options.observation.logger,
+      ...options.events,
+      ...(options.clientAddress ? { clientAddress: options.clientAddress } : {}),
+    });
+  }
 
   app.use("*", async (c, next) => {
     await next();

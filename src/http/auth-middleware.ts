@@ -73,6 +73,7 @@ export const guardedRoutes: GuardedRoute[] = [
   { methods: ["PUT"], path: "/v2/:name{.+}/manifests/:reference", need: push },
   { methods: ["DELETE"], path: "/v2/:name{.+}/manifests/:reference", need: remove },
   { methods: ["GET", "HEAD"], path: "/admin/usage", need: admin },
+  { methods: ["GET", "HEAD"], path: "/admin/audit", need: admin },
   { methods: ["POST"], path: "/admin/gc", need: admin },
   { methods: ["DELETE"], path: "/admin/repositories/:name{.+}", need: admin },
 ];

@@ -52,7 +52,7 @@ export function observeRequests(app: Hono, observation: Observation): void {
     }
     await next();
     c.res.headers.set("X-Request-Id", requestId);
-    const route = routePattern(c);
+    const route = routePatternOf(c);
     const repository = repositoryOf(new URL(c.req.url).pathname, route);
     const identity = identityOf(c);
     const record: RequestRecord = {
@@ -94,7 +94,7 @@ function acceptedRequestId(value: string | undefined): string | undefined {
   return value !== undefined && /^[A-Za-z0-9._:-]{1,64}$/.test(value) ? value : undefined;
 }
 
-function routePattern(c: Context): string {
+export function routePatternOf(c: Context): string {
   const routes = matchedRoutes(c).filter((r) => r.path !== "/*" && r.path !== "*");
   return routes.at(-1)?.path ?? "unmatched";
 }
@@ -110,7 +110,7 @@ export function repositoryOf(pathname: string, route: string): string | undefine
   return name === "" ? undefined : name.slice(0, 256);
 }
 
-function identityOf(c: Context): string | undefined {
+export function identityOf(c: Context): string | undefined {
   const access = readAccessOf(c);
   if (!(access instanceof Caller)) return undefined;
   return access.identity ? `${access.identity.kind}:${access.identity.name}` : "anonymous";

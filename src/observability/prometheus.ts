@@ -32,6 +32,14 @@ export class PrometheusMetrics implements RequestMetrics {
   readonly #gcRuns;
   readonly #gcBytes;
   readonly #gcBlobs;
+  readonly #events;
+
+  /** Event delivery outcomes (observability/events/delivery.ts). */
+  readonly eventDelivery = {
+    delivered: (endpoint: string) => this.#events.inc({ endpoint, outcome: "delivered" }),
+    failed: (endpoint: string) => this.#events.inc({ endpoint, outcome: "failed" }),
+    dropped: (endpoint: string) => this.#events.inc({ endpoint, outcome: "dropped" }),
+  };
 
   constructor(options: PrometheusOptions = {}) {
     const registers = [this.registry];
@@ -49,6 +57,12 @@ export class PrometheusMetrics implements RequestMetrics {
     this.#gcRuns = new Counter({ name: "registry_gc_runs_total", help: "Garbage collection runs (scheduled and POST /admin/gc), by outcome.", labelNames: ["outcome"], registers });
     this.#gcBytes = new Counter({ name: "registry_gc_reclaimed_bytes_total", help: "Bytes of blobs garbage collection deleted.", registers });
     this.#gcBlobs = new Counter({ name: "registry_gc_deleted_blobs_total", help: "Blobs garbage collection deleted.", registers });
+    this.#events = new Counter({
+      name: "registry_events_total",
+      help: "Event (webhook) delivery attempts by endpoint name and outcome: delivered, failed (to be retried or dropped), dropped (no attempt left).",
+      labelNames: ["endpoint", "outcome"],
+      registers,
+    });
     for (const outcome of ["success", "failure"]) {
       this.#auth.inc({ outcome }, 0);
       this.#gcRuns.inc({ outcome }, 0);

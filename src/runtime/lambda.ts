@@ -28,7 +28,11 @@ import { LEFTOVER_MIN_AGE_MS, sweepObjectLeftovers, type ObjectLeftoverReport } 
 import { applyRetention, type RetentionReport } from "../lifecycle/retention.ts";
 import { awsStores } from "./aws-stores.ts";
 import { EmbeddedMetrics } from "../observability/embedded-metrics.ts";
-import { createLogger } from "../observability/log.ts";
+import { createLogger, type Logger } from "../observability/log.ts";
+import type { SqsEventQueue } from "../adapters/sqs/event-queue.ts";
+import type { RegistryEvent } from "../observability/events/envelope.ts";
+import { envelopesFor, type QueuedEnvelope } from "../observability/events/queued-delivery.ts";
+import { consumeSqsEvent, isSqsEvent, type SqsEvent } from "../observability/events/sqs-consumer.ts";
 import { storageReadiness } from "../observability/readiness.ts";
 import { readSecretString } from "./lambda-secrets.ts";
 
@@ -54,12 +58,15 @@ interface Deployment {
   registry: Registry;
   stores: ReturnType<typeof awsStores>;
   serve: ReturnType<typeof handle>;
+  logger: Logger;
+  /** The SQS queue events wait in, when NOTIFICATIONS has endpoints (EVENTS_QUEUE_URL). */
+  events: SqsEventQueue | null;
 }
 
 /** A handler over `env`; the deployment is built on the first invocation and kept while the instance lives. */
 export function createLambdaHandler(env: Environment) {
   let deployment: Promise<Deployment> | undefined;
-  return async (event: LambdaEvent | ScheduledEvent, context?: LambdaContext): Promise<APIGatewayProxyResult | ScheduledResult> => {
+  return async (event: LambdaEvent | ScheduledEvent | SqsEvent, context?: LambdaContext): Promise<APIGatewayProxyResult | ScheduledResult | SqsResult> => {
     deployment ??= deploy(env);
     let current: Deployment;
     try {
@@ -68,10 +75,11 @@ export function createLambdaHandler(env: Environment) {
       // Configuration problems name settings, never their values (which may be secrets).
       console.error("registry configuration failed:", error instanceof Error ? error.message : error);
       deployment = undefined;
-      if (isScheduled(event)) throw error;
+      if (isScheduled(event) || isSqsEvent(event)) throw error;
       return misconfigured();
     }
     if (isScheduled(event)) return maintain(current);
+    if (isSqsEvent(event)) return deliverEvents(current, event);
     return current.serve(event, context);
   };
 }
@@ -97,8 +105,14 @@ async function deploy(env: Environment): Promise<Deployment> {
   const auth = config.auth ? await createAuth(config.auth, { warn: (message) => console.warn(message), state: stores.authState }) : undefined;
   // JSON lines on stdout: CloudWatch Logs keeps them, and turns the EMF lines into metrics.
   const write = (line: string) => process.stdout.write(`${line}\n`);
+  const logger = createLogger({ level: config.logLevel, format: "json", write });
+  const endpoints = config.notifications.endpoints;
+  // Loaded only with endpoints: the SQS client is weight every cold start would pay.
+  const events = endpoints.length > 0 ? new (await import("../adapters/sqs/event-queue.ts")).SqsEventQueue(new (await import("@aws-sdk/client-sqs")).SQSClient({}), config.eventsQueueUrl) : null;
   const app = createApp(registry, {
-    observation: { logger: createLogger({ level: config.logLevel, format: "json", write }), metrics: new EmbeddedMetrics(write) },
+    observation: { logger, metrics: new EmbeddedMetrics(write) },
+    // The request waits for SQS to take the messages, never for a receiver.
+    events: { ...(events ? { sink: { record: (found: RegistryEvent[]) => sendEvents(events, envelopesFor(endpoints, found)) } } : {}), source: { instanceID: "aws-lambda" } },
     readiness: storageReadiness(stores),
     maxRequestBytes: LAMBDA_MAX_REQUEST_BYTES,
     maintenance: {
@@ -118,7 +132,7 @@ async function deploy(env: Environment): Promise<Deployment> {
       return context?.http?.sourceIp ?? context?.identity?.sourceIp;
     },
   });
-  return { config, registry, stores, serve: handle(app) };
+  return { config, registry, stores, serve: handle(app), logger, events };
 }
 
 /** Retention rules, then the scanning collector over DynamoDB and S3. */
@@ -153,7 +167,23 @@ async function maintain({ config, registry, stores }: Deployment): Promise<Sched
   return { expired, collected };
 }
 
-function isScheduled(event: LambdaEvent | ScheduledEvent): event is ScheduledEvent {
+type SqsResult = { batchItemFailures: { itemIdentifier: string }[] };
+
+/** The events queue's event source mapping invoked us: post each envelope (observability/events/sqs-consumer.ts). */
+async function deliverEvents({ config, logger, events }: Deployment, event: SqsEvent): Promise<SqsResult> {
+  if (!events) {
+    // Messages left from before NOTIFICATIONS was unset: nothing to send them to.
+    logger.log("warn", "event messages dropped: NOTIFICATIONS has no endpoints", { messages: event.Records.length });
+    return { batchItemFailures: [] };
+  }
+  return consumeSqsEvent(event, config.notifications.endpoints, logger, (handle, seconds) => events.retryAfter(handle, seconds));
+}
+
+async function sendEvents(queue: SqsEventQueue, envelopes: QueuedEnvelope[]): Promise<void> {
+  if (envelopes.length > 0) await queue.sendBatch(envelopes);
+}
+
+function isScheduled(event: LambdaEvent | ScheduledEvent | SqsEvent): event is ScheduledEvent {
   return (event as Partial<ScheduledEvent>).source === "aws.events";
 }
 

@@ -21,7 +21,12 @@ export function loadConfig(): RegistryConfig {
       throw new ConfigError([`REGISTRY_CONFIG=${path} is not valid JSON: syntax error ${where}`.trim()]);
     }
   }
-  return resolveConfig(file, { ...process.env, AUTH_CONFIG: process.env.AUTH_CONFIG ?? readAuthConfigFile() });
+  const config = resolveConfig(file, { ...process.env, AUTH_CONFIG: process.env.AUTH_CONFIG ?? readAuthConfigFile() });
+  // The Node server delivers from DATA_DIR's SQLite outbox; with S3 + DynamoDB only the Lambda (SQS) delivers events.
+  if (config.backend === "aws" && config.notifications.endpoints.length > 0) {
+    throw new ConfigError(['notifications with backend "aws" are delivered by the Lambda (SQS), not by the Node server: unset them here']);
+  }
+  return config;
 }
 
 /** AUTH_CONFIG_FILE: the auth section in a file of its own (e.g. a mounted secret). */

@@ -35,6 +35,10 @@ import { answerClientErrorsAsOci } from "./node-client-errors.ts";
 import { nodeRequestBody } from "./node-request-body.ts";
 import { Server as HttpServer } from "node:http";
 import { scannedQuotaDeps } from "../lifecycle/namespace-usage.ts";
+import { openNodeEvents } from "./node-events.ts";
+import { collectionEvents } from "../observability/events/collection-events.ts";
+import type { RetentionReport } from "../lifecycle/retention.ts";
+import { hostname } from "node:os";
 
 /** Soon after start (leftovers of a crash go first), then every gcIntervalSeconds; one run at a time. */
 function collectPeriodically(config: RegistryConfig, collect: () => Promise<LocalCollection>, metrics: PrometheusMetrics, logger: Logger): { stop(): void } {
@@ -137,16 +141,25 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
   const redirects = aws && config.blobRedirects ? { blobReadRedirects: { signer: aws.blobs, expiresInSeconds: config.blobRedirectTtlSeconds } } : {};
   const metrics = new PrometheusMetrics(local ? { uploadsInProgress: () => local.store.countUploads() } : {});
   if (options.clusterMetrics) metrics.shareWithPrimary();
+  // The outbox and audit table need SQLite: on local disk only (BACKEND=aws on Node logs audit lines, records no events).
+  const source = { addr: `${hostname()}:${config.port}`, instanceID: processOwner() };
+  const events = local ? openNodeEvents(dataDir, config.notifications, { logger: options.logger, metrics: metrics.eventDelivery, owner: processOwner() }) : null;
+  /** A collection's deletes as events (POST /admin/gc and scheduled runs alike). */
+  const announce = (result: { collection: CollectionReport; retention?: RetentionReport }) => {
+    const found = collectionEvents(result, source);
+    if (found.length > 0) void Promise.resolve(events?.sink.record(found)).catch((error: unknown) => options.logger.log("error", "collection events not recorded", { error: error instanceof Error ? error.message : String(error) }));
+  };
   /** POST /admin/gc runs counted like scheduled ones. */
   const counted = <T extends { collection: CollectionReport }>(run: Promise<T>): Promise<T> =>
     run.then(
-      (result) => (metrics.collectionFinished(result.collection), result),
+      (result) => (metrics.collectionFinished(result.collection), announce(result), result),
       (error: unknown) => {
         metrics.collectionFinished(null);
         throw error;
       },
     );
   const maintenance: Maintenance = {
+    ...(events ? { audit: events.audit } : {}),
     usage: () => measureUsage(aws ? aws.metadata : local!.store),
     collect: ({ dryRun }) => counted(local ? collectLocal(config, local.store, { dryRun }) : collectAws(config, aws!, { dryRun })),
     deleteRepository: (name: string) => deleteRepository(aws ? aws.metadata : local!.store, blobs, name),
@@ -158,6 +171,7 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     ...(config.uploadUrl ? { uploadUrl: config.uploadUrl } : {}),
     observation: { logger: options.logger, metrics },
+    events: { ...(events ? { sink: events.sink } : {}), source },
     readiness: storageReadiness({ blobs, metadata: aws?.metadata ?? local!.store, ...(local ? { blobsCheck: () => writableDirectory(join(dataDir, "blobs")) } : {}) }),
     metrics: {
       render: options.clusterMetrics ?? (() => metrics.render()),
@@ -199,7 +213,8 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     : null;
   sweep?.unref();
   const collect = local ? () => collectLocal(config, local.store) : aws ? () => collectAws(config, aws) : null;
-  const collecting = collect && options.sweeps && config.gcIntervalSeconds > 0 ? collectPeriodically(config, collect, metrics, options.logger) : null;
+  const announced = collect ? () => collect().then((result) => (announce(result), result)) : null;
+  const collecting = announced && options.sweeps && config.gcIntervalSeconds > 0 ? collectPeriodically(config, announced, metrics, options.logger) : null;
 
   return {
     inFlight: () => inFlight,
@@ -210,8 +225,10 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
         if (sweep) clearInterval(sweep);
         collecting?.stop();
         server.close(() => {
-          local?.close();
-          done();
+          void (events?.close() ?? Promise.resolve()).finally(() => {
+            local?.close();
+            done();
+          });
         });
         // Idle keep-alive connections would hold close() open until their clients leave.
         if ("closeIdleConnections" in server) server.closeIdleConnections();

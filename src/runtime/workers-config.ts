@@ -26,11 +26,15 @@ export interface WorkersSecrets {
   AUTH_CONFIG?: string;
   /** Pull-through mirrors as JSON (README "Pull-through cache"); a secret because it may hold upstream credentials. */
   MIRRORS?: string;
+  /** Webhook endpoints as JSON (README "Events and audit"); a secret because it holds signing secrets. Needs the REGISTRY_EVENTS queue. */
+  NOTIFICATIONS?: string;
 }
 
 export interface WorkersConfig extends Pick<RegistryConfig, "partSize" | "maxManifestBytes" | "automaticMount" | "uploadTtlSeconds" | "immutableTags" | "gcGraceSeconds" | "retention" | "quotas" | "auth"> {
   /** How long content by digest stays in each location's Cache API, when edge caching is on. */
   edgeCacheSeconds?: number;
+  /** RegistryConfig.notifications, when it has endpoints (the NOTIFICATIONS secret). */
+  notifications?: RegistryConfig["notifications"];
   /** RegistryConfig.mirrors, when any (the MIRRORS secret). */
   mirrors?: RegistryConfig["mirrors"];
   /** Largest request body Cloudflare lets through on the zone's plan; larger uploads get a 413 that says how to chunk. */
@@ -58,7 +62,7 @@ export function resolveWorkersConfig(vars: WorkersVars, secrets: WorkersSecrets 
   let shared: RegistryConfig | undefined;
   try {
     const { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS, GC_GRACE_SECONDS, RETENTION, PUBLIC_URL, QUOTAS } = vars;
-    shared = resolveConfig({}, { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS, GC_GRACE_SECONDS, RETENTION, PUBLIC_URL, QUOTAS, AUTH_CONFIG: secrets.AUTH_CONFIG, MIRRORS: secrets.MIRRORS });
+    shared = resolveConfig({}, { PART_SIZE, MAX_MANIFEST_BYTES, AUTOMATIC_MOUNT, UPLOAD_TTL_SECONDS, IMMUTABLE_TAGS, GC_GRACE_SECONDS, RETENTION, PUBLIC_URL, QUOTAS, AUTH_CONFIG: secrets.AUTH_CONFIG, MIRRORS: secrets.MIRRORS, NOTIFICATIONS: secrets.NOTIFICATIONS });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...error.message.split("\n  - ").slice(1));
@@ -81,7 +85,7 @@ export function resolveWorkersConfig(vars: WorkersVars, secrets: WorkersSecrets 
     problems.push("auth.signingKeys (secret AUTH_CONFIG) is empty: a Worker needs a lasting key every isolate shares (`npm run auth:keygen` prints one)");
   }
   if (problems.length > 0 || !shared) throw new ConfigError(problems);
-  const { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, retention, quotas, auth, publicUrl, mirrors } = shared;
+  const { partSize, maxManifestBytes, automaticMount, uploadTtlSeconds, immutableTags, gcGraceSeconds, retention, quotas, auth, publicUrl, mirrors, notifications } = shared;
   return {
     partSize,
     maxManifestBytes,
@@ -92,6 +96,7 @@ export function resolveWorkersConfig(vars: WorkersVars, secrets: WorkersSecrets 
     retention,
     quotas,
     maxRequestBytes,
+    ...(notifications.endpoints.length > 0 ? { notifications } : {}),
     ...(mirrors.length > 0 ? { mirrors } : {}),
     ...(edgeCacheSeconds > 0 ? { edgeCacheSeconds } : {}),
     ...(auth ? { auth } : {}),

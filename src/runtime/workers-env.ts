@@ -2,6 +2,7 @@ import type { AuthStateObject } from "../adapters/durable-object/auth-state-obje
 import type { CatalogObject } from "../adapters/durable-object/catalog-object.ts";
 import type { IndexShardObject } from "../adapters/durable-object/index-shard-object.ts";
 import type { RepositoryObject } from "../adapters/durable-object/repository-object.ts";
+import type { QueuedEnvelope } from "../observability/events/queued-delivery.ts";
 import type { WorkersSecrets, WorkersVars } from "./workers-config.ts";
 
 /**
@@ -21,4 +22,6 @@ export interface WorkersEnv extends WorkersVars, WorkersSecrets {
   GC_STEP_SUBREQUESTS?: string;
   /** Failed logins and used refresh tokens, shared by every isolate (auth-state-object.ts). */
   AUTH_STATE: DurableObjectNamespace<AuthStateObject>;
+  /** Cloudflare Queue of events waiting for their webhooks (producer and consumer: this Worker); needed with NOTIFICATIONS. */
+  REGISTRY_EVENTS?: Queue<QueuedEnvelope>;
 }

@@ -30,6 +30,10 @@ import { LEFTOVER_MIN_AGE_MS, sweepObjectLeftovers } from "../lifecycle/object-l
 import { resolveWorkersConfig, type WorkersConfig } from "./workers-config.ts";
 import type { WorkersEnv } from "./workers-env.ts";
 
+import { deliverQueued, envelopesFor, type QueuedEnvelope } from "../observability/events/queued-delivery.ts";
+import type { RegistryEvent } from "../observability/events/envelope.ts";
+import type { Logger } from "../observability/log.ts";
+
 export { AuthStateObject } from "../adapters/durable-object/auth-state-object.ts";
 export { CatalogObject } from "../adapters/durable-object/catalog-object.ts";
 export { IndexShardObject } from "../adapters/durable-object/index-shard-object.ts";
@@ -41,6 +45,7 @@ interface Deployment {
   metadata: DurableObjectMetadataStore;
   blobs: R2BlobStore;
   app: Hono;
+  logger: Logger;
 }
 
 const EXPIRY_BATCHES = 5;
@@ -62,7 +67,9 @@ function deploymentFor(env: WorkersEnv): Promise<Deployment> {
 }
 
 async function deploy(env: WorkersEnv): Promise<Deployment> {
-  const config = resolveWorkersConfig(env, { AUTH_CONFIG: env.AUTH_CONFIG, MIRRORS: env.MIRRORS });
+  const config = resolveWorkersConfig(env, { AUTH_CONFIG: env.AUTH_CONFIG, MIRRORS: env.MIRRORS, NOTIFICATIONS: env.NOTIFICATIONS });
+  const endpoints = config.notifications?.endpoints ?? [];
+  if (endpoints.length > 0 && !env.REGISTRY_EVENTS) throw new ConfigError(["NOTIFICATIONS needs the REGISTRY_EVENTS queue binding (wrangler.toml [[queues.producers]] and [[queues.consumers]])"]);
   const blobs = new R2BlobStore(env.BLOBS);
   const metadata = new DurableObjectMetadataStore({ repositories: env.REPOSITORIES, indexShards: env.INDEX_SHARDS, catalog: env.CATALOG });
   const registry = new Registry({
@@ -95,6 +102,9 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
     write: (line, level) => (level === "error" ? console.error(line) : console.log(line)),
   });
   const observation = { logger, ...(env.REGISTRY_ANALYTICS ? { metrics: new AnalyticsEngineMetrics(env.REGISTRY_ANALYTICS) } : {}) };
+  const queue = env.REGISTRY_EVENTS;
+  // The queue holds each event until the consumer (queue() below) has delivered it; the request only waits for the send.
+  const sink = queue && endpoints.length > 0 ? { sink: { record: (events: RegistryEvent[]) => sendEvents(queue, envelopesFor(endpoints, events)) } } : {};
   const edgeCache = config.edgeCacheSeconds ? { edgeCache: { cache: new WorkersEdgeCache(caches.default), seconds: config.edgeCacheSeconds } } : {};
   const app = createApp(registry, {
     maxRequestBytes: config.maxRequestBytes,
@@ -102,6 +112,7 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
     drainRefusedBodies: { maxBytes: config.maxRequestBytes, timeoutMs: 30_000 },
     maintenance,
     observation,
+    events: { ...sink, source: { instanceID: "cloudflare-workers" } },
     readiness: storageReadiness({ blobs, metadata }),
     mirrors: config.mirrors ?? [],
     ...edgeCache,
@@ -110,7 +121,7 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
     // Cloudflare sets it to the connecting client's address; a client cannot choose it.
     clientAddress: (c) => c.req.header("cf-connecting-ip"),
   });
-  return { config, registry, metadata, blobs, app };
+  return { config, registry, metadata, blobs, app, logger };
 }
 
 /** Retention rules, then the scanning collector (lifecycle/scanning-collector.ts): the cron's work, and POST /admin/gc's. */
@@ -154,6 +165,10 @@ const DEFAULT_GC_STEP_SUBREQUESTS = 600;
 /** Wall time one run spends on collection: well inside a cron invocation's limits. */
 const GC_STEP_MAX_MS = 60_000;
 
+async function sendEvents(queue: Queue<QueuedEnvelope>, envelopes: QueuedEnvelope[]): Promise<void> {
+  if (envelopes.length > 0) await queue.sendBatch(envelopes.map((body) => ({ body, contentType: "json" })));
+}
+
 /** Configuration mistakes whose messages name settings, never their values: safe to show. */
 function isConfigurationError(error: unknown): error is ConfigError | AuthConfigError {
   return error instanceof ConfigError || error instanceof AuthConfigError;
@@ -170,6 +185,16 @@ export default {
       return new Response(`${error.message}\n`, { status: 500, headers: { "Content-Type": "text/plain", "X-Content-Type-Options": "nosniff" } });
     }
     return app.fetch(request, env, ctx);
+  },
+
+  /** The REGISTRY_EVENTS queue's consumer: posts each envelope to its webhook, retried by the queue with backoff. */
+  async queue(batch, env) {
+    const { config, logger } = await deploymentFor(env);
+    await deliverQueued(
+      batch.messages.map((message) => ({ body: message.body, attempts: message.attempts, ack: () => message.ack(), retry: (delaySeconds) => message.retry({ delaySeconds }) })),
+      config.notifications?.endpoints ?? [],
+      logger,
+    );
   },
 
   /**
@@ -207,4 +232,4 @@ export default {
     if (leftovers.files > 0) console.log(`leftover sweep: removed ${leftovers.files} object(s) no record names (${leftovers.bytes} bytes)`);
     for (const problem of leftovers.problems) console.error(`garbage collection: ${problem}`);
   },
-} satisfies ExportedHandler<WorkersEnv>;
+} satisfies ExportedHandler<WorkersEnv, QueuedEnvelope>;

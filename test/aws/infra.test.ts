@@ -168,6 +168,23 @@ describe("infra: the AWS CDK stack", () => {
     });
   });
 
+  it("has an encrypted SQS queue for events, consumed by the function with partial batch failures, and tells the function its URL", () => {
+    const queues = Object.keys(template.findResources("AWS::SQS::Queue"));
+    expect(queues).toHaveLength(1);
+    template.hasResourceProperties("AWS::SQS::Queue", { VisibilityTimeout: 720, MessageRetentionPeriod: 1209600, SqsManagedSseEnabled: true });
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      EventSourceArn: { "Fn::GetAtt": [queues[0], "Arn"] },
+      FunctionName: { Ref: ids.fn },
+      BatchSize: 10,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+    template.hasResourceProperties("AWS::Lambda::Function", { Environment: { Variables: Match.objectLike({ EVENTS_QUEUE_URL: { Ref: queues[0] } }) } });
+    const actions = Object.values(template.findResources("AWS::IAM::Policy")).flatMap((policy) =>
+      (policy as { Properties: { PolicyDocument: { Statement: { Action: string | string[] }[] } } }).Properties.PolicyDocument.Statement.flatMap((s) => [s.Action].flat()),
+    );
+    for (const action of ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]) expect(actions).toContain(action);
+  });
+
   it("bundles a handler that answers a Function URL event", async () => {
     const bundled = (await import(pathToFileURL(join(bundleDir, "index.mjs")).href)) as {
       createLambdaHandler: (env: Record<string, string>) => (event: unknown) => Promise<APIGatewayProxyResult>;

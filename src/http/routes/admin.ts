@@ -5,12 +5,14 @@
  *
  *   GET  /admin/usage               bytes per repository, namespace and overall (JSON)
  *   POST /admin/gc[?dry-run=true]   retention rules, then garbage collection; the report (JSON)
+ *   GET  /admin/audit[?repository=&limit=]  the latest audit entries, newest first (Node)
  *   DELETE /admin/repositories/<name>  every manifest, tag, link and upload of the repository;
  *                                   its blobs are collected by the next run
  */
 import type { Hono } from "hono";
 import { RegistryError } from "../../core/errors.ts";
 import { isRepositoryName } from "../../core/names.ts";
+import type { AuditStore } from "../../observability/events/outbox.ts";
 
 /** What a runtime can do for its operators; each runtime supplies its stores' versions. */
 export interface Maintenance {
@@ -18,6 +20,8 @@ export interface Maintenance {
   collect(options: { dryRun: boolean }): Promise<unknown>;
   /** Null: no such repository. Absent: this backend cannot delete a repository at once. */
   deleteRepository?(repository: string): Promise<unknown | null>;
+  /** The audit log's latest entries (Node: SQLite); absent: GET /admin/audit answers 404. */
+  audit?: AuditStore;
 }
 
 export function adminRoutes(app: Hono, maintenance: Maintenance | undefined): void {
@@ -25,6 +29,13 @@ export function adminRoutes(app: Hono, maintenance: Maintenance | undefined): vo
     throw new RegistryError("UNSUPPORTED", "this deployment has no maintenance endpoints configured", { status: 404 });
   };
   app.on(["GET", "HEAD"], "/admin/usage", async (c) => (maintenance ? c.json(await maintenance.usage()) : unavailable()));
+  app.on(["GET", "HEAD"], "/admin/audit", (c) => {
+    if (!maintenance?.audit) return unavailable();
+    const limit = Number(c.req.query("limit") ?? 100);
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new RegistryError("UNSUPPORTED", "limit must be a whole number from 1 to 1000", { status: 400 });
+    const repository = c.req.query("repository");
+    return c.json({ entries: maintenance.audit.recent(limit, repository || undefined) });
+  });
   app.post("/admin/gc", async (c) => {
     if (!maintenance) return unavailable();
     const dryRun = ["true", "1"].includes(c.req.query("dry-run") ?? "");

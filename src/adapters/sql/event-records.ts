@@ -1,0 +1,119 @@
+/**
+ * The events outbox and the audit log in SQL (registry.db on Node). Rows of the outbox
+ * live until delivered or dropped; the audit log keeps its last AUDIT_ROWS entries.
+ * A claim is an UPDATE that succeeds only while no other claim is live, so of two
+ * processes one sends a row and the other skips it.
+ */
+import type { SqlDriver } from "./driver.ts";
+import type { AuditEntry, AuditStore, Outbox, OutboxEntry } from "../../observability/events/outbox.ts";
+
+const AUDIT_ROWS = 100_000;
+
+export function createEventTables(driver: SqlDriver): void {
+  driver.exec(`CREATE TABLE IF NOT EXISTS event_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    endpoint TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER NOT NULL,
+    claimed_by TEXT,
+    claimed_until INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX IF NOT EXISTS event_outbox_due ON event_outbox (next_at);
+  CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    repository TEXT,
+    entry TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS audit_log_repository ON audit_log (repository, id);`);
+}
+
+export class SqlOutbox implements Outbox {
+  private readonly driver: SqlDriver;
+  constructor(driver: SqlDriver) {
+    this.driver = driver;
+  }
+
+  add(entries: { endpoint: string; body: string }[], now: number): void {
+    this.driver.transaction(() => {
+      for (const entry of entries) this.driver.run("INSERT INTO event_outbox (endpoint, body, next_at) VALUES (?, ?, ?)", entry.endpoint, entry.body, now);
+    });
+  }
+
+  claimDue(owner: string, now: number, claimUntil: number, limit: number): OutboxEntry[] {
+    return this.driver.transaction(() => {
+      const due = this.driver.all<OutboxEntry>(
+        "SELECT id, endpoint, body, attempts FROM event_outbox WHERE next_at <= ? AND claimed_until <= ? ORDER BY id LIMIT ?",
+        now,
+        now,
+        limit,
+      );
+      return due.filter((row) => this.driver.run("UPDATE event_outbox SET claimed_by = ?, claimed_until = ? WHERE id = ? AND claimed_until <= ?", owner, claimUntil, row.id, now));
+    });
+  }
+
+  delivered(id: number): void {
+    this.driver.run("DELETE FROM event_outbox WHERE id = ?", id);
+  }
+
+  retryAt(id: number, attempts: number, nextAt: number): void {
+    this.driver.run("UPDATE event_outbox SET attempts = ?, next_at = ?, claimed_by = NULL, claimed_until = 0 WHERE id = ?", attempts, nextAt, id);
+  }
+
+  dropped(id: number): void {
+    this.driver.run("DELETE FROM event_outbox WHERE id = ?", id);
+  }
+}
+
+/**
+ * Audit entries are written in batches (one transaction per FLUSH_MS or FLUSH_ROWS): a pull
+ * must not pay a synchronous disk write of its own. A crash loses at most the last batch
+ * here; the JSON line each entry also went to (stdout) is the record of it.
+ */
+const FLUSH_MS = 500;
+const FLUSH_ROWS = 200;
+
+export class SqlAuditStore implements AuditStore {
+  #added = 0;
+  #pending: AuditEntry[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly driver: SqlDriver;
+  constructor(driver: SqlDriver) {
+    this.driver = driver;
+  }
+
+  add(entry: AuditEntry): void {
+    this.#pending.push(entry);
+    if (this.#pending.length >= FLUSH_ROWS) this.flush();
+    else if (!this.#timer) {
+      this.#timer = setTimeout(() => this.flush(), FLUSH_MS);
+      this.#timer.unref?.();
+    }
+  }
+
+  /** Writes what is pending now (also before close). */
+  flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const batch = this.#pending;
+    if (batch.length === 0) return;
+    this.#pending = [];
+    this.driver.transaction(() => {
+      for (const entry of batch) this.driver.run("INSERT INTO audit_log (repository, entry) VALUES (?, ?)", entry.repository ?? null, JSON.stringify(entry));
+    });
+    // Trimmed now and then, not on every write.
+    this.#added += batch.length;
+    if (this.#added >= 1000) {
+      this.#added = 0;
+      this.driver.run("DELETE FROM audit_log WHERE id <= (SELECT MAX(id) FROM audit_log) - ?", AUDIT_ROWS);
+    }
+  }
+
+  recent(limit: number, repository?: string): AuditEntry[] {
+    this.flush();
+    const rows = repository
+      ? this.driver.all<{ entry: string }>("SELECT entry FROM audit_log WHERE repository = ? ORDER BY id DESC LIMIT ?", repository, limit)
+      : this.driver.all<{ entry: string }>("SELECT entry FROM audit_log ORDER BY id DESC LIMIT ?", limit);
+    return rows.map((row) => JSON.parse(row.entry) as AuditEntry);
+  }
+}
