@@ -44,7 +44,7 @@ export function recordEvents(app: Hono, options: EventOptions): void {
     const action = actionOf(method, route, status);
     const refused = status === 401 || status === 403;
     if (!action && !refused) return;
-    const reference = route === MANIFEST || route === BLOB ? decodeURIComponent(url.pathname.split("/").at(-1) ?? "") : undefined;
+    const reference = route === MANIFEST || route === BLOB ? decodedOrRaw(url.pathname.split("/").at(-1) ?? "") : undefined;
     const digest = c.res.headers.get("docker-content-digest") ?? (reference?.includes(":") ? reference : undefined);
     const tag = reference && !reference.includes(":") ? reference : undefined;
     const audit: AuditEntry = {
@@ -95,6 +95,15 @@ export function recordEvents(app: Hono, options: EventOptions): void {
       options.logger.log("error", "event not recorded", { action, repository, error: error instanceof Error ? error.message : String(error) });
     }
   });
+}
+
+/** A path segment decoded; a malformed escape (a refused request may carry one) is kept as sent. */
+function decodedOrRaw(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 function actionOf(method: string, route: string, status: number): EventAction | undefined {
