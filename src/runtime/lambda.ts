@@ -107,8 +107,10 @@ async function deploy(env: Environment): Promise<Deployment> {
   const write = (line: string) => process.stdout.write(`${line}\n`);
   const logger = createLogger({ level: config.logLevel, format: "json", write });
   const endpoints = config.notifications.endpoints;
-  // Loaded only with endpoints: the SQS client is weight every cold start would pay.
-  const events = endpoints.length > 0 ? new (await import("../adapters/sqs/event-queue.ts")).SqsEventQueue(new (await import("@aws-sdk/client-sqs")).SQSClient({}), config.eventsQueueUrl) : null;
+  // Loaded only with endpoints: the SQS client is weight every cold start would pay. A queue URL's
+  // origin is its SQS endpoint (what the SDK would switch to itself, with a warning per call).
+  const sqsClient = async () => new (await import("@aws-sdk/client-sqs")).SQSClient({ endpoint: new URL(config.eventsQueueUrl).origin });
+  const events = endpoints.length > 0 ? new (await import("../adapters/sqs/event-queue.ts")).SqsEventQueue(await sqsClient(), config.eventsQueueUrl) : null;
   const app = createApp(registry, {
     observation: { logger, metrics: new EmbeddedMetrics(write) },
     // The request waits for SQS to take the messages, never for a receiver.
