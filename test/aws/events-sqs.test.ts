@@ -6,7 +6,8 @@
  * ReceiveMessage, invokes the handler with the SQS event built from it, and deletes what the
  * handler did not report as a batch item failure. A receiver on 127.0.0.1 checks the
  * signature. A failed delivery is handed back by fauxqs after the visibility the handler set
- * with ChangeMessageVisibility, with ApproximateReceiveCount 2, and is then delivered.
+ * with ChangeMessageVisibility, with ApproximateReceiveCount 2, and is then delivered. The
+ * scheduled run's retention deletes travel the same way.
  */
 import { createHash, createHmac } from "node:crypto";
 import { once } from "node:events";
@@ -70,6 +71,7 @@ describe("events through SQS (fauxqs) on the Lambda handler", () => {
       DYNAMODB_ENDPOINT: dynamodbEndpoint,
       NOTIFICATIONS: JSON.stringify(notifications),
       EVENTS_QUEUE_URL: queueUrl,
+      RETENTION: JSON.stringify([{ repositories: ["kept/*"], keepLastTags: 1 }]),
     });
   });
   afterAll(async () => {
@@ -200,5 +202,19 @@ describe("events through SQS (fauxqs) on the Lambda handler", () => {
     expect(await invokeWithMessages(messages)).toEqual([]);
     const { events } = expectSigned(received[0]!);
     expect(events[0]).toMatchObject({ action: "delete", target: { repository: "team/gone", tag: "old" } });
+  });
+
+  it("the scheduled run's retention deletes are sent through the queue, the collector as actor", async () => {
+    await pushImage("kept/app", "v1");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await pushImage("kept/app", "v2");
+    await invokeWithMessages(await receive(2));
+    received.length = 0;
+    await handler({ source: "aws.events", "detail-type": "Scheduled Event" } as never);
+    const messages = await receive(2);
+    expect(messages).toHaveLength(1);
+    expect(await invokeWithMessages(messages)).toEqual([]);
+    const { events } = expectSigned(received[0]!);
+    expect(events).toEqual([expect.objectContaining({ action: "delete", target: { repository: "kept/app", tag: "v1" }, actor: { name: "garbage-collector" }, source: { instanceID: "aws-lambda" } })]);
   });
 });
