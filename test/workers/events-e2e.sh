@@ -9,7 +9,9 @@
 #      the queue for a retry after the endpoint's backoff, and the second post is answered
 #      200. Both posts carry the same body, Distribution's envelope, with a valid
 #      X-Registry-Signature (HMAC-SHA256, checked here with openssl);
-#   2. a pull of the manifest and a delete of the tag arrive as pull and delete events.
+#   2. a pull of the manifest and a delete of the tag arrive as pull and delete events;
+#   3. the cron (run through wrangler's /__scheduled) applies a retention rule keeping one tag:
+#      the tag it deletes arrives as a delete event with the collector as actor.
 #
 #   bash test/workers/events-e2e.sh        (npm run test:workers:e2e:events)
 set -euo pipefail
@@ -66,7 +68,8 @@ grep -q "receiver on" "$work/receiver.log" || fail "the receiver did not start: 
 step "the Worker with NOTIFICATIONS naming the receiver"
 notifications=$(jq -cn --arg url "http://127.0.0.1:$receiver_port/events" --arg secret "$secret" \
   '{endpoints: [{name: "ci", url: $url, secret: $secret, backoffSeconds: 1, maxAttempts: 5}]}')
-start_worker "$work/state" "NOTIFICATIONS=$notifications" >/dev/null
+retention='[{"repositories": ["kept/*"], "keepLastTags": 1}]'
+WORKER_TEST_SCHEDULED=1 start_worker "$work/state" "NOTIFICATIONS=$notifications" "RETENTION=$retention" >/dev/null
 registry=${REGISTRY_URL#http://}
 echo "the Worker on $REGISTRY_URL"
 
@@ -130,5 +133,16 @@ actions=$(for n in 3 4; do body_of "$n" | jq -r '.events[] | "\(.action) \(.targ
 expect_equal "the events" "delete team/app v1;pull team/app v1;" "$actions"
 sleep 2
 expect_equal "requests the receiver got (no duplicates)" 4 "$(wc -l <"$received" | tr -d ' ')"
+
+step "the cron's retention deletes a tag: a delete event with the collector as actor"
+skopeo copy --dest-tls-verify=false "oci:$layout:v1" "docker://$registry/kept/app:old" >/dev/null
+sleep 0.1 # retention keeps the tags moved last: keep the two apart
+skopeo copy --dest-tls-verify=false "oci:$layout:v1" "docker://$registry/kept/app:new" >/dev/null
+wait_for_requests 6 30
+expect_equal "GET /__scheduled (the cron handler)" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$REGISTRY_URL/__scheduled?cron=17+*+*+*+*")"
+wait_for_requests 7 30
+expect_signed 7
+expect_equal "the cron's event" "delete kept/app old garbage-collector GC" "$(body_of 7 | jq -r '.events[] | "\(.action) \(.target.repository) \(.target.tag) \(.actor.name) \(.request.method)"')"
+expect_equal "the tags left" '["new"]' "$(curl -fsS "$REGISTRY_URL/v2/kept/app/tags/list" | jq -c .tags)"
 
 printf '\nWorkers events e2e passed\n'
