@@ -1,7 +1,9 @@
 /**
  * Registry events and the audit log, read off each answered request: a manifest PUT
  * answered 201 is a push, a manifest GET answered 200 a pull, a 202 to DELETE of a
- * manifest, tag, blob or repository a delete; any 401 or 403 is a refusal. Events go to
+ * manifest, tag, blob or repository a delete; any 401 or 403 is a refusal. A route whose
+ * pattern says nothing of what it changed (the web interface's delete forms) notes the
+ * change with noteChange, and it is recorded the same way. Events go to
  * the runtime's sink (Node: the SQLite outbox) after the change was committed and before
  * the answer leaves; delivery happens elsewhere, so no receiver slows a request. Audit
  * entries are logged as JSON lines on every runtime (message "audit").
@@ -11,6 +13,30 @@ import type { Logger } from "../observability/log.ts";
 import type { EventAction, RegistryEvent } from "../observability/events/envelope.ts";
 import type { AuditEntry } from "../observability/events/outbox.ts";
 import { identityOf, repositoryOf, requestIdOf, routePatternOf } from "./observe.ts";
+
+/** A delete made by a route other than the /v2/ and /admin/ ones below (the web interface's forms). */
+export interface NotedChange {
+  action: "delete";
+  kind: "tag" | "manifest" | "repository";
+  repository: string;
+  digest?: string;
+  tag?: string;
+  /** Who made it (`user:alice`, `anonymous`): a page's visitor is a session, not a token caller. */
+  identity: string;
+}
+
+declare module "hono" {
+  interface ContextVariableMap {
+    registryChange?: NotedChange;
+  }
+}
+
+/** Records `change` as the request's event and audit entry, as if made through the API. */
+export function noteChange(c: Context, change: NotedChange): void {
+  c.set("registryChange", change);
+}
+
+type TargetKind = "manifest" | "tag" | "blob" | "repository";
 
 export interface EventSink {
   /** Records events durably (or hands them to a durable queue); must not wait on a receiver. */
@@ -37,19 +63,21 @@ export function recordEvents(app: Hono, options: EventOptions): void {
     const route = routePatternOf(c);
     const method = c.req.method;
     const url = new URL(c.req.url);
-    const repository = repositoryOf(url.pathname, route);
-    const identity = identityOf(c) ?? "anonymous";
+    const noted = c.get("registryChange");
+    const action = noted?.action ?? actionOf(method, route, status);
+    const refused = !noted && (status === 401 || status === 403);
+    if (!action && !refused) return;
+    const repository = noted ? noted.repository : repositoryOf(url.pathname, route);
+    const identity = noted?.identity ?? identityOf(c) ?? "anonymous";
     const addr = options.clientAddress?.(c);
     const requestId = requestIdOf(c);
-    const action = actionOf(method, route, status);
-    const refused = status === 401 || status === 403;
-    if (!action && !refused) return;
-    const reference = route === MANIFEST || route === BLOB ? decodedOrRaw(url.pathname.split("/").at(-1) ?? "") : undefined;
-    const digest = c.res.headers.get("docker-content-digest") ?? (reference?.includes(":") ? reference : undefined);
-    const tag = reference && !reference.includes(":") ? reference : undefined;
+    const reference = !noted && (route === MANIFEST || route === BLOB) ? decodedOrRaw(url.pathname.split("/").at(-1) ?? "") : undefined;
+    const digest = noted ? noted.digest : (c.res.headers.get("docker-content-digest") ?? (reference?.includes(":") ? reference : undefined));
+    const tag = noted ? noted.tag : reference && !reference.includes(":") ? reference : undefined;
+    const kind: TargetKind = noted?.kind ?? (route === BLOB ? "blob" : route === REPOSITORY ? "repository" : tag && action === "delete" ? "tag" : "manifest");
     const audit: AuditEntry = {
       time: new Date().toISOString(),
-      action: action ? `${action}${route === BLOB ? ":blob" : route === REPOSITORY ? ":repository" : tag && action === "delete" ? ":tag" : ""}` : `${method} ${route}`,
+      action: action ? `${action}${kind === "manifest" ? "" : `:${kind}`}` : `${method} ${route}`,
       outcome: refused ? "refused" : "ok",
       status,
       identity,
@@ -75,7 +103,7 @@ export function recordEvents(app: Hono, options: EventOptions): void {
         ...(route === MANIFEST && mediaType && action !== "delete" ? { mediaType } : {}),
         ...(digest ? { digest } : {}),
         ...(length !== undefined && action !== "delete" ? { size: length, length } : {}),
-        ...(digest && route !== REPOSITORY ? { url: `${url.origin}/v2/${repository}/${route === BLOB ? "blobs" : "manifests"}/${digest}` } : {}),
+        ...(digest && kind !== "repository" ? { url: `${url.origin}/v2/${repository}/${kind === "blob" ? "blobs" : "manifests"}/${digest}` } : {}),
         ...(eventTag ? { tag: eventTag } : {}),
       },
       request: {

@@ -30,6 +30,7 @@ import { awsStores } from "./aws-stores.ts";
 import { EmbeddedMetrics } from "../observability/embedded-metrics.ts";
 import { createLogger, type Logger } from "../observability/log.ts";
 import type { SqsEventQueue } from "../adapters/sqs/event-queue.ts";
+import { sendCollectionEvents, type CollectionRun } from "../observability/events/collection-events.ts";
 import type { RegistryEvent } from "../observability/events/envelope.ts";
 import { envelopesFor, type QueuedEnvelope } from "../observability/events/queued-delivery.ts";
 import { consumeSqsEvent, isSqsEvent, type SqsEvent } from "../observability/events/sqs-consumer.ts";
@@ -61,7 +62,12 @@ interface Deployment {
   logger: Logger;
   /** The SQS queue events wait in, when NOTIFICATIONS has endpoints (EVENTS_QUEUE_URL). */
   events: SqsEventQueue | null;
+  /** Sends a collection's deletes as events through the queue (nothing without endpoints). */
+  announce(run: CollectionRun): Promise<void>;
 }
+
+/** The envelope's `source` of every event this function sends. */
+const SOURCE = { instanceID: "aws-lambda" };
 
 /** A handler over `env`; the deployment is built on the first invocation and kept while the instance lives. */
 export function createLambdaHandler(env: Environment) {
@@ -107,17 +113,26 @@ async function deploy(env: Environment): Promise<Deployment> {
   const write = (line: string) => process.stdout.write(`${line}\n`);
   const logger = createLogger({ level: config.logLevel, format: "json", write });
   const endpoints = config.notifications.endpoints;
-  // Loaded only with endpoints: the SQS client is weight every cold start would pay.
-  const events = endpoints.length > 0 ? new (await import("../adapters/sqs/event-queue.ts")).SqsEventQueue(new (await import("@aws-sdk/client-sqs")).SQSClient({}), config.eventsQueueUrl) : null;
+  // Loaded only with endpoints: the SQS client is weight every cold start would pay. A queue URL's
+  // origin is its SQS endpoint (what the SDK would switch to itself, with a warning per call).
+  const sqsClient = async () => new (await import("@aws-sdk/client-sqs")).SQSClient({ endpoint: new URL(config.eventsQueueUrl).origin });
+  const events = endpoints.length > 0 ? new (await import("../adapters/sqs/event-queue.ts")).SqsEventQueue(await sqsClient(), config.eventsQueueUrl) : null;
+  const record = events ? (found: RegistryEvent[]) => sendEvents(events, envelopesFor(endpoints, found)) : undefined;
+  const announce = (run: CollectionRun) => sendCollectionEvents(record, run, SOURCE, logger);
   const app = createApp(registry, {
     observation: { logger, metrics: new EmbeddedMetrics(write) },
     // The request waits for SQS to take the messages, never for a receiver.
-    events: { ...(events ? { sink: { record: (found: RegistryEvent[]) => sendEvents(events, envelopesFor(endpoints, found)) } } : {}), source: { instanceID: "aws-lambda" } },
+    events: { ...(record ? { sink: { record } } : {}), source: SOURCE },
     readiness: storageReadiness(stores),
     maxRequestBytes: LAMBDA_MAX_REQUEST_BYTES,
     maintenance: {
       usage: () => measureUsage(stores.metadata),
-      collect: ({ dryRun }) => collectNow(config, stores, dryRun),
+      // POST /admin/gc: its retention deletes are events too.
+      collect: async ({ dryRun }) => {
+        const run = await collectNow(config, stores, dryRun);
+        await announce(run);
+        return run;
+      },
       deleteRepository: (name) => deleteRepository(stores.metadata, stores.blobs, name),
     },
     blobReadRedirects: { signer: stores.blobs, expiresInSeconds: config.blobRedirectTtlSeconds },
@@ -132,7 +147,7 @@ async function deploy(env: Environment): Promise<Deployment> {
       return context?.http?.sourceIp ?? context?.identity?.sourceIp;
     },
   });
-  return { config, registry, stores, serve: handle(app), logger, events };
+  return { config, registry, stores, serve: handle(app), logger, events, announce };
 }
 
 /** Retention rules, then the scanning collector over DynamoDB and S3. */
@@ -154,10 +169,11 @@ interface ScheduledResult {
 }
 
 /** The scheduled run: upload expiry, then garbage collection (lifecycle/scanning-collector.ts). */
-async function maintain({ config, registry, stores }: Deployment): Promise<ScheduledResult> {
+async function maintain({ config, registry, stores, announce }: Deployment): Promise<ScheduledResult> {
   const expired = await registry.uploads.expire(config.uploadTtlSeconds * 1000, { maxBatches: EXPIRY_BATCHES });
   console.log(`upload expiry: ${expired} abandoned upload(s) aborted`);
   const { retention, collection: collected, leftovers } = await collectNow(config, stores, false);
+  await announce({ retention, collection: collected });
   if (retention.tags.length + retention.manifests.length + retention.unpulled.length > 0) console.log(`retention: deleted ${retention.tags.length} tag(s), ${retention.manifests.length} untagged manifest(s) and ${retention.unpulled.length} unpulled mirrored manifest(s)`);
   console.log(
     `garbage collection: removed ${collected.blobsDeleted} blob(s) (${collected.bytesFreed} bytes) and ${collected.orphanLinksRemoved} link(s) no manifest uses; marked ${collected.blobsMarked}`,

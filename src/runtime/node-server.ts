@@ -36,7 +36,7 @@ import { nodeRequestBody } from "./node-request-body.ts";
 import { Server as HttpServer } from "node:http";
 import { scannedQuotaDeps } from "../lifecycle/namespace-usage.ts";
 import { openNodeEvents } from "./node-events.ts";
-import { collectionEvents } from "../observability/events/collection-events.ts";
+import { sendCollectionEvents } from "../observability/events/collection-events.ts";
 import type { RetentionReport } from "../lifecycle/retention.ts";
 import { hostname } from "node:os";
 
@@ -145,10 +145,7 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
   const source = { addr: `${hostname()}:${config.port}`, instanceID: processOwner() };
   const events = local ? openNodeEvents(dataDir, config.notifications, { logger: options.logger, metrics: metrics.eventDelivery, owner: processOwner() }) : null;
   /** A collection's deletes as events (POST /admin/gc and scheduled runs alike). */
-  const announce = (result: { collection: CollectionReport; retention?: RetentionReport }) => {
-    const found = collectionEvents(result, source);
-    if (found.length > 0) void Promise.resolve(events?.sink.record(found)).catch((error: unknown) => options.logger.log("error", "collection events not recorded", { error: error instanceof Error ? error.message : String(error) }));
-  };
+  const announce = (result: { collection: CollectionReport; retention?: RetentionReport }) => void sendCollectionEvents(events?.sink.record, result, source, options.logger);
   /** POST /admin/gc runs counted like scheduled ones. */
   const counted = <T extends { collection: CollectionReport }>(run: Promise<T>): Promise<T> =>
     run.then(

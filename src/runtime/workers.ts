@@ -30,6 +30,7 @@ import { LEFTOVER_MIN_AGE_MS, sweepObjectLeftovers } from "../lifecycle/object-l
 import { resolveWorkersConfig, type WorkersConfig } from "./workers-config.ts";
 import type { WorkersEnv } from "./workers-env.ts";
 
+import { sendCollectionEvents, type CollectionRun } from "../observability/events/collection-events.ts";
 import { deliverQueued, envelopesFor, type QueuedEnvelope } from "../observability/events/queued-delivery.ts";
 import type { RegistryEvent } from "../observability/events/envelope.ts";
 import type { Logger } from "../observability/log.ts";
@@ -46,7 +47,12 @@ interface Deployment {
   blobs: R2BlobStore;
   app: Hono;
   logger: Logger;
+  /** Sends a collection's deletes as events through the REGISTRY_EVENTS queue (nothing without endpoints). */
+  announce(run: CollectionRun): Promise<void>;
 }
+
+/** The envelope's `source` of every event this Worker sends. */
+const SOURCE = { instanceID: "cloudflare-workers" };
 
 const EXPIRY_BATCHES = 5;
 
@@ -90,11 +96,6 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
         "Set it with `npx wrangler secret put AUTH_CONFIG` (docs/workers.md, docs/auth.md).",
     );
   }
-  const maintenance = {
-    usage: () => measureUsage(metadata),
-    collect: ({ dryRun }: { dryRun: boolean }) => collect(config, metadata, blobs, dryRun),
-    deleteRepository: (name: string) => deleteRepository(metadata, blobs, name),
-  };
   // Workers Logs indexes the fields of JSON logged to the console.
   const logger = createLogger({
     level: env.LOG_LEVEL && isLogLevel(env.LOG_LEVEL) ? env.LOG_LEVEL : "info",
@@ -104,7 +105,19 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
   const observation = { logger, ...(env.REGISTRY_ANALYTICS ? { metrics: new AnalyticsEngineMetrics(env.REGISTRY_ANALYTICS) } : {}) };
   const queue = env.REGISTRY_EVENTS;
   // The queue holds each event until the consumer (queue() below) has delivered it; the request only waits for the send.
-  const sink = queue && endpoints.length > 0 ? { sink: { record: (events: RegistryEvent[]) => sendEvents(queue, envelopesFor(endpoints, events)) } } : {};
+  const record = queue && endpoints.length > 0 ? (events: RegistryEvent[]) => sendEvents(queue, envelopesFor(endpoints, events)) : undefined;
+  const sink = record ? { sink: { record } } : {};
+  const announce = (run: CollectionRun) => sendCollectionEvents(record, run, SOURCE, logger);
+  const maintenance = {
+    usage: () => measureUsage(metadata),
+    // POST /admin/gc (and the web interface's button): its retention deletes are events too.
+    collect: async ({ dryRun }: { dryRun: boolean }) => {
+      const run = await collect(config, metadata, blobs, dryRun);
+      await announce(run);
+      return run;
+    },
+    deleteRepository: (name: string) => deleteRepository(metadata, blobs, name),
+  };
   const edgeCache = config.edgeCacheSeconds ? { edgeCache: { cache: new WorkersEdgeCache(caches.default), seconds: config.edgeCacheSeconds } } : {};
   const app = createApp(registry, {
     maxRequestBytes: config.maxRequestBytes,
@@ -112,7 +125,7 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
     drainRefusedBodies: { maxBytes: config.maxRequestBytes, timeoutMs: 30_000 },
     maintenance,
     observation,
-    events: { ...sink, source: { instanceID: "cloudflare-workers" } },
+    events: { ...sink, source: SOURCE },
     readiness: storageReadiness({ blobs, metadata }),
     mirrors: config.mirrors ?? [],
     ...edgeCache,
@@ -121,7 +134,7 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
     // Cloudflare sets it to the connecting client's address; a client cannot choose it.
     clientAddress: (c) => c.req.header("cf-connecting-ip"),
   });
-  return { config, registry, metadata, blobs, app, logger };
+  return { config, registry, metadata, blobs, app, logger, announce };
 }
 
 /** Retention rules, then the scanning collector (lifecycle/scanning-collector.ts): the cron's work, and POST /admin/gc's. */
@@ -207,7 +220,7 @@ export default {
    * the leftover sweep when one ends.
    */
   async scheduled(_controller, env) {
-    const { config, registry, metadata, blobs } = await deploymentFor(env);
+    const { config, registry, metadata, blobs, announce } = await deploymentFor(env);
     const expired = await registry.uploads.expire(config.uploadTtlSeconds * 1000, { maxBatches: EXPIRY_BATCHES });
     console.log(`upload expiry: ${expired} abandoned upload(s) aborted`);
     const cycles = metadata.collectionCycles();
@@ -217,6 +230,8 @@ export default {
       if (retention.tags.length + retention.manifests.length + retention.unpulled.length > 0) {
         console.log(`retention: deleted ${retention.tags.length} tag(s), ${retention.manifests.length} untagged manifest(s) and ${retention.unpulled.length} unpulled mirrored manifest(s)`);
       }
+      // Its deletes as events, through the queue like a request's (observability/events/collection-events.ts).
+      await announce({ retention });
     }
     const { cycle, step, finished, calls } = await collectionStep(config, metadata, blobs, gcStepBudget(env)).step();
     const started = new Date(cycle.startedAt).toISOString();

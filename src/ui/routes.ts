@@ -10,6 +10,7 @@ import { RegistryError } from "../core/errors.ts";
 import { isRepositoryName } from "../core/names.ts";
 import { looksLikeDigest, parseDigest } from "../core/digest.ts";
 import { isTag } from "../core/names.ts";
+import { noteChange } from "../http/events.ts";
 import type { Maintenance } from "../http/routes/admin.ts";
 import { SCRIPT, STYLE_SHEET } from "./assets.ts";
 import type { Html } from "./layout.ts";
@@ -110,6 +111,8 @@ export function uiRoutes(app: Hono, registry: Registry, options: UiOptions): voi
       const form = await checkedForm(c, options, visit);
       const target = deleteTarget(form.get("tag") ?? undefined, form.get("digest") ?? undefined);
       await registry.manifests.delete(repository, "tag" in target ? target.tag : target.digest);
+      // The same event and audit line as DELETE /v2/<name>/manifests/<reference>.
+      noteChange(c, { action: "delete", repository, identity: visit.viewer.actor, ...("tag" in target ? { kind: "tag", tag: target.tag } : { kind: "manifest", digest: target.digest }) });
       return messageView(visit, "Deleted", "tag" in target ? `The tag ${target.tag} was deleted from ${repository}.` : `The manifest ${target.digest} and its tags were deleted from ${repository}.`, {
         href: repositoryPath(repository),
         text: `Back to ${repository}`,
@@ -128,6 +131,8 @@ export function uiRoutes(app: Hono, registry: Registry, options: UiOptions): voi
       await checkedForm(c, options, visit);
       const deleted = (await remove(repository)) as { manifests?: number; tags?: number } | null;
       if (!deleted) throw notFound(`No repository "${repository}" that you may pull.`);
+      // The same event and audit line as DELETE /admin/repositories/<name>.
+      noteChange(c, { action: "delete", kind: "repository", repository, identity: visit.viewer.actor });
       const count = (n: number | undefined, one: string, many: string) => `${n ?? 0} ${n === 1 ? one : many}`;
       return messageView(
         visit,

@@ -10,6 +10,8 @@ import type { ReadAccess } from "../core/read-access.ts";
 export interface Viewer extends ReadAccess {
   /** The signed-in identity's name; null for an anonymous visitor (or any visitor of an open registry). */
   readonly name: string | null;
+  /** Who acts, as the audit log and events name callers: `user:alice`, `robot:ci`, `anonymous`. */
+  readonly actor: string;
   /** The registry has sign-in (token auth is configured). */
   readonly canSignIn: boolean;
   mayDelete(repository: string): boolean;
@@ -26,6 +28,7 @@ export interface Viewer extends ReadAccess {
 /** No auth configured: the API is open to every caller, and so is every page. */
 export const openRegistryViewer: Viewer = {
   name: null,
+  actor: "anonymous",
   canSignIn: false,
   mayRead: () => true,
   mayReadAll: true,
@@ -38,6 +41,7 @@ export const openRegistryViewer: Viewer = {
 export function policyViewer(auth: Auth, identity: Identity | null): Viewer {
   return {
     name: identity?.name ?? null,
+    actor: identity ? `${identity.kind}:${identity.name}` : "anonymous",
     canSignIn: true,
     mayRead: (repository) => auth.actionsFor(identity, repository).has("pull"),
     mayReadAll: auth.mayPullEverything(identity),

@@ -10,7 +10,7 @@ import { hashPassword } from "../../src/auth/passwords.ts";
 import { generateSigningJwk } from "../../src/auth/keys.ts";
 import { robotTokenHash } from "../../src/auth/robot-tokens.ts";
 import { type Auth, buildAuth } from "../../src/auth/service.ts";
-import { createApp } from "../../src/http/app.ts";
+import { createApp, type AppOptions } from "../../src/http/app.ts";
 import { type BlobStore, MIN_PART_SIZE } from "../../src/ports/blob-store.ts";
 import type { MetadataStore } from "../../src/ports/metadata-store.ts";
 import type { Maintenance } from "../../src/http/routes/admin.ts";
@@ -77,13 +77,21 @@ export interface AuthedRegistryOptions {
   blobs?: BlobStore;
   metadata?: MetadataStore;
   maintenance?: Maintenance;
+  /** The request log and the events recorder (http/events.ts), for tests of the audit log. */
+  observation?: AppOptions["observation"];
+  events?: AppOptions["events"];
 }
 
 export async function authedRegistry(config?: Record<string, unknown>, options: AuthedRegistryOptions = {}): Promise<AuthedRegistry> {
   const signingJwk = await generateSigningJwk();
   const auth = await buildAuth({ ...(config ?? (await teamsConfig())), signingKeys: [{ jwk: signingJwk }] });
   const stores = { blobs: options.blobs ?? new MemoryBlobStore(), metadata: options.metadata ?? new MemoryMetadataStore() };
-  const app = createApp({ ...stores, hashing: hashWasm, partSize: MIN_PART_SIZE }, { auth, ...(options.maintenance ? { maintenance: options.maintenance } : {}) });
+  const app = createApp({ ...stores, hashing: hashWasm, partSize: MIN_PART_SIZE }, {
+    auth,
+    ...(options.maintenance ? { maintenance: options.maintenance } : {}),
+    ...(options.observation ? { observation: options.observation } : {}),
+    ...(options.events ? { events: options.events } : {}),
+  });
   const request = async (path: string, init?: RequestInit) => app.request(path, init);
   return {
     auth,

@@ -4,7 +4,8 @@
  * Distribution's envelope with a valid HMAC-SHA256 signature, each once across two
  * processes; a receiver answering 500 twice gets the event on the third attempt; an
  * event recorded while the receiver is down survives a SIGKILL of the registry; a receiver
- * that never answers does not slow pushes; refusals and changes reach the audit log.
+ * that never answers does not slow pushes; refusals and changes reach the audit log, and so
+ * do the web interface's deletes.
  *
  *   npx vitest run test/process/events.test.ts
  */
@@ -16,6 +17,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Visitor } from "../ui/visitor.ts";
 import { AnswerLog, freePort, imageManifest, OCI_CONFIG, pushBlob, putManifest, request, sleep, startRegistry, type RegistryProcess } from "./server.ts";
 
 const SECRET = "a-secret-of-at-least-16-characters";
@@ -330,6 +332,48 @@ describe("a push by digest with several ?tag=", () => {
         ["push", "a", digest],
         ["push", "b", digest],
       ]);
+    } finally {
+      await registry.stop();
+      await receiver.close();
+    }
+  }, 60_000);
+});
+
+describe("deletes from the web interface", () => {
+  it("reach the receiver and the audit log as the /v2/ and /admin/ deletes do: a tag, a manifest, a repository", async () => {
+    const receiver = await new Receiver().listen();
+    const registry = await startRegistry({ dataDir: join(dir, "ui"), processes: 1, env: { NOTIFICATIONS: notifications(receiver.url, { actions: ["delete"] }), GC_INTERVAL_SECONDS: "0" } });
+    try {
+      await pushImage(registry, "team/ui", "v1", "ui-1");
+      const second = await pushImage(registry, "team/ui", "v2", "ui-2");
+      await pushImage(registry, "team/ui", "api", "ui-3");
+      await pushImage(registry, "team/whole", "v1", "whole");
+      const visitor = new Visitor((path, init) => fetch(`${registry.url}${path}`, init));
+      const csrf = await visitor.csrf("/ui/r/team/ui/-/delete?tag=v1");
+      expect((await visitor.post("/ui/r/team/ui/-/delete", { csrf, tag: "v1" })).status).toBe(200);
+      expect((await visitor.post("/ui/r/team/ui/-/delete", { csrf, digest: second })).status).toBe(200);
+      expect((await visitor.post("/ui/r/team/whole/-/delete-repository", { csrf })).status).toBe(200);
+      // The same tag delete through the API, to compare with.
+      expect((await request(registry.url, "DELETE", "/v2/team/ui/manifests/api")).status).toBe(202);
+
+      await receiver.waitFor(4);
+      // Sent concurrently: found by what they name, not by their order.
+      const events = receiver.events();
+      const named = (match: (target: Record<string, unknown>) => boolean) => events.find((event) => match(event.target));
+      const tag = named((t) => t.tag === "v1");
+      const api = named((t) => t.tag === "api");
+      const manifest = named((t) => t.digest === second);
+      const repository = named((t) => t.repository === "team/whole");
+      expect(tag).toMatchObject({ action: "delete", target: { repository: "team/ui", tag: "v1" }, request: { method: "POST", addr: "127.0.0.1" } });
+      expect(Object.keys(tag!.target).sort()).toEqual(Object.keys(api!.target).sort());
+      expect(api).toMatchObject({ action: "delete", target: { repository: "team/ui", tag: "api" } });
+      expect(manifest).toMatchObject({ action: "delete", target: { repository: "team/ui", digest: second, url: `${registry.url}/v2/team/ui/manifests/${second}` } });
+      expect(repository).toMatchObject({ action: "delete", target: { repository: "team/whole" } });
+      for (const delivery of receiver.received) expect(delivery.headers["x-registry-signature"]).toBe(`sha256=${createHmac("sha256", SECRET).update(delivery.body).digest("hex")}`);
+
+      const actions = async (name: string) => (JSON.parse((await request(registry.url, "GET", `/admin/audit?repository=${name}`)).text()) as { entries: { action: string; identity: string }[] }).entries;
+      expect((await actions("team/ui")).map((e) => e.action)).toEqual(["delete:tag", "delete", "delete:tag", "push", "push", "push"]);
+      expect((await actions("team/whole")).map((e) => e.action)).toEqual(["delete:repository", "push"]);
     } finally {
       await registry.stop();
       await receiver.close();

@@ -8,7 +8,9 @@
  *
  * NAME=VALUE pairs override [vars]. WORKER_INSPECTOR_PORT, when set, opens the
  * DevTools inspector there (scripts/worker-heap.ts reads the isolate's heap
- * through it). Prints `ready <url>` once it answers; stops on SIGTERM or SIGINT.
+ * through it). WORKER_TEST_SCHEDULED=1 serves `GET /__scheduled?cron=…`, which
+ * runs the cron handler (`wrangler dev --test-scheduled`). Prints `ready <url>`
+ * once it answers; stops on SIGTERM or SIGINT.
  */
 import { unstable_startWorker } from "wrangler";
 
@@ -30,7 +32,7 @@ const inspector = inspectorPort ? { hostname: "127.0.0.1", port: Number(inspecto
 const worker = await unstable_startWorker({
   config: "wrangler.toml",
   bindings,
-  dev: { server: { hostname: "127.0.0.1", port: Number(portArg) }, inspector, watch: false, persist },
+  dev: { server: { hostname: "127.0.0.1", port: Number(portArg) }, inspector, watch: false, persist, testScheduled: process.env.WORKER_TEST_SCHEDULED === "1" },
 });
 await worker.ready;
 console.log(`ready ${(await worker.url).href}`);

@@ -1,12 +1,14 @@
 /**
- * Local S3 (Ceph RGW) and DynamoDB (dynalite) for tests, CI and trying the
- * AWS backend by hand:
+ * Local S3 (Ceph RGW), DynamoDB (dynalite) and SQS (fauxqs) for tests, CI and
+ * trying the AWS backend by hand:
  *
- *   npm run aws:local -- start [DIR]   starts both, creates a bucket and a table named
- *                                      "registry", prints `export ...` lines (also in DIR/env)
+ *   npm run aws:local -- start [DIR]   starts them, creates a bucket and a table named
+ *                                      "registry" and a queue "registry-events", prints
+ *                                      `export ...` lines (also in DIR/env)
  *   npm run aws:local -- stop DIR      stops them and removes DIR
  *
- *   eval "$(npm run -s aws:local -- start)"    # exports BACKEND=aws, S3_*, DYNAMODB_*, AWS_*, LOCAL_AWS_DIR;
+ *   eval "$(npm run -s aws:local -- start)"    # exports BACKEND=aws, S3_*, DYNAMODB_*, AWS_*, EVENTS_QUEUE_URL,
+ *                                              # LOCAL_SQS_ENDPOINT, LOCAL_AWS_DIR;
  *                                              # fails (status 1) with the reason when it cannot
  *   npm start                                  # the registry on the local S3 and DynamoDB
  *   npm run -s aws:local -- stop "$LOCAL_AWS_DIR"
@@ -35,7 +37,7 @@ async function main(): Promise<void> {
       throw error;
     }
     process.stdout.write(await readFile(join(dir, "env"), "utf8"));
-    console.error(`local S3 (Ceph RGW) and DynamoDB (dynalite) up in ${((Date.now() - started) / 1000).toFixed(1)} s; state in ${dir}`);
+    console.error(`local S3 (Ceph RGW), DynamoDB (dynalite) and SQS (fauxqs) up in ${((Date.now() - started) / 1000).toFixed(1)} s; state in ${dir}`);
   } else if (command === "stop" && dirArg) {
     await stopLocalAws(dirArg);
   } else {
