@@ -11,6 +11,7 @@ import { MemoryBlobStore } from "../../src/adapters/memory/blob-store.ts";
 import { MemoryMetadataStore } from "../../src/adapters/memory/metadata-store.ts";
 import { hashWasm } from "../../src/adapters/hash-wasm.ts";
 import { sha256 } from "../spec/helpers.ts";
+import { countedBody } from "../support/counted-body.ts";
 import { type AuthedRegistry, authedRegistry, basic, bearer, PASSWORDS, ROBOT_TOKEN, SERVICE, teamsConfig } from "./support.ts";
 
 interface TokenBody {
@@ -129,23 +130,15 @@ describe("POST /token (oauth.md)", () => {
   });
 
   it("reads a form only up to 64 KiB: a larger body, even chunked without Content-Length, gets 413 after at most that much is read", async () => {
-    // 64 MiB offered as a stream of unknown length; the endpoint must stop pulling at the limit.
-    let pulled = 0;
-    const piece = new TextEncoder().encode("a".repeat(16 * 1024));
-    const body = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (pulled >= 64 * 1024 * 1024) return controller.close();
-        pulled += piece.byteLength;
-        controller.enqueue(piece);
-      },
-    });
+    // 64 MiB of "a" offered as a stream of unknown length; the endpoint must stop pulling at the limit.
+    const { stream: body, seen } = countedBody(4096, 16 * 1024, { fill: 0x61 });
     const res = await registry.request("/token", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body, duplex: "half" } as RequestInit);
     expect(res.status).toBe(413);
     expect(res.headers.get("connection")).toBe("close");
     const error = ((await res.json()) as { errors: { code: string; message: string }[] }).errors[0]!;
     expect(error.code).toBe("SIZE_INVALID");
     expect(error.message).toContain("at most 65536 bytes");
-    expect(pulled).toBeLessThan(1024 * 1024);
+    expect(seen.bytes).toBeLessThan(1024 * 1024);
 
     // A declared Content-Length above the limit is refused before anything is read.
     const declared = await registry.request("/token", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "content-length": String(65537) }, body: "x".repeat(65537) });
