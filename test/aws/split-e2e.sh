@@ -22,9 +22,12 @@ print_server_logs() {
   print_log_tail "$work/front.log" "the Function URL front's log"
 }
 on_failure print_server_logs
-at_exit '[ -z "$aws_started" ] || npx --no-install node test/aws/local/cli.ts stop "$work/aws"'
-at_exit '[ -z "$upload_pid" ] || stop_process_group "$upload_pid" "the upload server"'
-at_exit '[ -z "$front_pid" ] || stop_process_group "$front_pid" "the Function URL front"'
+stop_servers() {
+  [ -z "$front_pid" ] || stop_process_group "$front_pid" "the Function URL front"
+  [ -z "$upload_pid" ] || stop_process_group "$upload_pid" "the upload server"
+  [ -z "$aws_started" ] || npx --no-install node test/aws/local/cli.ts stop "$work/aws"
+}
+at_exit stop_servers
 at_exit stop_containerd
 isolate_clients
 

@@ -6,8 +6,8 @@
 #                                script ends, a trap runs: on failure it says "!!! NAME FAILED in
 #                                step: … (exit status N)" and runs the on_failure commands; then the
 #                                at_exit commands, the last registered first; then removes $work
-#   on_failure COMMAND           a command (evaluated) for a failed run: a log's tail
-#   at_exit COMMAND              a command (evaluated) for every ending: stop a server
+#   on_failure COMMAND           a command (a function's name) for a failed run: a log's tail
+#   at_exit COMMAND              a command (a function's name) for every ending: stop a server
 #   step TITLE                   "==> TITLE"; ends the step before it, keeping its time
 #   e2e_passed                   ends the last step, prints each step's time and "NAME: N passed, 0 failed"
 #   fail MESSAGE                 "FAIL: MESSAGE" on stderr, and the script ends (status 1)

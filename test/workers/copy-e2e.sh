@@ -27,7 +27,8 @@ e2e_begin "copy e2e" registry-worker-copy
 copy_pid=""
 on_failure print_worker_log
 at_exit stop_worker
-at_exit '[ -z "$copy_pid" ] || kill "$copy_pid" 2>/dev/null'
+stop_copy() { [ -z "$copy_pid" ] || kill "$copy_pid" 2>/dev/null || true; }
+at_exit stop_copy
 isolate_clients
 copy() { npx --no-install oci-registry copy "$@"; }
 creds="alice:alice-secret"
