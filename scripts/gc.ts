@@ -13,7 +13,8 @@ import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { ConfigError } from "../src/config/schema.ts";
 import { loadConfig } from "../src/runtime/node-config.ts";
-import { collectAws, collectLocal, describeCollection, formatBytes, openStoresOf } from "../src/runtime/node-gc.ts";
+import { formatBytes } from "../src/core/format-bytes.ts";
+import { collectAws, collectLocal, describeCollection, openStoresOf } from "../src/runtime/node-gc.ts";
 
 const usage = "usage: npm run gc -- [--dry-run] [--grace <duration: 0, 90s, 10m, 2h, 1d>]";
 

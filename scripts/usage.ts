@@ -10,7 +10,8 @@ import { parseArgs } from "node:util";
 import { ConfigError } from "../src/config/schema.ts";
 import { measureUsage } from "../src/lifecycle/usage.ts";
 import { loadConfig } from "../src/runtime/node-config.ts";
-import { formatBytes, openStoresOf } from "../src/runtime/node-gc.ts";
+import { formatBytes } from "../src/core/format-bytes.ts";
+import { openStoresOf } from "../src/runtime/node-gc.ts";
 
 const { values } = parseArgs({ options: { json: { type: "boolean" } } });
 let config;

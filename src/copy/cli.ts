@@ -11,7 +11,8 @@
 import { parseArgs } from "node:util";
 import { authFilePaths, credentialsFromAuthFiles, parseCredentials, type Credentials } from "./auth-files.ts";
 import { copyImage } from "./copy.ts";
-import { createProgress, formatBytes } from "./progress.ts";
+import { formatBytes } from "../core/format-bytes.ts";
+import { createProgress } from "./progress.ts";
 import { RegistryClient } from "./registry-client.ts";
 import { openSource } from "./sources.ts";
 import { parseTransport, TransportError, type DockerReference } from "./transports.ts";

@@ -7,7 +7,8 @@
 import type { Readable } from "node:stream";
 import { RegistryClient, repositoryScope } from "./registry-client.ts";
 import { discard } from "./http.ts";
-import { formatBytes, type Progress } from "./progress.ts";
+import { formatBytes } from "../core/format-bytes.ts";
+import type { Progress } from "./progress.ts";
 import { MEDIA_TYPES, type Descriptor, type ImageSource, type ManifestBytes } from "./sources.ts";
 import { uploadBlob, type UploadOutcome } from "./upload.ts";
 import type { DockerReference } from "./transports.ts";

@@ -4,6 +4,7 @@
  * log shows what happened without control characters.
  */
 import type { WriteStream } from "node:tty";
+import { formatBytes } from "../core/format-bytes.ts";
 
 export interface BlobProgress {
   /** Bytes the destination holds of this blob so far (goes back on a resume). */
@@ -16,17 +17,6 @@ export interface Progress {
   blob(label: string, total: number): BlobProgress;
   line(message: string): void;
   close(): void;
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 export function createProgress(out: NodeJS.WritableStream & Partial<Pick<WriteStream, "isTTY" | "columns">>, quiet: boolean): Progress {

@@ -14,7 +14,7 @@
  */
 import { PassThrough, type Readable } from "node:stream";
 import type { BlobProgress } from "./progress.ts";
-import { formatBytes } from "./progress.ts";
+import { formatBytes } from "../core/format-bytes.ts";
 import { discard, header, type HttpAnswer } from "./http.ts";
 import { RegistryClient, RegistryHttpError, repositoryScope } from "./registry-client.ts";
 import type { Descriptor } from "./sources.ts";

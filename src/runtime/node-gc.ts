@@ -10,6 +10,7 @@ import { sweepLeftovers, type LeftoverReport } from "../adapters/filesystem/left
 import type { SqliteMetadataStore } from "../adapters/sqlite/metadata-store.ts";
 import { type LocalMetadata, openLocalMetadata, prepareLocalMetadata } from "../adapters/sqlite/open.ts";
 import { ConfigError, type RegistryConfig } from "../config/schema.ts";
+import { formatBytes } from "../core/format-bytes.ts";
 import { Collector, type CollectionReport } from "../lifecycle/collector.ts";
 import { ScanningCollector } from "../lifecycle/scanning-collector.ts";
 import { applyRetention, type RetentionReport } from "../lifecycle/retention.ts";
@@ -106,15 +107,4 @@ export function describeCollection({ retention, collection, leftovers }: LocalCo
     marked +
     (collection.referencesRecorded > 0 ? `; read the references of ${collection.referencesRecorded} imported manifests` : "")
   );
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }

@@ -1,15 +1,9 @@
 /** How the pages write sizes, times and digests: short, and the same everywhere. */
+import { formatBytes as formatSize } from "../core/format-bytes.ts";
 
+/** "15 MiB", "2.5 GiB": one decimal only below 10, to fit narrow table cells. */
 export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+  return formatSize(bytes, { decimals: "short" });
 }
 
 /** `sha256:0123456789ab` (the first 12 hex digits, as docker prints image ids). */

@@ -10,17 +10,10 @@ import { createApp } from "../../src/http/app.ts";
 import { MemoryBlobStore } from "../../src/adapters/memory/blob-store.ts";
 import { MemoryMetadataStore } from "../../src/adapters/memory/metadata-store.ts";
 import { hashWasm } from "../../src/adapters/hash-wasm.ts";
+import type { TokenResponse } from "../../src/auth/service.ts";
 import { sha256 } from "../spec/helpers.ts";
+import { countedBody } from "../support/counted-body.ts";
 import { type AuthedRegistry, authedRegistry, basic, bearer, PASSWORDS, ROBOT_TOKEN, SERVICE, teamsConfig } from "./support.ts";
-
-interface TokenBody {
-  token: string;
-  access_token: string;
-  expires_in: number;
-  issued_at: string;
-  scope: string;
-  refresh_token?: string;
-}
 
 const form = (fields: Record<string, string>): RequestInit => ({
   method: "POST",
@@ -39,7 +32,7 @@ describe("GET /token (token.md § Requesting a Token)", () => {
     const res = await get(`service=${SERVICE}&scope=repository:blue/app:pull,push&scope=repository:green/app:pull`, basic("alice", PASSWORDS.alice));
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
-    const body = (await res.json()) as TokenBody;
+    const body = (await res.json()) as TokenResponse;
     expect(body.access_token).toBe(body.token);
     expect(body.expires_in).toBeGreaterThanOrEqual(60);
     expect(Date.parse(body.issued_at)).toBeGreaterThan(Date.now() - 60_000);
@@ -51,13 +44,13 @@ describe("GET /token (token.md § Requesting a Token)", () => {
   it("accepts a robot's token as the Basic password with the robot's name", async () => {
     const res = await get(`scope=repository:blue/app:pull,push,delete`, basic("blue-pusher", ROBOT_TOKEN));
     expect(res.status).toBe(200);
-    expect(((await res.json()) as TokenBody).scope).toBe("repository:blue/app:pull,push");
+    expect(((await res.json()) as TokenResponse).scope).toBe("repository:blue/app:pull,push");
   });
 
   it("issues an anonymous token without credentials: empty subject, public pulls only", async () => {
     const res = await get(`service=${SERVICE}&scope=repository:public/base:pull,push&scope=repository:blue/app:pull`);
     expect(res.status).toBe(200);
-    const claims = decodeJwt(((await res.json()) as TokenBody).token);
+    const claims = decodeJwt(((await res.json()) as TokenResponse).token);
     expect(claims.sub).toBe("");
     expect(claims.access).toEqual([{ type: "repository", name: "public/base", actions: ["pull"] }]);
   });
@@ -86,12 +79,12 @@ describe("GET /token (token.md § Requesting a Token)", () => {
 
   it("returns a refresh token with offline_token=true, which a POST exchanges for new access tokens", async () => {
     const res = await get(`offline_token=true&client_id=test&account=alice`, basic("alice", PASSWORDS.alice));
-    const { refresh_token: refresh, scope } = (await res.json()) as TokenBody;
+    const { refresh_token: refresh, scope } = (await res.json()) as TokenResponse;
     expect(scope).toBe("");
     expect(refresh).toBeTruthy();
     const refreshed = await registry.request("/token", form({ grant_type: "refresh_token", refresh_token: refresh!, service: SERVICE, client_id: "test", scope: "repository:blue/app:pull" }));
     expect(refreshed.status).toBe(200);
-    const body = (await refreshed.json()) as TokenBody;
+    const body = (await refreshed.json()) as TokenResponse;
     expect(decodeJwt(body.access_token)).toMatchObject({ sub: "alice", access: [{ type: "repository", name: "blue/app", actions: ["pull"] }] });
     expect(body.refresh_token).toBeUndefined();
   });
@@ -109,12 +102,12 @@ describe("POST /token (oauth.md)", () => {
       form({ grant_type: "password", username: "alice", password: PASSWORDS.alice, service: SERVICE, client_id: "docker", access_type: "offline", scope: "repository:blue/app:pull,push repository:blue/lib:pull" }),
     );
     expect(res.status).toBe(200);
-    const body = (await res.json()) as TokenBody;
+    const body = (await res.json()) as TokenResponse;
     expect(body.scope).toBe("repository:blue/app:pull,push repository:blue/lib:pull");
     expect(body.refresh_token).toBeTruthy();
 
     const again = await registry.request("/token", form({ grant_type: "refresh_token", refresh_token: body.refresh_token!, service: SERVICE, client_id: "docker", access_type: "offline" }));
-    const rotated = ((await again.json()) as TokenBody).refresh_token;
+    const rotated = ((await again.json()) as TokenResponse).refresh_token;
     expect(rotated, "a new refresh token (issue 13: rotated, not the same one back)").toBeTruthy();
     expect(rotated).not.toBe(body.refresh_token);
   });
@@ -129,23 +122,15 @@ describe("POST /token (oauth.md)", () => {
   });
 
   it("reads a form only up to 64 KiB: a larger body, even chunked without Content-Length, gets 413 after at most that much is read", async () => {
-    // 64 MiB offered as a stream of unknown length; the endpoint must stop pulling at the limit.
-    let pulled = 0;
-    const piece = new TextEncoder().encode("a".repeat(16 * 1024));
-    const body = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (pulled >= 64 * 1024 * 1024) return controller.close();
-        pulled += piece.byteLength;
-        controller.enqueue(piece);
-      },
-    });
+    // 64 MiB of "a" offered as a stream of unknown length; the endpoint must stop pulling at the limit.
+    const { stream: body, seen } = countedBody(4096, 16 * 1024, { fill: 0x61 });
     const res = await registry.request("/token", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body, duplex: "half" } as RequestInit);
     expect(res.status).toBe(413);
     expect(res.headers.get("connection")).toBe("close");
     const error = ((await res.json()) as { errors: { code: string; message: string }[] }).errors[0]!;
     expect(error.code).toBe("SIZE_INVALID");
     expect(error.message).toContain("at most 65536 bytes");
-    expect(pulled).toBeLessThan(1024 * 1024);
+    expect(seen.bytes).toBeLessThan(1024 * 1024);
 
     // A declared Content-Length above the limit is refused before anything is read.
     const declared = await registry.request("/token", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "content-length": String(65537) }, body: "x".repeat(65537) });
@@ -161,7 +146,7 @@ describe("refresh tokens end with the credential they were issued for", () => {
     const config = await teamsConfig();
     const first = await authedRegistry(config);
     const res = await first.request(`/token?offline_token=true`, { headers: { authorization: basic("alice", PASSWORDS.alice) } });
-    const { refresh_token: refresh } = (await res.json()) as TokenBody;
+    const { refresh_token: refresh } = (await res.json()) as TokenResponse;
     const users = { ...(config.users as Record<string, unknown>), alice: { password: await hashPassword("a-new-password"), teams: ["blue"] } };
     const sameKey = await buildAuth({ ...config, users, signingKeys: [{ jwk: first.signingJwk }] });
     const app = createApp({ blobs: new MemoryBlobStore(), metadata: new MemoryMetadataStore(), hashing: hashWasm }, { auth: sameKey });

@@ -11,7 +11,7 @@ import type { APIGatewayProxyResult } from "hono/aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildRegistryApp } from "../../infra/app.ts";
 import { bundleLambda } from "../../infra/bundle.ts";
-import { functionUrlEvent } from "./function-url.ts";
+import { functionUrlEvent } from "./local/function-url.ts";
 
 describe("infra: the AWS CDK stack", () => {
   let bundleDir: string;

@@ -11,7 +11,7 @@ import { createRegistryTable } from "../../src/adapters/dynamodb/table.ts";
 import { generateSigningJwk } from "../../src/auth/keys.ts";
 import { hashPassword } from "../../src/auth/passwords.ts";
 import { createLambdaHandler, LAMBDA_MAX_REQUEST_BYTES } from "../../src/runtime/lambda.ts";
-import { bodyOf, functionUrlEvent, headersOf, type InvokeOptions } from "./function-url.ts";
+import { bodyOf, functionUrlEvent, headersOf, type InvokeOptions } from "./local/function-url.ts";
 import { createBucket, deleteBucket, deleteTable, localAws, localDynamoDb, localS3, uniqueName } from "./support.ts";
 
 const sha256 = (data: Uint8Array) => `sha256:${createHash("sha256").update(data).digest("hex")}`;

@@ -11,44 +11,25 @@
 set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo_root"
-# shellcheck source=test/support/processes.sh
-source test/support/processes.sh
+# shellcheck source=test/e2e/lib.sh
+source test/e2e/lib.sh
 
 layer_mib=${SPLIT_LAYER_MIB:-200}
-work=$(mktemp -d "${TMPDIR:-/tmp}/registry-e2e-aws-split.XXXXXX")
-aws_started="" upload_pid="" front_pid="" containerd_pid="" current_step=""
-cleanup() {
-  local rc=$?
-  if [ "$rc" -ne 0 ]; then
-    echo "!!! split e2e FAILED in step: ${current_step:-setup} (exit status $rc)" >&2
-    print_log_tail "$work/upload.log" "the upload server's log"
-    print_log_tail "$work/front.log" "the Function URL front's log"
-  fi
-  [ -z "$containerd_pid" ] || stop_process_group "$containerd_pid" containerd
+e2e_begin "split e2e" registry-e2e-aws-split
+aws_started="" upload_pid="" front_pid=""
+print_server_logs() {
+  print_log_tail "$work/upload.log" "the upload server's log"
+  print_log_tail "$work/front.log" "the Function URL front's log"
+}
+on_failure print_server_logs
+stop_servers() {
   [ -z "$front_pid" ] || stop_process_group "$front_pid" "the Function URL front"
   [ -z "$upload_pid" ] || stop_process_group "$upload_pid" "the upload server"
-  [ -z "$aws_started" ] || npx --no-install node test/aws/local/cli.ts stop "$work/aws" || true
-  rm -rf "$work"
-  exit "$rc"
+  [ -z "$aws_started" ] || npx --no-install node test/aws/local/cli.ts stop "$work/aws"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-step() { current_step=$1; printf '\n==> %s\n' "$1"; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
-expect_equal() { [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"; echo "ok: $1 = $3"; }
-
-# Clients see nothing of the host's configuration, credentials or blob-info cache.
-echo '{ "default": [{ "type": "insecureAcceptAnything" }] }' >"$work/policy.json"
-echo '{}' >"$work/auth.json"
-export REGISTRY_AUTH_FILE="$work/auth.json"
-mkdir -p "$work/xdg-runtime" "$work/skopeo-tmp" "$work/podman/tmp"
-chmod 700 "$work/xdg-runtime"
-export XDG_RUNTIME_DIR="$work/xdg-runtime"
-skopeo() { command skopeo --policy "$work/policy.json" --tmpdir "$work/skopeo-tmp" "$@"; }
-podman() {
-  command podman --root "$work/podman/root" --runroot "$work/podman/runroot" --storage-driver vfs \
-    --cgroup-manager cgroupfs --events-backend file --tmpdir "$work/podman/tmp" "$@"
-}
+at_exit stop_servers
+at_exit stop_containerd
+isolate_clients
 
 step "local S3 (Ceph RGW) and DynamoDB (dynalite)"
 env_lines=$(npx --no-install node test/aws/local/cli.ts start "$work/aws")
@@ -57,8 +38,7 @@ eval "$env_lines"
 
 step "the Lambda handler (UPLOAD_URL set) and the Node upload server on them, one auth configuration"
 # The example teams (alice: blue/*, password alice-secret), with one signing key both sides share.
-key=$(npx --no-install node bin/oci-registry.mjs auth-keygen)
-AUTH_CONFIG=$(jq -c --argjson key "$key" '.auth + {signingKeys: [$key]}' examples/teams/registry.json)
+AUTH_CONFIG=$(teams_auth_config)
 export AUTH_CONFIG
 upload_port=$(free_port)
 front_port=$(free_port)
@@ -72,15 +52,10 @@ upload_pid=$!
 # the front's plain-HTTP origin in its challenges, as it names a custom domain on AWS.
 PORT=$front_port PUBLIC_URL=$front_url UPLOAD_URL=$upload_url setsid npx --no-install node test/aws/local/function-url-front.ts >"$work/front.out" 2>"$work/front.log" &
 front_pid=$!
-for url in "$upload_url" "$front_url"; do
-  deadline=$((SECONDS + 60))
-  until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url/v2/")" = 401 ]; do
-    kill -0 "$upload_pid" && kill -0 "$front_pid" || fail "a server exited before answering $url/v2/"
-    [ "$SECONDS" -lt "$deadline" ] || fail "$url/v2/ did not answer 401 within 60 s"
-    sleep 0.2
-  done
-  echo "ok: $url/v2/ demands a token"
-done
+wait_until_serving "$upload_url/v2/" "$upload_pid" "the upload server" 60 401 || fail "the upload server did not start"
+echo "ok: $upload_url/v2/ demands a token"
+wait_until_serving "$front_url/v2/" "$front_pid" "the Function URL front" 60 401 || fail "the Function URL front did not start"
+echo "ok: $front_url/v2/ demands a token"
 
 token() { # SCOPE: a token from the Lambda's token endpoint, as alice
   curl -sf -u alice:alice-secret "$front_url/token?service=oci-registry&scope=$1" | jq -r .token
@@ -193,20 +168,7 @@ echo "pushed in $((SECONDS - started)) s"
 expect_through_upload_server blue/split/podman
 
 step "containerd (ctr push: one PUT per layer, its token sent to the registry's host only) through the Lambda's address"
-ctrd="$work/containerd"
-mkdir -p "$ctrd"
-printf '%s\n' 'version = 2' "root = \"$ctrd/root\"" "state = \"$ctrd/state\"" 'disabled_plugins = ["io.containerd.grpc.v1.cri"]' \
-  '[grpc]' "  address = \"$ctrd/containerd.sock\"" '[ttrpc]' "  address = \"$ctrd/containerd.sock.ttrpc\"" \
-  '[debug]' '  address = ""' '[metrics]' '  address = ""' '[plugins."io.containerd.internal.v1.opt"]' "  path = \"$ctrd/opt\"" >"$ctrd/config.toml"
-setsid containerd --config "$ctrd/config.toml" >"$ctrd/containerd.log" 2>&1 &
-containerd_pid=$!
-ctr() { command ctr --address "$ctrd/containerd.sock" --namespace split "$@"; }
-deadline=$((SECONDS + 20))
-until ctr version >/dev/null 2>&1; do
-  kill -0 "$containerd_pid" 2>/dev/null || { cat "$ctrd/containerd.log"; fail "containerd exited"; }
-  [ "$SECONDS" -lt "$deadline" ] || { cat "$ctrd/containerd.log"; fail "containerd did not answer within 20 s"; }
-  sleep 0.2
-done
+start_containerd split
 make_image "$work/containerd-image" v1
 tar -C "$work/containerd-image" -cf "$work/containerd-image.tar" .
 ctr images import --no-unpack --base-name localhost/split-ctr "$work/containerd-image.tar" >/dev/null
@@ -214,8 +176,7 @@ rm -f "$work/containerd-image.tar"
 started=$SECONDS
 ctr images push --plain-http --user alice:alice-secret "127.0.0.1:$front_port/blue/split/containerd:v1" localhost/split-ctr:v1 | tail -n 2
 echo "pushed in $((SECONDS - started)) s"
-stop_process_group "$containerd_pid" containerd
-containerd_pid=""
+stop_containerd
 expect_through_upload_server blue/split/containerd
 
 step "no request to the Lambda carried a layer: none over 6 MB, no 413"
@@ -242,6 +203,4 @@ redirects=$(front_requests | tail -n +"$((before + 1))" | jq -s --arg s3 "$S3_EN
 expect_equal "blob GETs through the Lambda answered 307 to a presigned URL on $S3_ENDPOINT" \
   "$(jq .all <<<"$redirects")" "$(jq .redirected <<<"$redirects")"
 [ "$(jq .all <<<"$redirects")" -ge 6 ] || fail "expected at least 6 blob GETs (3 layers, 3 configs): $redirects"
-current_step=""
-echo
-echo "split e2e: passed"
+e2e_passed

@@ -16,42 +16,17 @@ repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo_root"
 # shellcheck source=test/e2e/local-registry.sh
 source test/e2e/local-registry.sh
+# shellcheck source=test/e2e/lib.sh
+source test/e2e/lib.sh
 
 # The example's robot token (its hash is in examples/teams/registry.json; see examples/teams/README.md).
 robot_token=ocirobot_KtdzRcVRZ2vXyEZNGsnOw7pbdDwWwYrOImJBVvcsVSE
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/registry-e2e-auth.XXXXXX")
-current_step=""
-steps_passed=0
+e2e_begin "e2e auth" registry-e2e-auth
+on_failure print_local_registry_log
+at_exit stop_local_registry
+isolate_clients
 
-cleanup() {
-  local rc=$?
-  if [ "$rc" -ne 0 ]; then
-    echo >&2
-    echo "!!! e2e auth FAILED in step: ${current_step:-setup} (exit status $rc)" >&2
-    print_local_registry_log
-    echo "e2e auth: $steps_passed passed, 1 failed"
-  fi
-  stop_local_registry
-  rm -rf "$work"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-step() {
-  [ -z "$current_step" ] || steps_passed=$((steps_passed + 1))
-  current_step=$1
-  printf '\n==> %s\n' "$current_step"
-}
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-expect_equal() { # what expected actual
-  [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
-  echo "ok: $1 = $3"
-}
 # Runs a client command that must fail, and shows why it failed.
 expect_refused() { # what command...
   local what=$1
@@ -63,21 +38,6 @@ expect_refused() { # what command...
   echo "ok: $what refused: $(grep -o -m1 -iE 'unauthorized[^"]*|denied[^"]*|authentication required[^"]*|invalid[^"]*|manifest unknown[^"]*' "$work/refused.out" | head -c 200)"
 }
 
-# --- clients see nothing of the host's configuration or credentials ---
-cat >"$work/policy.json" <<'EOF'
-{ "default": [{ "type": "insecureAcceptAnything" }] }
-EOF
-echo '{}' >"$work/auth.json"
-export REGISTRY_AUTH_FILE="$work/auth.json"
-mkdir -p "$work/xdg-runtime" "$work/skopeo-tmp" "$work/podman/tmp"
-chmod 700 "$work/xdg-runtime"
-export XDG_RUNTIME_DIR="$work/xdg-runtime"
-skopeo() { command skopeo --policy "$work/policy.json" --tmpdir "$work/skopeo-tmp" "$@"; }
-podman() {
-  command podman --root "$work/podman/root" --runroot "$work/podman/runroot" --storage-driver vfs \
-    --cgroup-manager cgroupfs --events-backend file --tmpdir "$work/podman/tmp" "$@"
-}
-raw_digest() { echo "sha256:$(skopeo inspect --raw "${@:1:$#-1}" "${!#}" | sha256sum | cut -d' ' -f1)"; }
 for tool in skopeo podman umoci jq curl; do
   command -v "$tool" >/dev/null || fail "$tool is not installed (see .ci/run for the packages)"
 done
@@ -192,6 +152,4 @@ jq -e --arg b "blue$run/app" 'index($b) != null' <<<"$catalog" >/dev/null || fai
 skopeo delete --tls-verify=false --creds alice:alice-secret "docker://$blue/app:ci"
 expect_refused "reading blue/app:ci after alice deleted it" skopeo inspect --raw --tls-verify=false --creds alice:alice-secret "docker://$blue/app:ci"
 
-step "done"
-echo
-echo "e2e auth: $steps_passed passed, 0 failed"
+e2e_passed

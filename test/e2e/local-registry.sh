@@ -19,7 +19,7 @@ local_registry_log=""
 source "$(dirname "${BASH_SOURCE[0]}")/../support/processes.sh"
 
 start_local_registry() {
-  local workdir=$1 port=${2:-} deadline
+  local workdir=$1 port=${2:-}
   [ -n "$port" ] || port=$(free_port)
   local_registry_log="$workdir/registry.log"
   mkdir -p "$workdir/data"
@@ -29,18 +29,7 @@ start_local_registry() {
   export REGISTRY_URL="http://127.0.0.1:$port"
   echo "started npm start (pid $local_registry_pid) on $REGISTRY_URL, data in $workdir/data, log in $local_registry_log"
 
-  deadline=$((SECONDS + 60))
-  until curl -s -o /dev/null --max-time 2 "$REGISTRY_URL/v2/"; do
-    if ! kill -0 "$local_registry_pid" 2>/dev/null; then
-      echo "FAILED: npm start exited before answering /v2/" >&2
-      return 1
-    fi
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      echo "FAILED: $REGISTRY_URL/v2/ did not answer within 60 s" >&2
-      return 1
-    fi
-    sleep 0.2
-  done
+  wait_until_serving "$REGISTRY_URL/v2/" "$local_registry_pid" "npm start" 60 || return 1
   echo "$REGISTRY_URL/v2/ answers: $(curl -s -o /dev/null -w '%{http_code}' "$REGISTRY_URL/v2/")"
 }
 

@@ -20,79 +20,14 @@ repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo_root"
 # shellcheck source=test/e2e/local-registry.sh
 source test/e2e/local-registry.sh
+# shellcheck source=test/e2e/lib.sh
+source test/e2e/lib.sh
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/registry-e2e.XXXXXX")
-containerd_pid=""
-current_step=""
-step_started=$EPOCHREALTIME
-steps_passed=0
-declare -a timings=()
-
-cleanup() {
-  local rc=$?
-  if [ -n "$containerd_pid" ]; then
-    kill -TERM "$containerd_pid" 2>/dev/null || true
-    wait "$containerd_pid" 2>/dev/null || true
-  fi
-  if [ "$rc" -ne 0 ]; then
-    echo >&2
-    echo "!!! e2e FAILED in step: ${current_step:-setup} (exit status $rc)" >&2
-    print_local_registry_log
-    echo "e2e: $steps_passed passed, 1 failed"
-  fi
-  stop_local_registry
-  rm -rf "$work"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-elapsed() { # since an $EPOCHREALTIME reading, in seconds with one decimal
-  local now=${EPOCHREALTIME/[^0-9]/} then=${1/[^0-9]/}
-  printf '%d.%d' $(((now - then) / 1000000)) $(((now - then) % 1000000 / 100000))
-}
-
-end_step() {
-  [ -n "$current_step" ] || return 0
-  timings+=("$(printf '%7ss  %s' "$(elapsed "$step_started")" "$current_step")")
-  steps_passed=$((steps_passed + 1))
-  current_step=""
-}
-
-step() {
-  end_step
-  current_step=$1
-  step_started=$EPOCHREALTIME
-  printf '\n==> %s\n' "$current_step"
-}
-
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-
-expect_equal() { # what expected actual
-  if [ "$2" != "$3" ]; then
-    fail "$1: expected '$2', got '$3'"
-  fi
-  echo "ok: $1 = $3"
-}
-
-# --- client configuration: nothing from the host's ~/.config or /etc leaks in ---
-cat >"$work/policy.json" <<'EOF'
-{ "default": [{ "type": "insecureAcceptAnything" }] }
-EOF
-echo '{}' >"$work/auth.json"
-export REGISTRY_AUTH_FILE="$work/auth.json"
-mkdir -p "$work/xdg-runtime" "$work/skopeo-tmp"
-chmod 700 "$work/xdg-runtime"
-export XDG_RUNTIME_DIR="$work/xdg-runtime"
-
-skopeo() { command skopeo --policy "$work/policy.json" --tmpdir "$work/skopeo-tmp" "$@"; }
-# digest of the manifest (or index) skopeo reads at a reference, as sha256 over its exact bytes
-raw_digest() { echo "sha256:$(skopeo inspect --raw "${@:1:$#-1}" "${!#}" | sha256sum | cut -d' ' -f1)"; }
-file_digest() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
-layout_blob() { echo "$1/blobs/sha256/${2#sha256:}"; } # layout digest
+e2e_begin e2e registry-e2e
+on_failure print_local_registry_log
+at_exit stop_local_registry
+at_exit stop_containerd
+isolate_clients
 
 # the manifest digest a tag points to in an OCI layout's index.json
 layout_ref_digest() { # layout tag
@@ -249,11 +184,6 @@ expect_equal "the index in $ns/multi still serves its arm64 child" "$arm_digest"
 
 # ---------------------------------------------------------------------------
 step "e. podman (vfs storage, no daemon): pull, tag, push to $ns/podman (OCI and Docker v2s2 manifests), verify"
-podman() {
-  command podman --root "$work/podman/root" --runroot "$work/podman/runroot" --storage-driver vfs \
-    --cgroup-manager cgroupfs --events-backend file --tmpdir "$work/podman/tmp" "$@"
-}
-mkdir -p "$work/podman/tmp"
 podman pull --tls-verify=false "$registry/$ns/app:v1"
 podman tag "$registry/$ns/app:v1" "$registry/$ns/podman:v1"
 podman push --tls-verify=false "$registry/$ns/podman:v1"
@@ -294,33 +224,7 @@ elif ! command -v containerd >/dev/null || ! command -v ctr >/dev/null; then
   echo; echo "(containerd step skipped: containerd/ctr not installed)"
 else
   step "g. containerd (private daemon, native snapshotter): ctr pull $ns/app:v1 and $ns/multi:v1"
-  ctrd="$work/containerd"
-  mkdir -p "$ctrd"
-  cat >"$ctrd/config.toml" <<EOF
-version = 2
-root = "$ctrd/root"
-state = "$ctrd/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$ctrd/containerd.sock"
-[ttrpc]
-  address = "$ctrd/containerd.sock.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$ctrd/opt"
-EOF
-  containerd --config "$ctrd/config.toml" >"$ctrd/containerd.log" 2>&1 &
-  containerd_pid=$!
-  ctr() { command ctr --address "$ctrd/containerd.sock" --namespace e2e "$@"; }
-  deadline=$((SECONDS + 20))
-  until ctr version >/dev/null 2>&1; do
-    kill -0 "$containerd_pid" 2>/dev/null || { cat "$ctrd/containerd.log"; fail "containerd exited"; }
-    [ "$SECONDS" -lt "$deadline" ] || { cat "$ctrd/containerd.log"; fail "containerd did not answer within 20 s"; }
-    sleep 0.2
-  done
+  start_containerd e2e
   ctr_digest() { ctr images ls | awk -v ref="$1" '$1 == ref {print $3}'; }
   ctr images pull --plain-http --snapshotter native "$registry/$ns/app:v1" | tail -n 3
   expect_equal "digest containerd recorded for $ns/app:v1" "$app_digest" "$(ctr_digest "$registry/$ns/app:v1")"
@@ -328,9 +232,7 @@ EOF
   expect_equal "digest containerd recorded for $ns/multi:v1" "$index_digest" "$(ctr_digest "$registry/$ns/multi:v1")"
   ctr content get "$arm_layer" | sha256sum | grep -q "^${arm_layer#sha256:} " || fail "containerd's copy of the arm64 layer does not hash to $arm_layer"
   echo "ok: containerd fetched the arm64 layer $arm_layer intact"
-  kill -TERM "$containerd_pid"
-  wait "$containerd_pid" 2>/dev/null || true
-  containerd_pid=""
+  stop_containerd
 fi
 
 # ---------------------------------------------------------------------------
@@ -375,8 +277,4 @@ EOF
     "sha256:$(curl -sfL "$REGISTRY_URL/v2/$ns/restart/blobs/$restart_digest" | sha256sum | cut -d' ' -f1)"
 fi
 
-end_step
-echo
-echo "==> e2e passed against $REGISTRY_URL; time per step:"
-printf '%s\n' "${timings[@]}"
-echo "e2e: $steps_passed passed, 0 failed"
+e2e_passed

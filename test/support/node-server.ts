@@ -26,7 +26,9 @@ export interface NodeServer {
 export async function startNodeServer(env: Record<string, string> = {}, options: { dataDir?: string } = {}): Promise<NodeServer> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "registry-socket-")));
   const child = spawn(process.execPath, ["src/runtime/node.ts"], {
-    env: { ...process.env, HOST: "127.0.0.1", PORT: "0", PROCESSES: "1", DATA_DIR: dataDir, GC_INTERVAL_SECONDS: "0", ...env },
+    // BACKEND: the DATA_DIR is this server's store, even when the caller's shell exported
+    // BACKEND=aws (eval "$(npm run -s aws:local -- start)"); a caller may still ask for another.
+    env: { ...process.env, BACKEND: "filesystem", HOST: "127.0.0.1", PORT: "0", PROCESSES: "1", DATA_DIR: dataDir, GC_INTERVAL_SECONDS: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

@@ -1,28 +1,7 @@
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { drainRefusedBodies } from "../../src/http/drain-refused-body.ts";
-
-/** A body of `pieces` chunks of `size` bytes that counts what was pulled from it, optionally stalling after them. */
-function countedBody(pieces: number, size: number, stall = false) {
-  const seen = { bytes: 0, cancelled: false };
-  let sent = 0;
-  const stream = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (sent === pieces) {
-        if (stall) return new Promise<void>(() => undefined);
-        controller.close();
-        return;
-      }
-      sent++;
-      seen.bytes += size;
-      controller.enqueue(new Uint8Array(size));
-    },
-    cancel() {
-      seen.cancelled = true;
-    },
-  }, { highWaterMark: 0 });
-  return { stream, seen };
-}
+import { countedBody } from "../support/counted-body.ts";
 
 function appWith(maxBytes: number, timeoutMs: number, status: 202 | 416) {
   const app = new Hono();
@@ -68,7 +47,7 @@ describe("drainRefusedBodies", () => {
   });
 
   it("answers after the time bound when the body stops arriving", async () => {
-    const { stream, seen } = countedBody(3, 1000, true);
+    const { stream, seen } = countedBody(3, 1000, { stall: true });
     const started = Date.now();
     const res = await patch(appWith(1_000_000, 200, 416), stream, 10_000);
     expect(res.status).toBe(416);

@@ -12,23 +12,14 @@ repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo_root"
 # shellcheck source=test/workers/worker-dev.sh
 source test/workers/worker-dev.sh
+# shellcheck source=test/e2e/lib.sh
+source test/e2e/lib.sh
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/registry-worker-auth-e2e.XXXXXX")
-cleanup() {
-  local rc=$?
-  if [ "$rc" -ne 0 ]; then
-    echo "!!! Workers auth e2e FAILED (exit status $rc)" >&2
-    print_worker_log
-  fi
-  stop_worker
-  rm -rf "$work"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+e2e_begin "Workers auth e2e" registry-worker-auth-e2e
+on_failure print_worker_log
+at_exit stop_worker
 
-key=$(npx --no-install node scripts/auth-keygen.ts)
-auth_config=$(jq -c --argjson key "$key" '.auth + { signingKeys: [$key] }' examples/teams/registry.json)
+auth_config=$(teams_auth_config)
 # A binding given to the local Worker as `.dev.vars` or `wrangler secret put` would give it.
 start_worker "$work/state" "AUTH_CONFIG=$auth_config" >/dev/null
 echo "the Worker serves $REGISTRY_URL with AUTH_CONFIG = examples/teams/registry.json's auth section and a fresh signing key"

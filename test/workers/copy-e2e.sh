@@ -20,42 +20,16 @@ repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo_root"
 # shellcheck source=test/workers/worker-dev.sh
 source test/workers/worker-dev.sh
+# shellcheck source=test/e2e/lib.sh
+source test/e2e/lib.sh
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/registry-worker-copy.XXXXXX")
-current_step=""
+e2e_begin "copy e2e" registry-worker-copy
 copy_pid=""
-cleanup() {
-  local rc=$?
-  if [ "$rc" -ne 0 ]; then
-    echo "!!! copy e2e FAILED in: ${current_step:-setup} (exit status $rc)" >&2
-    print_worker_log
-  fi
-  [ -z "$copy_pid" ] || kill "$copy_pid" 2>/dev/null || true
-  stop_worker
-  rm -rf "$work"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-step() {
-  current_step=$1
-  printf '\n==> %s\n' "$1"
-}
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-expect_equal() { # what expected actual
-  [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
-  echo "ok: $1 = $3"
-}
-
-cat >"$work/policy.json" <<'JSON'
-{ "default": [{ "type": "insecureAcceptAnything" }] }
-JSON
-mkdir -p "$work/skopeo-tmp"
-skopeo() { command skopeo --policy "$work/policy.json" --tmpdir "$work/skopeo-tmp" "$@"; }
+on_failure print_worker_log
+at_exit stop_worker
+stop_copy() { [ -z "$copy_pid" ] || kill "$copy_pid" 2>/dev/null || true; }
+at_exit stop_copy
+isolate_clients
 copy() { npx --no-install oci-registry copy "$@"; }
 creds="alice:alice-secret"
 
@@ -99,11 +73,10 @@ tag_in_layout() { # layout tag digest size media-type
 }
 # (skopeo keeps the layers uncompressed: --dest-oci-accept-uncompressed-layers)
 layer_pulled() { # layout digest → the digest of the bytes skopeo pulled under that name
-  echo "sha256:$(sha256sum "$1/blobs/sha256/${2#sha256:}" | cut -d' ' -f1)"
+  file_digest "$(layout_blob "$1" "$2")"
 }
 
-key=$(npx --no-install node scripts/auth-keygen.ts)
-auth_config=$(jq -c --argjson key "$key" '.auth + { signingKeys: [$key] }' examples/teams/registry.json)
+auth_config=$(teams_auth_config)
 step "start the Worker: MAX_REQUEST_BYTES=100000000 (wrangler.toml), token auth (examples/teams)"
 WORKER_PORT=$(free_port)
 export WORKER_PORT
@@ -147,8 +120,8 @@ if copy --dest-tls-verify=false "oci-archive:$work/multi.tar:v1" "docker://$regi
 fi
 grep -q "answered 401" "$work/refused.out" || { cat "$work/refused.out"; fail "the refusal does not say 401"; }
 echo "ok: refused without credentials: $(tail -n 1 "$work/refused.out")"
-printf '{"auths": {"%s": {"auth": "%s"}}}' "$registry" "$(printf %s "$creds" | base64 -w0)" >"$work/auth.json"
-REGISTRY_AUTH_FILE="$work/auth.json" copy --dest-tls-verify=false "oci-archive:$work/multi.tar:v1" "docker://$registry/blue/multi:v1" 2>&1 | tee "$work/multi.out"
+printf '{"auths": {"%s": {"auth": "%s"}}}' "$registry" "$(printf %s "$creds" | base64 -w0)" >"$work/alice-auth.json"
+REGISTRY_AUTH_FILE="$work/alice-auth.json" copy --dest-tls-verify=false "oci-archive:$work/multi.tar:v1" "docker://$registry/blue/multi:v1" 2>&1 | tee "$work/multi.out"
 grep -q "($index): 4 blobs uploaded" "$work/multi.out" || fail "the index was not copied with its 4 blobs"
 skopeo inspect --raw --tls-verify=false --creds "$creds" "docker://$registry/blue/multi:v1" >"$work/index-back.json"
 expect_equal "the index as stored" "$index" "sha256:$(sha256sum "$work/index-back.json" | cut -d' ' -f1)"
@@ -186,5 +159,4 @@ if grep "resuming at" "$work/resume.out" | grep -q "resuming at 0 B"; then fail 
 skopeo copy --dest-oci-accept-uncompressed-layers --src-tls-verify=false --src-creds "$creds" "docker://$registry/blue/resume:v1" "oci:$work/resume-back:v1" >/dev/null
 expect_equal "digest of the resumed layer pulled back" "$layer" "$(layer_pulled "$work/resume-back" "$layer")"
 
-echo
-echo "copy e2e against the Worker: all passed"
+e2e_passed

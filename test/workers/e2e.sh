@@ -19,45 +19,14 @@ repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo_root"
 # shellcheck source=test/workers/worker-dev.sh
 source test/workers/worker-dev.sh
+# shellcheck source=test/e2e/lib.sh
+source test/e2e/lib.sh
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/registry-worker-e2e.XXXXXX")
+e2e_begin "Workers e2e" registry-worker-e2e
+on_failure print_worker_log
+at_exit stop_worker
+isolate_clients
 state="$work/state"
-current_step=""
-cleanup() {
-  local rc=$?
-  if [ "$rc" -ne 0 ]; then
-    echo "!!! Workers e2e FAILED in: ${current_step:-setup} (exit status $rc)" >&2
-    print_worker_log
-  fi
-  stop_worker
-  rm -rf "$work"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-step() {
-  current_step=$1
-  printf '\n==> %s\n' "$1"
-}
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-expect_equal() { # what expected actual
-  [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
-  echo "ok: $1 = $3"
-}
-
-cat >"$work/policy.json" <<'JSON'
-{ "default": [{ "type": "insecureAcceptAnything" }] }
-JSON
-echo '{}' >"$work/auth.json"
-export REGISTRY_AUTH_FILE="$work/auth.json"
-mkdir -p "$work/skopeo-tmp"
-skopeo() { command skopeo --policy "$work/policy.json" --tmpdir "$work/skopeo-tmp" "$@"; }
-file_digest() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
-layout_blob() { echo "$1/blobs/sha256/${2#sha256:}"; }
 
 # An OCI layout image:TAG with one layer of SIZE random bytes; prints the layer's digest.
 build_image() { # layout tag size
@@ -118,6 +87,4 @@ echo "pushed in $(( (${EPOCHREALTIME/./} - ${started/./}) / 1000 )) ms"
 pull_and_compare "$ns/enterprise:v1" "$enterprise_layer"
 expect_equal "tags of $ns/enterprise" '["v1"]' "$(skopeo list-tags --tls-verify=false "docker://$registry/$ns/enterprise" | jq -c .Tags)"
 
-current_step=""
-echo
-echo "Workers e2e passed"
+e2e_passed

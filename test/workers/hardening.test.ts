@@ -3,16 +3,13 @@
  * with the local R2 and Durable Objects of wrangler.toml: what the core refuses on Node it refuses
  * here too.
  */
-import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { exportJWK, generateKeyPair } from "jose";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import example from "../../examples/teams/registry.json" with { type: "json" };
-import type { WorkersEnv } from "../../src/runtime/workers-env.ts";
+import { client, type Worker } from "./worker-client.ts";
 import { DurableObjectAuthState } from "../../src/adapters/durable-object/auth-state-object.ts";
 import { authStateContract } from "../contract/auth-state.contract.ts";
-
-const ORIGIN = "http://registry.test";
-type Worker = typeof import("../../src/runtime/workers.ts").default;
 
 let openWorker: Worker | undefined;
 /**
@@ -26,15 +23,6 @@ async function openWorkerModule(): Promise<Worker> {
   vi.spyOn(console, "warn").mockImplementation(() => {});
   openWorker = (await import("../../src/runtime/workers.ts")).default;
   return openWorker;
-}
-
-function client(worker: Worker, workerEnv: WorkersEnv) {
-  return async (path: string, init: RequestInit = {}): Promise<Response> => {
-    const ctx = createExecutionContext();
-    const response = await worker.fetch(new Request(`${ORIGIN}${path}`, init) as Request<unknown, IncomingRequestCfProperties>, workerEnv, ctx);
-    await waitOnExecutionContext(ctx);
-    return response;
-  };
 }
 
 async function sha256(bytes: Uint8Array): Promise<string> {

@@ -15,25 +15,14 @@ import { exportJWK, generateKeyPair } from "jose";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import example from "../../examples/teams/registry.json" with { type: "json" };
 import type { WorkersEnv } from "../../src/runtime/workers-env.ts";
+import { countedBody } from "../support/counted-body.ts";
+import { client, ORIGIN, type Worker } from "./worker-client.ts";
 
-const ORIGIN = "http://registry.test";
 const SERVICE = "oci-registry";
-
-type Worker = typeof import("../../src/runtime/workers.ts").default;
 
 async function freshWorker(): Promise<Worker> {
   vi.resetModules();
   return (await import("../../src/runtime/workers.ts")).default;
-}
-
-/** A client of one Worker module with one env: what workerd does for each request. */
-function client(worker: Worker, workerEnv: WorkersEnv) {
-  return async (path: string, init: RequestInit = {}): Promise<Response> => {
-    const ctx = createExecutionContext();
-    const response = await worker.fetch(new Request(`${ORIGIN}${path}`, init) as Request<unknown, IncomingRequestCfProperties>, workerEnv, ctx);
-    await waitOnExecutionContext(ctx);
-    return response;
-  };
 }
 
 async function signingJwk() {
@@ -128,21 +117,14 @@ describe("the Worker with AUTH_CONFIG (the example teams configuration)", () => 
   });
 
   it("reads a POST /token form only up to 64 KiB: a 64 MiB stream of unknown length gets 413 and is not read whole", async () => {
-    let pulled = 0;
-    const piece = new TextEncoder().encode("a".repeat(16 * 1024));
-    const body = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (pulled >= 64 * 1024 * 1024) return controller.close();
-        pulled += piece.byteLength;
-        controller.enqueue(piece);
-      },
-    });
+    // 64 MiB of "a" offered as a stream of unknown length; the endpoint must stop pulling at the limit.
+    const { stream: body, seen } = countedBody(4096, 16 * 1024, { fill: 0x61 });
     const response = await fetch("/token", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body, duplex: "half" } as RequestInit);
     expect(response.status).toBe(413);
     const error = ((await response.json()) as { errors: { code: string; message: string }[] }).errors[0]!;
     expect(error.code).toBe("SIZE_INVALID");
     expect(error.message).toContain("at most 65536 bytes");
-    expect(pulled).toBeLessThan(1024 * 1024);
+    expect(seen.bytes).toBeLessThan(1024 * 1024);
   });
 
   it("refuses a wrong password at /token", async () => {

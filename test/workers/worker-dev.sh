@@ -16,7 +16,7 @@ worker_log=""
 source "$(dirname "${BASH_SOURCE[0]}")/../support/processes.sh"
 
 start_worker() {
-  local state=$1 port deadline
+  local state=$1 port
   shift
   port=${WORKER_PORT:-$(free_port)}
   mkdir -p "$state"
@@ -27,20 +27,7 @@ start_worker() {
   worker_pid=$!
   export REGISTRY_URL="http://127.0.0.1:$port"
   echo "started the Worker (pid $worker_pid) on $REGISTRY_URL $*, state in $state"
-  deadline=$((SECONDS + 90))
-  until curl -s -o /dev/null --max-time 2 "$REGISTRY_URL/v2/"; do
-    if ! kill -0 "$worker_pid" 2>/dev/null; then
-      echo "FAILED: the Worker exited before answering /v2/" >&2
-      tail -n 40 "$worker_log" >&2
-      return 1
-    fi
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      echo "FAILED: $REGISTRY_URL/v2/ did not answer within 90 s" >&2
-      tail -n 40 "$worker_log" >&2
-      return 1
-    fi
-    sleep 0.3
-  done
+  wait_until_serving "$REGISTRY_URL/v2/" "$worker_pid" "the Worker" 90 || { tail -n 40 "$worker_log" >&2; return 1; }
   # The workerd process that listens on the port (wrangler runs it as a child).
   WORKER_PID=$(pgrep -g "$worker_pid" -f "workerd serve .*--socket-addr=entry=127.0.0.1:$port" | head -n 1 || true)
   export WORKER_PID

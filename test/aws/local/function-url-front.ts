@@ -18,6 +18,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { APIGatewayProxyResult, LambdaEvent } from "hono/aws-lambda";
 import { createLambdaHandler } from "../../../src/runtime/lambda.ts";
+import { bodyOf, functionUrlEvent } from "./function-url.ts";
 
 /** Lambda's invocation payload limit (synchronous invocation, request), bytes. */
 const LAMBDA_PAYLOAD_LIMIT = 6_291_456;
@@ -25,37 +26,16 @@ const LAMBDA_PAYLOAD_LIMIT = 6_291_456;
 const handler = createLambdaHandler(process.env);
 
 function eventOf(request: IncomingMessage, body: Buffer, sourceIp: string): LambdaEvent {
-  const url = new URL(request.url ?? "/", "http://front.invalid");
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(",") : value;
   }
-  const host = headers.host ?? "127.0.0.1";
-  const text = textOf(body, headers["content-type"]);
-  const now = new Date();
-  return {
-    version: "2.0",
-    routeKey: "$default",
-    rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
+  return functionUrlEvent(request.method ?? "GET", request.url ?? "/", {
     headers,
-    requestContext: {
-      accountId: "anonymous",
-      apiId: "local",
-      authentication: null,
-      authorizer: {},
-      domainName: host,
-      domainPrefix: "local",
-      http: { method: request.method ?? "GET", path: url.pathname, protocol: "HTTP/1.1", sourceIp, userAgent: headers["user-agent"] ?? "" },
-      requestId: crypto.randomUUID(),
-      routeKey: "$default",
-      stage: "$default",
-      time: now.toUTCString(),
-      timeEpoch: now.getTime(),
-    },
-    body: body.byteLength === 0 ? null : (text ?? body.toString("base64")),
-    isBase64Encoded: body.byteLength > 0 && text === undefined,
-  };
+    body: body.byteLength === 0 ? undefined : (textOf(body, headers["content-type"]) ?? body),
+    sourceIp,
+    domain: headers.host ?? "127.0.0.1",
+  });
 }
 
 /** A JSON or text body that is valid UTF-8 goes as text (as AWS sends it); anything else base64. */
@@ -72,7 +52,7 @@ function writeResult(response: ServerResponse, result: APIGatewayProxyResult): v
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
   for (const [name, values] of Object.entries(result.multiValueHeaders ?? {})) headers[name] = values.map(String);
-  const body = result.isBase64Encoded ? Buffer.from(result.body, "base64") : Buffer.from(result.body ?? "", "utf8");
+  const body = bodyOf(result);
   // HEAD answers carry the resource's Content-Length and no body.
   if (!headers["content-length"] && !headers["Content-Length"]) headers["content-length"] = String(body.byteLength);
   response.writeHead(result.statusCode, headers);

@@ -3,6 +3,9 @@
  * (payload format 2.0): lower-case headers, the raw path and query string,
  * and a body that is base64-encoded unless it is text.
  * https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html
+ * Used by the Lambda tests (test/aws/lambda.test.ts, infra.test.ts), which invoke the
+ * handler in process, and by the local Function URL front (function-url-front.ts), which
+ * turns real HTTP requests into these events.
  */
 import type { APIGatewayProxyResult, LambdaEvent } from "hono/aws-lambda";
 
@@ -16,11 +19,15 @@ export interface InvokeOptions {
   sourceIp?: string;
   /** `name=value` pairs: payload 2.0 carries the Cookie header's pairs in `cookies`, not in `headers`. */
   cookies?: string[];
+  /** The host the client called (requestContext.domainName, and `host` unless the headers give one). */
+  domain?: string;
 }
 
 export function functionUrlEvent(method: string, target: string, options: InvokeOptions = {}): LambdaEvent {
-  const url = new URL(target, `https://${DOMAIN}`);
-  const headers: Record<string, string> = { host: DOMAIN, "x-forwarded-proto": "https", "user-agent": "registry-tests" };
+  const domain = options.domain ?? DOMAIN;
+  // Only the path and query are read: a fixed base, so a Host header that is no host name cannot throw.
+  const url = new URL(target, "https://function-url.invalid");
+  const headers: Record<string, string> = { host: domain, "x-forwarded-proto": "https", "user-agent": "registry-tests" };
   for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
   const { body } = options;
   const now = new Date();
@@ -32,12 +39,12 @@ export function functionUrlEvent(method: string, target: string, options: Invoke
     headers,
     requestContext: {
       accountId: "anonymous",
-      apiId: DOMAIN.split(".")[0]!,
+      apiId: domain.split(".")[0]!,
       authentication: null,
       authorizer: {},
-      domainName: DOMAIN,
-      domainPrefix: DOMAIN.split(".")[0]!,
-      http: { method, path: url.pathname, protocol: "HTTP/1.1", sourceIp: options.sourceIp ?? "127.0.0.1", userAgent: "registry-tests" },
+      domainName: domain,
+      domainPrefix: domain.split(".")[0]!,
+      http: { method, path: url.pathname, protocol: "HTTP/1.1", sourceIp: options.sourceIp ?? "127.0.0.1", userAgent: headers["user-agent"]! },
       requestId: crypto.randomUUID(),
       routeKey: "$default",
       stage: "$default",
