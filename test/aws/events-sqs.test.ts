@@ -18,7 +18,7 @@ import { DeleteMessageCommand, DeleteQueueCommand, ReceiveMessageCommand, SQSCli
 import { createRegistryTable } from "../../src/adapters/dynamodb/table.ts";
 import { createLambdaHandler } from "../../src/runtime/lambda.ts";
 import type { SqsEvent } from "../../src/observability/events/sqs-consumer.ts";
-import { functionUrlEvent, headersOf, type InvokeOptions } from "./function-url.ts";
+import { functionUrlEvent, headersOf, type InvokeOptions } from "./local/function-url.ts";
 import { createEventsQueue } from "./local/provision.ts";
 import { createBucket, deleteBucket, deleteTable, localAws, localDynamoDb, localS3, uniqueName } from "./support.ts";
 
