@@ -1,6 +1,7 @@
 /**
- * Reads and discards the body of a request refused before its body was read (a racing
- * PATCH's 416, a 404 for an unknown upload), bounded in bytes and time, before answering.
+ * Reads and discards what is left of a refused request's body (a racing PATCH's 416 before
+ * its body was read, a 404 for an unknown upload, a 413 once a body of unknown length passed
+ * the request limit), bounded in bytes and time, before answering.
  *
  * Why: the upload engine refuses a loser before reading its body, so it writes nothing
  * (core/uploads.ts). Node's HTTP server discards such a body itself and keeps the
@@ -9,8 +10,9 @@
  * conformance suite's Go client, a racing neighbour on the same connection pool) sees a
  * broken pipe instead of the 416 the spec requires. Reading the body first is what the
  * client expects; it costs no memory (every piece is dropped) and no more time than
- * accepting the same body would. Bodies larger than the request limit, or still arriving
- * after the time bound, are not waited for: those answers go out as they are.
+ * accepting the same body would. A body declared larger than the request limit is not read;
+ * one that goes on past the limit (counted from here) or the time bound is given up on: those
+ * answers go out as they are. (Cloudflare itself delivers no more than a plan's limit.)
  */
 import type { MiddlewareHandler } from "hono";
 
@@ -27,7 +29,9 @@ export function drainRefusedBodies({ maxBytes, timeoutMs }: RefusedBodyDrain): M
     if (c.res.status < 400) return;
     const request = c.req.raw;
     const body = request.body;
-    if (body === null || request.bodyUsed || body.locked) return;
+    // Partly read (the byte limit stops reading but leaves the rest, http/request.ts) or not
+    // at all; a stream read to its end or cancelled just reports done.
+    if (body === null || body.locked) return;
     const declared = c.req.header("content-length");
     if (declared !== undefined && !(Number(declared) <= maxBytes)) {
       await body.cancel().catch(() => undefined);

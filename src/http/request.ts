@@ -29,7 +29,9 @@ export function chunkFromRequest(c: Context, maxBytes?: number): Chunk {
   const chunk: Chunk = { body: requestBodyOf(c) };
   if (maxBytes !== undefined) {
     if (length !== undefined && length > maxBytes) throw requestTooLarge(maxBytes);
-    if (length === undefined && chunk.body) chunk.body = asReadableStream(chunk.body).pipeThrough(byteLimit(maxBytes));
+    // preventCancel: past the limit the rest stays unread, not cancelled, so a runtime that
+    // reads refused bodies to their end before answering (Workers, http/drain-refused-body.ts) can.
+    if (length === undefined && chunk.body) chunk.body = asReadableStream(chunk.body).pipeThrough(byteLimit(maxBytes), { preventCancel: true });
   }
   if (length !== undefined) chunk.length = length;
   const rangeHeader = c.req.header("content-range");

@@ -2,6 +2,8 @@ import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { drainRefusedBodies } from "../../src/http/drain-refused-body.ts";
 import { countedBody } from "../support/counted-body.ts";
+import { chunkFromRequest } from "../../src/http/request.ts";
+import { renderError } from "../../src/http/errors.ts";
 
 function appWith(maxBytes: number, timeoutMs: number, status: 202 | 416) {
   const app = new Hono();
@@ -54,5 +56,22 @@ describe("drainRefusedBodies", () => {
     expect(seen.bytes).toBe(3000);
     expect(Date.now() - started).toBeGreaterThanOrEqual(190);
     expect(seen.cancelled).toBe(true);
+  });
+
+  it("reads the rest of a body of unknown length that a 413 refused once it passed the request limit", async () => {
+    const app = new Hono();
+    app.use("*", drainRefusedBodies({ maxBytes: 1_000_000, timeoutMs: 5000 }));
+    app.patch("/upload", async (c) => {
+      const reader = (chunkFromRequest(c, 5000).body as ReadableStream<Uint8Array>).getReader();
+      while (!(await reader.read()).done);
+      return c.body(null, 202);
+    });
+    app.onError((error, c) => renderError(error, c));
+    const { stream, seen } = countedBody(20, 1000);
+    const res = await patch(app, stream);
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("SIZE_INVALID");
+    expect(seen.bytes).toBe(20_000);
+    expect(seen.cancelled).toBe(false);
   });
 });
