@@ -121,8 +121,10 @@ async function deploy(env: WorkersEnv): Promise<Deployment> {
   const edgeCache = config.edgeCacheSeconds ? { edgeCache: { cache: new WorkersEdgeCache(caches.default), seconds: config.edgeCacheSeconds } } : {};
   const app = createApp(registry, {
     maxRequestBytes: config.maxRequestBytes,
-    // Cloudflare caps request bodies at the plan's limit (maxRequestBytes) itself.
-    drainRefusedBodies: { maxBytes: config.maxRequestBytes, timeoutMs: 30_000 },
+    // Cloudflare delivers no body over the plan's limit (500 MB at most, Enterprise), so a refused
+    // body, even one over MAX_REQUEST_BYTES, is read to its end and the client gets the 413 that
+    // tells it to push in chunks rather than a reset.
+    drainRefusedBodies: { maxBytes: Math.max(config.maxRequestBytes, LARGEST_PLAN_BODY_BYTES), timeoutMs: 30_000 },
     maintenance,
     observation,
     events: { ...sink, source: SOURCE },
@@ -186,6 +188,9 @@ async function sendEvents(queue: Queue<QueuedEnvelope>, envelopes: QueuedEnvelop
 function isConfigurationError(error: unknown): error is ConfigError | AuthConfigError {
   return error instanceof ConfigError || error instanceof AuthConfigError;
 }
+
+/** The largest request body any Cloudflare plan delivers to a Worker (Enterprise: 500 MB). */
+const LARGEST_PLAN_BODY_BYTES = 500_000_000;
 
 export default {
   async fetch(request, env, ctx) {
