@@ -109,6 +109,7 @@ export function createApp(registryOrOptions: RegistryOptions | Registry, options
       logger: options.observation.logger,
       ...options.events,
       ...(options.clientAddress ? { clientAddress: options.clientAddress } : {}),
+      ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     });
   }
 

@@ -99,15 +99,30 @@ export function routePatternOf(c: Context): string {
   return routes.at(-1)?.path ?? "unmatched";
 }
 
-/** `<name>` from the path, by the route pattern's segments around `:name{.+}` (names hold "/"). */
+/**
+ * `<name>` from the path, by the route pattern's segments around `:name{.+}` (names hold "/"),
+ * decoded as the router decodes the `name` parameter the handlers act on: `/v2/bl%75e/app/…`
+ * changes blue/app, so its log line, audit entry and event must say blue/app (an endpoint's
+ * repository filter and /admin/audit?repository= match on it).
+ */
 export function repositoryOf(pathname: string, route: string): string | undefined {
   const pattern = route.split("/");
   const at = pattern.findIndex((part) => part.startsWith(":name"));
   if (at < 0) return undefined;
   const parts = pathname.split("/");
   const after = pattern.length - at - 1;
-  const name = parts.slice(at, parts.length - after).join("/");
+  const name = decodedOrRaw(parts.slice(at, parts.length - after).join("/"));
   return name === "" ? undefined : name.slice(0, 256);
+}
+
+/** A path segment decoded; a malformed escape (a refused request may carry one) is kept as sent. */
+export function decodedOrRaw(segment: string): string {
+  if (!segment.includes("%")) return segment;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 export function identityOf(c: Context): string | undefined {
