@@ -85,7 +85,9 @@
  *   event_outbox (id PK, endpoint, body, attempts, next_at,    Node only: events waiting for delivery, one row
  *                 claimed_by, claimed_until)                   per endpoint (its envelope, filters applied);
  *                                                              claimed before a send, deleted when delivered
- *                                                              or dropped (adapters/sql/event-records.ts)
+ *                                                              or dropped; at most maxPending rows per endpoint,
+ *                                                              claimed per endpoint (index endpoint, next_at)
+ *                                                              (adapters/sql/event-records.ts)
  *   audit_log (id PK, repository, entry)                       Node only: AuditEntry as JSON, the last 100,000
  *   Also: links.linked_at, manifests.pushed_at and refs_recorded, tags.tagged_at, uploads.touched_at
  *   (garbage collection, retention, expiry), manifests.pulled_at (a mirror's last recorded pull,

@@ -32,15 +32,25 @@ export function openNodeEvents(dataDir: string, notifications: NotificationsConf
   const outbox = new SqlOutbox(driver);
   const audit = new SqlAuditStore(driver);
   const { endpoints } = notifications;
+  const maxPending = new Map(endpoints.map((endpoint) => [endpoint.name, endpoint.maxPending]));
   const delivery = endpoints.length > 0 ? new EventDelivery({ outbox, endpoints, logger: options.logger, metrics: options.metrics, owner: options.owner }) : null;
   delivery?.start();
+  /** Endpoints whose outbox was found full (this process): logged once until one of their events fits again. */
+  const full = new Set<string>();
   return {
     audit,
     sink: {
       record(events) {
         const rows = envelopesFor(endpoints, events);
         if (rows.length === 0) return;
-        outbox.add(rows, Date.now());
+        const refused = outbox.add(rows.map((row) => ({ ...row, maxPending: maxPending.get(row.endpoint)! })), Date.now());
+        for (const row of rows) if (!refused.includes(row.endpoint)) full.delete(row.endpoint);
+        for (const endpoint of refused) {
+          options.metrics.dropped(endpoint);
+          if (full.has(endpoint)) continue;
+          full.add(endpoint);
+          options.logger.log("error", "events dropped: the outbox holds maxPending events for the endpoint", { endpoint, maxPending: maxPending.get(endpoint) });
+        }
         delivery?.nudge();
       },
       audit: (entry) => audit.add(entry),

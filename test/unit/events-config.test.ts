@@ -20,7 +20,7 @@ describe("notifications (NOTIFICATIONS)", () => {
   it("reads endpoints with their defaults, the URL and secret from named variables", () => {
     const config = resolveConfig({ notifications: { endpoints: [{ name: "ci", urlEnv: "U", secretEnv: "S" }] } }, { U: "http://127.0.0.1:9/x", S: SECRET });
     expect(config.notifications.endpoints).toEqual([
-      { name: "ci", url: "http://127.0.0.1:9/x", secret: SECRET, headers: {}, repositories: [], actions: [], timeoutMs: 5000, maxAttempts: 8, backoffMs: 1000 },
+      { name: "ci", url: "http://127.0.0.1:9/x", secret: SECRET, headers: {}, repositories: [], actions: [], timeoutMs: 5000, maxAttempts: 8, backoffMs: 1000, maxPending: 10_000 },
     ]);
   });
 

@@ -1,6 +1,7 @@
 /**
  * The events outbox and the audit log in SQL (registry.db on Node). Rows of the outbox
- * live until delivered or dropped; the audit log keeps its last AUDIT_ROWS entries.
+ * live until delivered or dropped, at most an endpoint's maxPending of them at once; the
+ * audit log keeps its last AUDIT_ROWS entries.
  * A claim is an UPDATE that succeeds only while no other claim is live, so of two
  * processes one sends a row and the other skips it.
  */
@@ -20,6 +21,7 @@ export function createEventTables(driver: SqlDriver): void {
     claimed_until INTEGER NOT NULL DEFAULT 0
   );
   CREATE INDEX IF NOT EXISTS event_outbox_due ON event_outbox (next_at);
+  CREATE INDEX IF NOT EXISTS event_outbox_endpoint ON event_outbox (endpoint, next_at);
   CREATE TABLE IF NOT EXISTS audit_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     repository TEXT,
@@ -34,16 +36,29 @@ export class SqlOutbox implements Outbox {
     this.driver = driver;
   }
 
-  add(entries: { endpoint: string; body: string }[], now: number): void {
-    this.driver.transaction(() => {
-      for (const entry of entries) this.driver.run("INSERT INTO event_outbox (endpoint, body, next_at) VALUES (?, ?, ?)", entry.endpoint, entry.body, now);
-    });
+  add(entries: { endpoint: string; body: string; maxPending: number }[], now: number): string[] {
+    return this.driver.transaction(() =>
+      entries.flatMap((entry) => {
+        // Counted up to the bound only (the endpoint index), in the same transaction as the insert.
+        const added = this.driver.run(
+          "INSERT INTO event_outbox (endpoint, body, next_at) SELECT ?, ?, ? WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM event_outbox WHERE endpoint = ? LIMIT ?)) < ?",
+          entry.endpoint,
+          entry.body,
+          now,
+          entry.endpoint,
+          entry.maxPending,
+          entry.maxPending,
+        );
+        return added ? [] : [entry.endpoint];
+      }),
+    );
   }
 
-  claimDue(owner: string, now: number, claimUntil: number, limit: number): OutboxEntry[] {
+  claimDue(owner: string, endpoint: string, now: number, claimUntil: number, limit: number): OutboxEntry[] {
     return this.driver.transaction(() => {
       const due = this.driver.all<OutboxEntry>(
-        "SELECT id, endpoint, body, attempts FROM event_outbox WHERE next_at <= ? AND claimed_until <= ? ORDER BY id LIMIT ?",
+        "SELECT id, endpoint, body, attempts FROM event_outbox WHERE endpoint = ? AND next_at <= ? AND claimed_until <= ? ORDER BY id LIMIT ?",
+        endpoint,
         now,
         now,
         limit,
@@ -62,6 +77,18 @@ export class SqlOutbox implements Outbox {
 
   dropped(id: number): void {
     this.driver.run("DELETE FROM event_outbox WHERE id = ?", id);
+  }
+
+  dropOthers(endpoints: string[]): { endpoint: string; count: number }[] {
+    const known = JSON.stringify(endpoints);
+    return this.driver.transaction(() => {
+      const counts = this.driver.all<{ endpoint: string; count: number }>(
+        "SELECT endpoint, COUNT(*) AS count FROM event_outbox WHERE endpoint NOT IN (SELECT value FROM json_each(?)) GROUP BY endpoint",
+        known,
+      );
+      if (counts.length > 0) this.driver.run("DELETE FROM event_outbox WHERE endpoint NOT IN (SELECT value FROM json_each(?))", known);
+      return counts;
+    });
   }
 }
 

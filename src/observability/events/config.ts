@@ -20,6 +20,11 @@ export interface NotificationEndpoint {
   maxAttempts: number;
   /** First retry after this long, doubling each attempt, at most one hour. */
   backoffMs: number;
+  /**
+   * Node's outbox holds at most this many of the endpoint's events; past it new ones are
+   * dropped (counted, logged once), so a dead receiver and a flood of pulls cannot fill the disk.
+   */
+  maxPending: number;
 }
 
 export interface NotificationsConfig {
@@ -27,7 +32,7 @@ export interface NotificationsConfig {
 }
 
 const ACTIONS: EventAction[] = ["push", "pull", "delete", "gc"];
-const KNOWN = ["name", "url", "urlEnv", "headers", "secret", "secretEnv", "repositories", "actions", "timeoutSeconds", "maxAttempts", "backoffSeconds"];
+const KNOWN = ["name", "url", "urlEnv", "headers", "secret", "secretEnv", "repositories", "actions", "timeoutSeconds", "maxAttempts", "backoffSeconds", "maxPending"];
 
 export function parseNotifications(raw: unknown, env: Record<string, string | undefined>): { config: NotificationsConfig; problems: string[] } {
   const problems: string[] = [];
@@ -73,6 +78,7 @@ export function parseNotifications(raw: unknown, env: Record<string, string | un
     const timeoutSeconds = number("timeoutSeconds", 5, 0.1, 300);
     const maxAttempts = number("maxAttempts", 8, 1, 100);
     const backoffSeconds = number("backoffSeconds", 1, 0.01, 3600);
+    const maxPending = number("maxPending", 10_000, 1, 1_000_000);
     if (name && endpoints.some((other) => other.name === name)) problems.push(`${at}: the name is used twice`);
     if (!name || !url) return;
     endpoints.push({
@@ -85,6 +91,7 @@ export function parseNotifications(raw: unknown, env: Record<string, string | un
       timeoutMs: Math.round(timeoutSeconds * 1000),
       maxAttempts: Math.floor(maxAttempts),
       backoffMs: Math.round(backoffSeconds * 1000),
+      maxPending: Math.floor(maxPending),
     });
   });
   return { config: { endpoints }, problems };

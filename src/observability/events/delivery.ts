@@ -3,8 +3,13 @@
  * endpoint's headers and signature, bounded by its timeout. A 2xx answer delivers;
  * anything else (an error status, a refused connection, no answer in time) is tried
  * again after backoffMs × 2^(attempt-1), at most an hour, until maxAttempts, then
- * dropped with one log line. Runs apart from requests: a slow receiver holds this
- * loop, never a push or a pull.
+ * dropped with one log line. Runs apart from requests, one lane per endpoint: a slow
+ * receiver holds its own lane, never a push, a pull or another endpoint's deliveries.
+ * A redirect is not followed (it would carry the signature and the endpoint's headers,
+ * Authorization included, to wherever the receiver points): it is a failed attempt. The
+ * answer's body is never read, only cancelled, so a receiver's endless body costs nothing.
+ * Delivery is at least once: a process killed after the receiver's 2xx, before the row is
+ * deleted, leaves the row to be sent again when its claim expires (receivers dedupe by event id).
  */
 import type { Logger } from "../log.ts";
 import type { NotificationEndpoint } from "./config.ts";
@@ -30,11 +35,16 @@ export interface DeliveryOptions {
   pollMs?: number;
 }
 
+/** One endpoint's share of the loop: its own pass and timer, so endpoints never wait on each other. */
+interface Lane {
+  endpoint: NotificationEndpoint;
+  running: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
 export class EventDelivery {
   readonly #options: DeliveryOptions;
-  readonly #endpoints: Map<string, NotificationEndpoint>;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #running = false;
+  readonly #lanes: Lane[];
   #stopped = false;
   #inFlight = new Set<Promise<void>>();
   /** Aborts sends in flight at stop: a receiver that never answers must not hold a shutdown. */
@@ -42,66 +52,72 @@ export class EventDelivery {
 
   constructor(options: DeliveryOptions) {
     this.#options = options;
-    this.#endpoints = new Map(options.endpoints.map((e) => [e.name, e]));
+    this.#lanes = options.endpoints.map((endpoint) => ({ endpoint, running: false, timer: undefined }));
   }
 
   start(): void {
-    this.#schedule(0);
+    this.#dropUnconfigured();
+    for (const lane of this.#lanes) this.#schedule(lane, 0);
   }
 
-  /** Looks at the outbox now (after events were added), unless a pass is running. */
+  /** Looks at the outbox now (after events were added), in each lane not already passing over it. */
   nudge(): void {
-    if (!this.#running && !this.#stopped) this.#schedule(0);
+    if (this.#stopped) return;
+    for (const lane of this.#lanes) if (!lane.running) this.#schedule(lane, 0);
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearTimeout(this.#timer);
+    for (const lane of this.#lanes) clearTimeout(lane.timer);
     this.#stopping.abort();
     await Promise.allSettled([...this.#inFlight]);
   }
 
-  #schedule(ms: number): void {
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.#pass(), ms);
-    this.#timer.unref?.();
+  /** Rows of endpoints this configuration no longer has would never be claimed: dropped at start, counted and logged. */
+  #dropUnconfigured(): void {
+    const { outbox, logger, metrics } = this.#options;
+    try {
+      for (const { endpoint, count } of outbox.dropOthers(this.#lanes.map((lane) => lane.endpoint.name))) {
+        for (let i = 0; i < count; i++) metrics?.dropped(endpoint);
+        logger.log("warn", "events dropped: their endpoint is no longer configured", { endpoint, count });
+      }
+    } catch (error) {
+      logger.log("error", "event delivery pass failed", { error: error instanceof Error ? error.message : String(error) });
+    }
   }
 
-  async #pass(): Promise<void> {
-    if (this.#running || this.#stopped) return;
-    this.#running = true;
+  #schedule(lane: Lane, ms: number): void {
+    clearTimeout(lane.timer);
+    lane.timer = setTimeout(() => void this.#pass(lane), ms);
+    lane.timer.unref?.();
+  }
+
+  async #pass(lane: Lane): Promise<void> {
+    if (lane.running || this.#stopped) return;
+    lane.running = true;
     const now = this.#options.now ?? Date.now;
     try {
       for (;;) {
-        const longest = Math.max(...this.#options.endpoints.map((e) => e.timeoutMs));
         const t = now();
-        // The claim outlives the longest attempt, so a crashed owner's rows come back by themselves.
-        const due = this.#options.outbox.claimDue(this.#options.owner, t, t + longest + 30_000, 32);
+        // The claim outlives the attempt, so a crashed owner's rows come back by themselves.
+        const due = this.#options.outbox.claimDue(this.#options.owner, lane.endpoint.name, t, t + lane.endpoint.timeoutMs + 30_000, 32);
         if (due.length === 0) break;
-        const sends = due.map((entry) => this.#deliver(entry));
+        const sends = due.map((entry) => this.#deliver(lane.endpoint, entry));
         for (const send of sends) this.#inFlight.add(send);
         await Promise.allSettled(sends);
         for (const send of sends) this.#inFlight.delete(send);
         if (this.#stopped) return;
       }
     } catch (error) {
-      this.#options.logger.log("error", "event delivery pass failed", { error: error instanceof Error ? error.message : String(error) });
+      this.#options.logger.log("error", "event delivery pass failed", { endpoint: lane.endpoint.name, error: error instanceof Error ? error.message : String(error) });
     } finally {
-      this.#running = false;
-      if (!this.#stopped) this.#schedule(this.#options.pollMs ?? 1000);
+      lane.running = false;
+      if (!this.#stopped) this.#schedule(lane, this.#options.pollMs ?? 1000);
     }
   }
 
-  async #deliver(entry: OutboxEntry): Promise<void> {
+  async #deliver(endpoint: NotificationEndpoint, entry: OutboxEntry): Promise<void> {
     const { outbox, logger, metrics } = this.#options;
-    const endpoint = this.#endpoints.get(entry.endpoint);
-    if (!endpoint) {
-      // The endpoint left the configuration since the event was recorded.
-      outbox.dropped(entry.id);
-      metrics?.dropped(entry.endpoint);
-      logger.log("warn", "event dropped: its endpoint is no longer configured", { endpoint: entry.endpoint, outboxId: entry.id });
-      return;
-    }
     const attempt = entry.attempts + 1;
     const failure = await sendEnvelope(endpoint, entry.body, this.#stopping.signal);
     if (failure !== null && this.#stopped) {

@@ -11,9 +11,18 @@ export interface OutboxEntry {
 }
 
 export interface Outbox {
-  add(entries: { endpoint: string; body: string }[], now: number): void;
-  /** Up to `limit` entries due at `now`, claimed by `owner` until `claimUntil`. */
-  claimDue(owner: string, now: number, claimUntil: number, limit: number): OutboxEntry[];
+  /**
+   * Adds each entry unless its endpoint already has `maxPending` waiting; returns the
+   * endpoints of the entries refused that way (one per entry).
+   */
+  add(entries: { endpoint: string; body: string; maxPending: number }[], now: number): string[];
+  /**
+   * Up to `limit` of `endpoint`'s entries due at `now`, claimed by `owner` until `claimUntil`.
+   * Per endpoint: a receiver that hangs holds its own entries, never another endpoint's.
+   */
+  claimDue(owner: string, endpoint: string, now: number, claimUntil: number, limit: number): OutboxEntry[];
+  /** Deletes the entries of every endpoint not in `endpoints` (left by an earlier configuration); their counts. */
+  dropOthers(endpoints: string[]): { endpoint: string; count: number }[];
   delivered(id: number): void;
   /** Another attempt failed: try again at `nextAt`. */
   retryAt(id: number, attempts: number, nextAt: number): void;
