@@ -88,7 +88,9 @@
  *                                                              or dropped; at most maxPending rows per endpoint,
  *                                                              claimed per endpoint (index endpoint, next_at)
  *                                                              (adapters/sql/event-records.ts)
- *   audit_log (id PK, repository, entry)                       Node only: AuditEntry as JSON, the last 100,000
+ *   audit_log (id PK, repository, entry, change)               Node only: AuditEntry as JSON; the last 100,000
+ *                                                              changes (change=1: push, delete, gc) and apart
+ *                                                              the last 100,000 pulls and refusals (change=0)
  *   Also: links.linked_at, manifests.pushed_at and refs_recorded, tags.tagged_at, uploads.touched_at
  *   (garbage collection, retention, expiry), manifests.pulled_at (a mirror's last recorded pull,
  *   NULL: none; retention by last pull), and manifest_refs (repository, manifest, digest PK):

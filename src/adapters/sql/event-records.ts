@@ -28,6 +28,13 @@ export function createEventTables(driver: SqlDriver): void {
     entry TEXT NOT NULL
   );
   CREATE INDEX IF NOT EXISTS audit_log_repository ON audit_log (repository, id);`);
+  // audit_log.change came later: added to a database made before it (in a write transaction, so
+  // two processes starting together do not both add it). Older rows count as not changes.
+  driver.transaction(() => {
+    const columns = driver.all<{ name: string }>("PRAGMA table_info(audit_log)");
+    if (!columns.some((column) => column.name === "change")) driver.exec("ALTER TABLE audit_log ADD COLUMN change INTEGER NOT NULL DEFAULT 0");
+  });
+  driver.exec("CREATE INDEX IF NOT EXISTS audit_log_change ON audit_log (change, id)");
 }
 
 export class SqlOutbox implements Outbox {
@@ -96,6 +103,10 @@ export class SqlOutbox implements Outbox {
  * Audit entries are written in batches (one transaction per FLUSH_MS or FLUSH_ROWS): a pull
  * must not pay a synchronous disk write of its own. A crash loses at most the last batch
  * here; the JSON line each entry also went to (stdout) is the record of it.
+ *
+ * Changes (push, delete, gc) and the rest (pulls, refusals) are kept AUDIT_ROWS each, apart:
+ * anyone may send refused requests and anonymous pulls of public repositories as fast as they
+ * like, and with one shared bound they would push the record of every change out of the table.
  */
 const FLUSH_MS = 500;
 const FLUSH_ROWS = 200;
@@ -126,13 +137,15 @@ export class SqlAuditStore implements AuditStore {
     if (batch.length === 0) return;
     this.#pending = [];
     this.driver.transaction(() => {
-      for (const entry of batch) this.driver.run("INSERT INTO audit_log (repository, entry) VALUES (?, ?)", entry.repository ?? null, JSON.stringify(entry));
+      for (const entry of batch) this.driver.run("INSERT INTO audit_log (repository, entry, change) VALUES (?, ?, ?)", entry.repository ?? null, JSON.stringify(entry), isChange(entry) ? 1 : 0);
     });
     // Trimmed now and then, not on every write.
     this.#added += batch.length;
     if (this.#added >= 1000) {
       this.#added = 0;
-      this.driver.run("DELETE FROM audit_log WHERE id <= (SELECT MAX(id) FROM audit_log) - ?", AUDIT_ROWS);
+      for (const change of [0, 1]) {
+        this.driver.run("DELETE FROM audit_log WHERE change = ? AND id <= (SELECT id FROM audit_log WHERE change = ? ORDER BY id DESC LIMIT 1 OFFSET ?)", change, change, AUDIT_ROWS);
+      }
     }
   }
 
@@ -143,4 +156,9 @@ export class SqlAuditStore implements AuditStore {
       : this.driver.all<{ entry: string }>("SELECT entry FROM audit_log ORDER BY id DESC LIMIT ?", limit);
     return rows.map((row) => JSON.parse(row.entry) as AuditEntry);
   }
+}
+
+/** A change made (push, delete of anything, a collection's), not a read or a refusal. */
+function isChange(entry: AuditEntry): boolean {
+  return entry.outcome === "ok" && entry.action !== "pull";
 }

@@ -1,0 +1,66 @@
+/**
+ * The audit table's bound against a flood (issue 18, adversarial review), on a real SQLite
+ * file: anyone can send refused requests (and pull public repositories) as fast as they like,
+ * so those must not push the record of a push or a delete out of the table.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { createEventTables, SqlAuditStore } from "../../src/adapters/sql/event-records.ts";
+import { NodeSqliteDriver } from "../../src/adapters/sqlite/node-driver.ts";
+import { DATABASE_FILE } from "../../src/adapters/sqlite/open.ts";
+import type { AuditEntry } from "../../src/observability/events/outbox.ts";
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function databaseFile(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "audit-log-"));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return join(dir, DATABASE_FILE);
+}
+
+function open(file: string): NodeSqliteDriver {
+  const driver = new NodeSqliteDriver(file);
+  cleanups.push(() => driver.close());
+  return driver;
+}
+
+const entry = (fields: Partial<AuditEntry>): AuditEntry => ({ time: new Date().toISOString(), action: "push", outcome: "ok", status: 201, identity: "user:alice", requestId: crypto.randomUUID(), ...fields });
+
+describe("the audit log under a flood of refusals", () => {
+  it("keeps the record of a push after more than 100,000 refused requests", { timeout: 120_000 }, async () => {
+    const driver = open(await databaseFile());
+    createEventTables(driver);
+    const audit = new SqlAuditStore(driver);
+    const push = entry({ repository: "blue/app", tag: "v1" });
+    audit.add(push);
+    // An anonymous caller probing blue/app: refused, 401, as fast as it likes.
+    const refused = entry({ action: "PUT /v2/:name{.+}/manifests/:reference", outcome: "refused", status: 401, identity: "anonymous", repository: "blue/app" });
+    for (let i = 0; i < 101_000; i++) audit.add(refused);
+    audit.flush();
+
+    const kept = driver.all<{ entry: string }>("SELECT entry FROM audit_log WHERE entry LIKE '%\"outcome\":\"ok\"%'").map((row) => JSON.parse(row.entry) as AuditEntry);
+    expect(kept).toEqual([push]);
+    const rows = driver.all<{ n: number }>("SELECT COUNT(*) AS n FROM audit_log")[0]!.n;
+    expect(rows).toBeLessThanOrEqual(100_001 + 1000);
+  });
+
+  it("adds the change column to a table made before it, once, when two connections open it together", async () => {
+    const file = await databaseFile();
+    const old = open(file);
+    old.exec("CREATE TABLE audit_log (id INTEGER PRIMARY KEY AUTOINCREMENT, repository TEXT, entry TEXT NOT NULL)");
+    const before = entry({ repository: "blue/app" });
+    old.run("INSERT INTO audit_log (repository, entry) VALUES (?, ?)", "blue/app", JSON.stringify(before));
+    const [a, b] = [open(file), open(file)];
+    createEventTables(a);
+    createEventTables(b);
+    const audit = new SqlAuditStore(b);
+    const after = entry({ repository: "blue/app", action: "delete:tag", status: 202 });
+    audit.add(after);
+    expect(audit.recent(10, "blue/app")).toEqual([after, before]);
+  });
+});
