@@ -110,8 +110,10 @@ async function record(c: Context, options: EventOptions): Promise<void> {
   if (!action || !repository || !options.sink) return;
   const length = Number(method === "PUT" ? c.req.header("content-length") : c.res.headers.get("content-length")) || undefined;
   const mediaType = (method === "PUT" ? c.req.header("content-type") : c.res.headers.get("content-type")) ?? undefined;
-  // A push by digest with `?tag=a&tag=b` tags several at once: one event per tag, as if pushed by each.
-  const tags = action === "push" && !tag ? c.req.queries("tag") ?? [] : [];
+  // A push by digest with `?tag=a&tag=b` tags several at once: one event per tag, as if pushed by
+  // each. The tags the answer names (OCI-Tag: what was stored, each once), not the query's list,
+  // which may repeat a tag as often as the URL has room for.
+  const tags = action === "push" && !tag ? (c.res.headers.get("oci-tag")?.split(", ") ?? []) : [];
   const event = (eventTag: string | undefined): RegistryEvent => ({
     id: crypto.randomUUID(),
     timestamp: new Date().toISOString(),

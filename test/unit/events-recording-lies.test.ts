@@ -2,8 +2,10 @@
  * What a client controls must not make an event or audit entry lie, and the recorder must
  * never change an answer (issue 18, adversarial review): the repository is the one the
  * registry changed, however the path spelled it; target URLs name the configured public URL,
- * not the Host header; a failing audit store leaves a committed push answered 201.
+ * not the Host header; a repeated ?tag= is one event; a failing audit store leaves a committed
+ * push answered 201.
  */
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { MemoryBlobStore } from "../../src/adapters/memory/blob-store.ts";
 import { MemoryMetadataStore } from "../../src/adapters/memory/metadata-store.ts";
@@ -62,6 +64,17 @@ describe("events and audit entries a client cannot bend", () => {
     expect((await registry.pushManifestAt("/v2/blue/app/manifests/v1", "evil.example")).status).toBe(201);
     const push = registry.events.find((event) => event.action === "push");
     expect(push?.target.url).toMatch(/^https:\/\/registry\.example\.com\/v2\/blue\/app\/manifests\/sha256:[0-9a-f]{64}$/);
+  });
+
+  it("sends one push event per tag stored, however often the query repeats a tag", async () => {
+    const registry = recordingRegistry();
+    const config = await pushBlob(registry.request, "blue/app", new TextEncoder().encode("{}"), OCI_CONFIG);
+    const manifest = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [] });
+    const digest = `sha256:${createHash("sha256").update(manifest).digest("hex")}`;
+    const repeated = Array.from({ length: 500 }, () => "tag=a").join("&");
+    const res = await registry.request(`/v2/blue/app/manifests/${digest}?${repeated}&tag=b`, { method: "PUT", headers: { "content-type": OCI_MANIFEST }, body: manifest });
+    expect(res.status).toBe(201);
+    expect(registry.events.filter((event) => event.action === "push").map((event) => event.target.tag)).toEqual(["a", "b"]);
   });
 
   it("answers a committed push 201 when the audit store fails, and logs the fault", async () => {
