@@ -1,7 +1,8 @@
 /**
  * The audit table's bound against a flood (issue 18, adversarial review), on a real SQLite
  * file: anyone can send refused requests (and pull public repositories) as fast as they like,
- * so those must not push the record of a push or a delete out of the table.
+ * so those must not push the record of a push or a delete out of the table, and
+ * GET /admin/audit?changes=true finds the changes under them.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -11,6 +12,10 @@ import { createEventTables, SqlAuditStore } from "../../src/adapters/sql/event-r
 import { NodeSqliteDriver } from "../../src/adapters/sqlite/node-driver.ts";
 import { DATABASE_FILE } from "../../src/adapters/sqlite/open.ts";
 import type { AuditEntry } from "../../src/observability/events/outbox.ts";
+import { MemoryBlobStore } from "../../src/adapters/memory/blob-store.ts";
+import { MemoryMetadataStore } from "../../src/adapters/memory/metadata-store.ts";
+import { hashWasm } from "../../src/adapters/hash-wasm.ts";
+import { createApp } from "../../src/http/app.ts";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -45,6 +50,9 @@ describe("the audit log under a flood of refusals", () => {
 
     const kept = driver.all<{ entry: string }>("SELECT entry FROM audit_log WHERE entry LIKE '%\"outcome\":\"ok\"%'").map((row) => JSON.parse(row.entry) as AuditEntry);
     expect(kept).toEqual([push]);
+    // And GET /admin/audit?repository=blue/app&changes=true finds it under the flood.
+    expect(audit.recent(100, { repository: "blue/app", changesOnly: true })).toEqual([push]);
+    expect(audit.recent(100, { repository: "blue/app" })).toHaveLength(100);
     const rows = driver.all<{ n: number }>("SELECT COUNT(*) AS n FROM audit_log")[0]!.n;
     expect(rows).toBeLessThanOrEqual(100_001 + 1000);
   });
@@ -61,6 +69,24 @@ describe("the audit log under a flood of refusals", () => {
     const audit = new SqlAuditStore(b);
     const after = entry({ repository: "blue/app", action: "delete:tag", status: 202 });
     audit.add(after);
-    expect(audit.recent(10, "blue/app")).toEqual([after, before]);
+    expect(audit.recent(10, { repository: "blue/app" })).toEqual([after, before]);
+  });
+
+  it("GET /admin/audit?changes=true answers the changes only; another value is a 400", async () => {
+    const driver = open(await databaseFile());
+    createEventTables(driver);
+    const audit = new SqlAuditStore(driver);
+    const push = entry({ repository: "blue/app", tag: "v1" });
+    audit.add(push);
+    audit.add(entry({ action: "pull", status: 200, repository: "blue/app" }));
+    audit.add(entry({ action: "GET /v2/", outcome: "refused", status: 401, identity: "anonymous" }));
+    const app = createApp({ blobs: new MemoryBlobStore(), metadata: new MemoryMetadataStore(), hashing: hashWasm }, { maintenance: { usage: async () => ({}), collect: async () => ({}), audit } });
+    const changes = await app.request("/admin/audit?changes=true");
+    expect(changes.status).toBe(200);
+    expect(((await changes.json()) as { entries: AuditEntry[] }).entries).toEqual([push]);
+    expect(((await (await app.request("/admin/audit")).json()) as { entries: AuditEntry[] }).entries).toHaveLength(3);
+    const wrong = await app.request("/admin/audit?changes=yes");
+    expect(wrong.status).toBe(400);
+    expect(((await wrong.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe("UNSUPPORTED");
   });
 });

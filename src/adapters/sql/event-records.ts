@@ -149,11 +149,14 @@ export class SqlAuditStore implements AuditStore {
     }
   }
 
-  recent(limit: number, repository?: string): AuditEntry[] {
+  recent(limit: number, filter: { repository?: string; changesOnly?: boolean } = {}): AuditEntry[] {
     this.flush();
-    const rows = repository
-      ? this.driver.all<{ entry: string }>("SELECT entry FROM audit_log WHERE repository = ? ORDER BY id DESC LIMIT ?", repository, limit)
-      : this.driver.all<{ entry: string }>("SELECT entry FROM audit_log ORDER BY id DESC LIMIT ?", limit);
+    const where = [...(filter.repository ? ["repository = ?"] : []), ...(filter.changesOnly ? ["change = 1"] : [])];
+    const rows = this.driver.all<{ entry: string }>(
+      `SELECT entry FROM audit_log ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`,
+      ...(filter.repository ? [filter.repository] : []),
+      limit,
+    );
     return rows.map((row) => JSON.parse(row.entry) as AuditEntry);
   }
 }

@@ -5,7 +5,8 @@
  *
  *   GET  /admin/usage               bytes per repository, namespace and overall (JSON)
  *   POST /admin/gc[?dry-run=true]   retention rules, then garbage collection; the report (JSON)
- *   GET  /admin/audit[?repository=&limit=]  the latest audit entries, newest first (Node)
+ *   GET  /admin/audit[?repository=&limit=&changes=true]  the latest audit entries, newest first
+ *                                   (Node); changes=true: pushes and deletes only, no pulls or refusals
  *   DELETE /admin/repositories/<name>  every manifest, tag, link and upload of the repository;
  *                                   its blobs are collected by the next run
  */
@@ -34,7 +35,9 @@ export function adminRoutes(app: Hono, maintenance: Maintenance | undefined): vo
     const limit = Number(c.req.query("limit") ?? 100);
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new RegistryError("UNSUPPORTED", "limit must be a whole number from 1 to 1000", { status: 400 });
     const repository = c.req.query("repository");
-    return c.json({ entries: maintenance.audit.recent(limit, repository || undefined) });
+    const changes = c.req.query("changes");
+    if (changes !== undefined && changes !== "true" && changes !== "false") throw new RegistryError("UNSUPPORTED", "changes must be true or false", { status: 400 });
+    return c.json({ entries: maintenance.audit.recent(limit, { ...(repository ? { repository } : {}), changesOnly: changes === "true" }) });
   });
   app.post("/admin/gc", async (c) => {
     if (!maintenance) return unavailable();

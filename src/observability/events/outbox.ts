@@ -45,5 +45,6 @@ export interface AuditEntry {
 /** Where audit entries are kept for GET /admin/audit (Node: SQLite). */
 export interface AuditStore {
   add(entry: AuditEntry): void;
-  recent(limit: number, repository?: string): AuditEntry[];
+  /** Newest first; `changesOnly`: pushes, deletes and collections, not pulls or refusals. */
+  recent(limit: number, filter?: { repository?: string; changesOnly?: boolean }): AuditEntry[];
 }
