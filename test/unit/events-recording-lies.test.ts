@@ -1,7 +1,8 @@
 /**
  * What a client controls must not make an event or audit entry lie, and the recorder must
- * never change an answer (issue 18, adversarial review): the repository is the one the
- * registry changed, however the path spelled it; target URLs name the configured public URL,
+ * never change an answer (issue 18, adversarial review): a /v2/ path that percent-encodes
+ * its name is refused, and elsewhere the repository recorded is the one the registry changed,
+ * however the path spelled it; target URLs name the configured public URL,
  * not the Host header; a repeated ?tag= is one event; a failing audit store leaves a committed
  * push answered 201.
  */
@@ -12,6 +13,7 @@ import { MemoryMetadataStore } from "../../src/adapters/memory/metadata-store.ts
 import { hashWasm } from "../../src/adapters/hash-wasm.ts";
 import { createApp, type AppOptions } from "../../src/http/app.ts";
 import type { EventSink } from "../../src/http/events.ts";
+import type { Maintenance } from "../../src/http/routes/admin.ts";
 import { parseNotifications } from "../../src/observability/events/config.ts";
 import type { RegistryEvent } from "../../src/observability/events/envelope.ts";
 import type { AuditEntry } from "../../src/observability/events/outbox.ts";
@@ -20,7 +22,7 @@ import type { LogFields } from "../../src/observability/log.ts";
 import { MIN_PART_SIZE } from "../../src/ports/blob-store.ts";
 import { OCI_CONFIG, OCI_MANIFEST, pushBlob } from "../ui/push.ts";
 
-function recordingRegistry(options: { publicUrl?: string; audit?: EventSink["audit"] } = {}) {
+function recordingRegistry(options: { publicUrl?: string; audit?: EventSink["audit"]; deleteRepository?: Maintenance["deleteRepository"] } = {}) {
   const lines: { message: string; fields: LogFields }[] = [];
   const events: RegistryEvent[] = [];
   const audits: AuditEntry[] = [];
@@ -28,6 +30,7 @@ function recordingRegistry(options: { publicUrl?: string; audit?: EventSink["aud
     observation: { logger: { log: (_level, message, fields = {}) => void lines.push({ message, fields }) } },
     events: { sink: { record: (found) => void events.push(...found), audit: options.audit ?? ((entry) => void audits.push(entry)) }, source: { instanceID: "test" } },
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+    ...(options.deleteRepository ? { maintenance: { usage: async () => ({}), collect: async () => ({}), deleteRepository: options.deleteRepository } } : {}),
   };
   const app = createApp({ blobs: new MemoryBlobStore(), metadata: new MemoryMetadataStore(), hashing: hashWasm, partSize: MIN_PART_SIZE }, appOptions);
   const request = async (path: string, init?: RequestInit) => app.request(path, init);
@@ -43,20 +46,28 @@ function recordingRegistry(options: { publicUrl?: string; audit?: EventSink["aud
 }
 
 describe("events and audit entries a client cannot bend", () => {
-  it("names the repository the push changed when the path percent-encodes it", async () => {
+  it("refuses a /v2/ path that percent-encodes the repository name: nothing changes, no event", async () => {
     const registry = recordingRegistry();
-    expect((await registry.pushManifestAt("/v2/bl%75e/app/manifests/v%31")).status).toBe(201);
-    expect((await registry.request("/v2/blue/app/manifests/v1")).status).toBe(200);
+    const res = await registry.pushManifestAt("/v2/bl%75e/app/manifests/v%31");
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe("NAME_INVALID");
+    expect((await registry.request("/v2/blue/app/manifests/v1")).status).toBe(404);
+    expect(registry.events.filter((event) => event.action === "push")).toEqual([]);
+  });
 
-    const push = registry.events.find((event) => event.action === "push");
-    expect(push?.target).toMatchObject({ repository: "blue/app", tag: "v1" });
-    expect(push?.target.url).toMatch(/^http:\/\/registry\.example\.com\/v2\/blue\/app\/manifests\/sha256:/);
-    expect(registry.audits.find((entry) => entry.action === "push")).toMatchObject({ repository: "blue/app" });
-    const logged = registry.lines.find((line) => line.message === "request" && line.fields.method === "PUT" && line.fields.status === 201 && String(line.fields.route).includes("manifests"));
+  it("names the repository a change was made to when a path outside /v2/ percent-encodes it", async () => {
+    const deleted: string[] = [];
+    const registry = recordingRegistry({ deleteRepository: async (name) => (deleted.push(name), { manifests: 0, tags: 0 }) });
+    expect((await registry.request("/admin/repositories/bl%75e/app", { method: "DELETE" })).status).toBe(200);
+    expect(deleted).toEqual(["blue/app"]);
+    const event = registry.events.find((found) => found.action === "delete");
+    expect(event?.target).toMatchObject({ repository: "blue/app" });
+    expect(registry.audits.find((entry) => entry.action === "delete:repository")).toMatchObject({ repository: "blue/app" });
+    const logged = registry.lines.find((line) => line.message === "request" && line.fields.method === "DELETE");
     expect(logged?.fields.repository).toBe("blue/app");
     // An endpoint that only wants blue/* hears of it.
     const { config } = parseNotifications({ endpoints: [{ name: "blue-only", url: "https://hooks.example.com/", repositories: ["blue/*"] }] }, {});
-    expect(envelopesFor(config.endpoints, [push!])).toHaveLength(1);
+    expect(envelopesFor(config.endpoints, [event!])).toHaveLength(1);
   });
 
   it("builds target URLs on the public URL, not on the Host header the client sent", async () => {
