@@ -157,7 +157,9 @@
  *     and only those after the last FULL commit, because the log is one sequence replayed up
  *     to its last whole commit, and a FULL commit flushes everything before it. The blob index,
  *     links, manifests, tags, deletes (deleteUpload included) and garbage collection keep
- *     FULL. An upload whose newest progress was lost answers its older state: a lower Range
+ *     FULL. Outbox rows of events that are all pulls are NORMAL too (node-events.ts): a pull
+ *     changed nothing, and each pull, anyone's, would otherwise flush the disk while holding
+ *     the write lock; an OS crash may lose such an event, a process crash never. An upload whose newest progress was lost answers its older state: a lower Range
  *     (the client resends from there; parts of the lost PATCH are replaced, or fail the ETag
  *     check at completion), or 404 if its start was lost; its hash state always describes
  *     exactly the bytes its `received` counts. Orphaned parts and multipart directories go to

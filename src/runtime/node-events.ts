@@ -43,7 +43,8 @@ export function openNodeEvents(dataDir: string, notifications: NotificationsConf
       record(events) {
         const rows = envelopesFor(endpoints, events);
         if (rows.length === 0) return;
-        const refused = outbox.add(rows.map((row) => ({ ...row, maxPending: maxPending.get(row.endpoint)! })), Date.now());
+        const durable = events.some((event) => event.action !== "pull");
+        const refused = outbox.add(rows.map((row) => ({ ...row, maxPending: maxPending.get(row.endpoint)! })), Date.now(), { durable });
         for (const row of rows) if (!refused.includes(row.endpoint)) full.delete(row.endpoint);
         for (const endpoint of refused) {
           options.metrics.dropped(endpoint);

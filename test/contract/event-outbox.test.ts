@@ -211,3 +211,28 @@ describe("a configuration without an endpoint that still has rows", () => {
     expect(log.lines.filter((line) => line.message === "events dropped: their endpoint is no longer configured")).toEqual([{ message: "events dropped: their endpoint is no longer configured", fields: { endpoint: "gone", count: 2 } }]);
   });
 });
+
+/** Records the connection's `PRAGMA synchronous` (1 NORMAL, 2 FULL) as each outbox insert runs. */
+class SyncRecordingDriver extends NodeSqliteDriver {
+  readonly inserts: number[] = [];
+  override run(sql: string, ...params: (string | number | null)[]): boolean {
+    if (sql.startsWith("INSERT INTO event_outbox")) this.inserts.push(this.synchronous());
+    return super.run(sql, ...params);
+  }
+}
+
+describe("durability of outbox rows (core/storage-layout.ts, Durability)", () => {
+  it("commits pulls' events without a flush (NORMAL) and every other event with FULL; FULL again after", async () => {
+    const db = await database();
+    const driver = new SyncRecordingDriver(join(db.dir, DATABASE_FILE));
+    cleanups.push(() => driver.close());
+    createEventTables(driver);
+    const outbox = new SqlOutbox(driver);
+    outbox.add([{ endpoint: "hook", body: "{}", maxPending: 10 }], Date.now(), { durable: false });
+    outbox.add([{ endpoint: "hook", body: "{}", maxPending: 10 }], Date.now());
+    outbox.add([{ endpoint: "hook", body: "{}", maxPending: 10 }], Date.now(), { durable: true });
+    expect(driver.inserts).toEqual([1, 2, 2]);
+    expect(driver.synchronous()).toBe(2);
+  });
+});
+

@@ -20,8 +20,8 @@ export interface SqlDriver {
    */
   transaction<T>(body: () => T): T;
   /**
-   * Runs `body`, a write that only records an upload's progress, with the durability
-   * core/storage-layout.ts ("Durability") allows it: a driver may let an OS crash lose it
+   * Runs `body`, a write that only records an upload's progress (or a pull's event), with the
+   * durability core/storage-layout.ts ("Durability") allows it: a driver may let an OS crash lose it
    * (never a process crash, never a later write without it). Without this method, or
    * inside a transaction, it is an ordinary write.
    */

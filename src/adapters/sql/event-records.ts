@@ -43,8 +43,11 @@ export class SqlOutbox implements Outbox {
     this.driver = driver;
   }
 
-  add(entries: { endpoint: string; body: string; maxPending: number }[], now: number): string[] {
-    return this.driver.transaction(() =>
+  add(entries: { endpoint: string; body: string; maxPending: number }[], now: number, options: { durable: boolean } = { durable: true }): string[] {
+    // Pulls' events commit without a flush of their own (storage-layout.ts, "Durability"): every
+    // pull, anyone's, would otherwise wait for the disk and hold the write lock while it does.
+    const write = (body: () => string[]) => (options.durable || !this.driver.progress ? body() : this.driver.progress(body));
+    return write(() => this.driver.transaction(() =>
       entries.flatMap((entry) => {
         // Counted up to the bound only (the endpoint index), in the same transaction as the insert.
         const added = this.driver.run(
@@ -58,7 +61,7 @@ export class SqlOutbox implements Outbox {
         );
         return added ? [] : [entry.endpoint];
       }),
-    );
+    ));
   }
 
   claimDue(owner: string, endpoint: string, now: number, claimUntil: number, limit: number): OutboxEntry[] {

@@ -13,9 +13,10 @@ export interface OutboxEntry {
 export interface Outbox {
   /**
    * Adds each entry unless its endpoint already has `maxPending` waiting; returns the
-   * endpoints of the entries refused that way (one per entry).
+   * endpoints of the entries refused that way (one per entry). `durable: false` (events of
+   * pulls only): an OS crash may lose them, a process crash never.
    */
-  add(entries: { endpoint: string; body: string; maxPending: number }[], now: number): string[];
+  add(entries: { endpoint: string; body: string; maxPending: number }[], now: number, options?: { durable: boolean }): string[];
   /**
    * Up to `limit` of `endpoint`'s entries due at `now`, claimed by `owner` until `claimUntil`.
    * Per endpoint: a receiver that hangs holds its own entries, never another endpoint's.
