@@ -76,6 +76,8 @@ server_pid=$!
 url=http://127.0.0.1:$port
 for _ in $(seq 150); do curl -s -o /dev/null --max-time 2 "$url/v2/" && break; sleep 0.2; done
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/v2/")" = 200 ] || fail "GET /v2/ does not answer 200"
+# With PROCESSES=2 a worker may answer before the primary has written its line: wait for it a while.
+for _ in $(seq 50); do grep -q "registry listening on $url" "$work/server.log" && break; sleep 0.2; done
 grep -q "registry listening on $url" "$work/server.log" || fail "no listening line"
 
 printf 'a layer' >"$work/layer"
