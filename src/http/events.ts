@@ -83,7 +83,8 @@ async function record(c: Context, options: EventOptions): Promise<void> {
   const url = new URL(c.req.url);
   const noted = c.get("registryChange");
   const action = noted?.action ?? actionOf(method, route, status);
-  const refused = !noted && (status === 401 || status === 403);
+  // GET /v2/'s 401 is the challenge every client asks for before it logs in, not a refusal.
+  const refused = !noted && (status === 401 || status === 403) && route !== "/v2/" && route !== "/v2";
   if (!action && !refused) return;
   const repository = noted ? noted.repository : repositoryOf(url.pathname, route);
   const identity = noted?.identity ?? identityOf(c) ?? "anonymous";

@@ -14,6 +14,7 @@ function appRecording(status: number) {
     sink: { record: (events) => void recorded.push(...events) },
   });
   app.all("/v2/:name{.+}/manifests/:reference", (c) => c.json({}, status as 200));
+  app.get("/v2/", (c) => c.json({}, status as 200));
   return { app, lines, recorded };
 }
 
@@ -32,5 +33,13 @@ describe("recordEvents", () => {
     expect(res.status).toBe(201);
     expect(recorded).toHaveLength(1);
     expect(recorded[0]).toMatchObject({ action: "push", target: { repository: "team/app", tag: "v.1", mediaType: "application/vnd.oci.image.manifest.v1+json" } });
+  });
+
+  it("does not audit GET /v2/'s 401 challenge as a refusal, and does audit a refused pull", async () => {
+    const { app, lines } = appRecording(401);
+    expect((await app.request("/v2/")).status).toBe(401);
+    expect(lines.filter((line) => line.message === "audit")).toEqual([]);
+    expect((await app.request("/v2/team/app/manifests/v1")).status).toBe(401);
+    expect(lines.filter((line) => line.message === "audit")).toHaveLength(1);
   });
 });
