@@ -31,7 +31,7 @@ import { resolveWorkersConfig, type WorkersConfig } from "./workers-config.ts";
 import type { WorkersEnv } from "./workers-env.ts";
 
 import { sendCollectionEvents, type CollectionRun } from "../observability/events/collection-events.ts";
-import { deliverQueued, envelopesFor, type QueuedEnvelope } from "../observability/events/queued-delivery.ts";
+import { deliverQueued, envelopesFor, MESSAGES_PER_QUEUE_BATCH, type QueuedEnvelope } from "../observability/events/queued-delivery.ts";
 import type { RegistryEvent } from "../observability/events/envelope.ts";
 import type { Logger } from "../observability/log.ts";
 
@@ -181,7 +181,9 @@ const DEFAULT_GC_STEP_SUBREQUESTS = 600;
 const GC_STEP_MAX_MS = 60_000;
 
 async function sendEvents(queue: Queue<QueuedEnvelope>, envelopes: QueuedEnvelope[]): Promise<void> {
-  if (envelopes.length > 0) await queue.sendBatch(envelopes.map((body) => ({ body, contentType: "json" })));
+  for (let at = 0; at < envelopes.length; at += MESSAGES_PER_QUEUE_BATCH) {
+    await queue.sendBatch(envelopes.slice(at, at + MESSAGES_PER_QUEUE_BATCH).map((body) => ({ body, contentType: "json" })));
+  }
 }
 
 /** Configuration mistakes whose messages name settings, never their values: safe to show. */

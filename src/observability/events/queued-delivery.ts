@@ -28,12 +28,40 @@ export interface ReceivedEnvelope {
   retry(delaySeconds: number): void;
 }
 
-/** The envelopes each endpoint wants of `events` (its filters applied). */
+/**
+ * Largest envelope body put in one message. Queue messages have limits (Cloudflare Queues:
+ * 128 KB a message, 256 KB a batch; SQS: 256 KiB a message and a batch of 10), and the body
+ * is escaped once more inside the message: 20 KiB (some 25 events) leaves room for both, so
+ * a push that tags hundreds of tags at once becomes several envelopes, never a refused one.
+ */
+export const MAX_ENVELOPE_BYTES = 20 * 1024;
+
+/** Messages one Workers `sendBatch` carries: 8 of at most ~24 KiB stay under its 256 KB. */
+export const MESSAGES_PER_QUEUE_BATCH = 8;
+
+/** The envelopes each endpoint wants of `events` (its filters applied), each at most MAX_ENVELOPE_BYTES (but one event). */
 export function envelopesFor(endpoints: NotificationEndpoint[], events: RegistryEvent[]): QueuedEnvelope[] {
-  return endpoints.flatMap((endpoint) => {
-    const wanted = events.filter((event) => endpointWants(endpoint, event));
-    return wanted.length > 0 ? [{ endpoint: endpoint.name, body: envelopeOf(wanted) }] : [];
-  });
+  return endpoints.flatMap((endpoint) =>
+    sizeBounded(events.filter((event) => endpointWants(endpoint, event))).map((group) => ({ endpoint: endpoint.name, body: envelopeOf(group) })),
+  );
+}
+
+function sizeBounded(events: RegistryEvent[]): RegistryEvent[][] {
+  const groups: RegistryEvent[][] = [];
+  let group: RegistryEvent[] = [];
+  let bytes = 0;
+  for (const event of events) {
+    const size = new TextEncoder().encode(JSON.stringify(event)).byteLength + 1;
+    if (group.length > 0 && bytes + size > MAX_ENVELOPE_BYTES) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(event);
+    bytes += size;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
 }
 
 export async function deliverQueued(messages: ReceivedEnvelope[], endpoints: NotificationEndpoint[], logger: Logger): Promise<void> {
