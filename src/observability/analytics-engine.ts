@@ -7,6 +7,7 @@
  * failure or empty); double1 duration in ms, double2 bytes in, double3 bytes
  * out; index1 the route pattern (the sampling key). No repository name.
  */
+import type { DeliveryMetrics } from "./events/delivery.ts";
 import { authOutcome, type RequestMetrics, type RequestRecord, trafficKind } from "./requests.ts";
 
 /** The part of Cloudflare's AnalyticsEngineDataset binding used here. */
@@ -28,4 +29,17 @@ export class AnalyticsEngineMetrics implements RequestMetrics {
       doubles: [record.durationMs, record.bytesIn, record.bytesOut],
     });
   }
+}
+
+/**
+ * Event (webhook) delivery outcomes as data points of their own: index1 `event`, blob1 `event`,
+ * blob2 the endpoint's configured name, blob3 the outcome (delivered, failed, dropped); double1 1.
+ */
+export function analyticsDeliveryMetrics(dataset: AnalyticsDataset): DeliveryMetrics {
+  const point = (endpoint: string, outcome: string) => dataset.writeDataPoint({ indexes: ["event"], blobs: ["event", endpoint.slice(0, 96), outcome], doubles: [1] });
+  return {
+    delivered: (endpoint) => point(endpoint, "delivered"),
+    failed: (endpoint) => point(endpoint, "failed"),
+    dropped: (endpoint) => point(endpoint, "dropped"),
+  };
 }

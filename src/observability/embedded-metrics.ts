@@ -5,6 +5,7 @@
  * by Route+Status), with no agent and no PutMetricData call. The request's
  * log line itself is written by the logger; this line carries the metrics.
  */
+import type { DeliveryMetrics } from "./events/delivery.ts";
 import { authOutcome, type RequestMetrics, type RequestRecord, trafficKind } from "./requests.ts";
 
 export const EMF_NAMESPACE = "OciRegistry";
@@ -50,4 +51,22 @@ export class EmbeddedMetrics implements RequestMetrics {
   requestFinished(record: RequestRecord): void {
     this.#write(embeddedMetricLine(record));
   }
+}
+
+/** Event (webhook) delivery outcomes as EMF: metric `EventsDelivered`, `EventsFailed` or `EventsDropped` by `Endpoint` (its configured name). */
+export function embeddedEventLine(endpoint: string, outcome: "delivered" | "failed" | "dropped", now = Date.now()): string {
+  const name = outcome === "delivered" ? "EventsDelivered" : outcome === "failed" ? "EventsFailed" : "EventsDropped";
+  return JSON.stringify({
+    _aws: { Timestamp: now, CloudWatchMetrics: [{ Namespace: EMF_NAMESPACE, Dimensions: [["Endpoint"]], Metrics: [{ Name: name, Unit: "Count" }] }] },
+    Endpoint: endpoint,
+    [name]: 1,
+  });
+}
+
+export function embeddedDeliveryMetrics(write: (line: string) => void): DeliveryMetrics {
+  return {
+    delivered: (endpoint) => write(embeddedEventLine(endpoint, "delivered")),
+    failed: (endpoint) => write(embeddedEventLine(endpoint, "failed")),
+    dropped: (endpoint) => write(embeddedEventLine(endpoint, "dropped")),
+  };
 }

@@ -27,7 +27,7 @@ import { scannedQuotaDeps } from "../lifecycle/namespace-usage.ts";
 import { LEFTOVER_MIN_AGE_MS, sweepObjectLeftovers, type ObjectLeftoverReport } from "../lifecycle/object-leftovers.ts";
 import { applyRetention, type RetentionReport } from "../lifecycle/retention.ts";
 import { awsStores } from "./aws-stores.ts";
-import { EmbeddedMetrics } from "../observability/embedded-metrics.ts";
+import { EmbeddedMetrics, embeddedDeliveryMetrics } from "../observability/embedded-metrics.ts";
 import { createLogger, type Logger } from "../observability/log.ts";
 import type { SqsEventQueue } from "../adapters/sqs/event-queue.ts";
 import { sendCollectionEvents, type CollectionRun } from "../observability/events/collection-events.ts";
@@ -192,7 +192,8 @@ async function deliverEvents({ config, logger, events }: Deployment, event: SqsE
     logger.log("warn", "event messages dropped: NOTIFICATIONS has no endpoints", { messages: event.Records.length });
     return { batchItemFailures: [] };
   }
-  return consumeSqsEvent(event, config.notifications.endpoints, logger, (handle, seconds) => events.retryAfter(handle, seconds));
+  const metrics = embeddedDeliveryMetrics((line) => process.stdout.write(`${line}\n`));
+  return consumeSqsEvent(event, config.notifications.endpoints, logger, (handle, seconds) => events.retryAfter(handle, seconds), metrics);
 }
 
 async function sendEvents(queue: SqsEventQueue, envelopes: QueuedEnvelope[]): Promise<void> {

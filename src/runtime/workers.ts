@@ -21,7 +21,7 @@ import { ResumableCollector } from "../lifecycle/resumable-collector.ts";
 import { ScanningCollector } from "../lifecycle/scanning-collector.ts";
 import { applyRetention } from "../lifecycle/retention.ts";
 import { measureUsage } from "../lifecycle/usage.ts";
-import { AnalyticsEngineMetrics } from "../observability/analytics-engine.ts";
+import { AnalyticsEngineMetrics, analyticsDeliveryMetrics } from "../observability/analytics-engine.ts";
 import { createLogger, isLogLevel } from "../observability/log.ts";
 import { storageReadiness } from "../observability/readiness.ts";
 import { deleteRepository } from "../lifecycle/repositories.ts";
@@ -214,6 +214,7 @@ export default {
       batch.messages.map((message) => ({ body: message.body, attempts: message.attempts, ack: () => message.ack(), retry: (delaySeconds) => message.retry({ delaySeconds }) })),
       config.notifications?.endpoints ?? [],
       logger,
+      env.REGISTRY_ANALYTICS ? analyticsDeliveryMetrics(env.REGISTRY_ANALYTICS) : undefined,
     );
   },
 

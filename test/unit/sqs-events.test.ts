@@ -14,6 +14,8 @@ import { envelopesFor } from "../../src/observability/events/queued-delivery.ts"
 import { consumeSqsEvent, isSqsEvent, type SqsEvent } from "../../src/observability/events/sqs-consumer.ts";
 import { createLogger } from "../../src/observability/log.ts";
 import type { RegistryEvent } from "../../src/observability/events/envelope.ts";
+import { embeddedDeliveryMetrics } from "../../src/observability/embedded-metrics.ts";
+import { analyticsDeliveryMetrics } from "../../src/observability/analytics-engine.ts";
 
 const SECRET = "0123456789abcdef0123";
 let server: Server;
@@ -85,5 +87,34 @@ describe("the Lambda's SQS consumer", () => {
     ]);
     expect(lines.filter((l) => l.includes("event dropped after its last attempt"))).toHaveLength(1);
     expect(lines.join("\n")).not.toContain(SECRET);
+  });
+
+  it("counts each outcome as a CloudWatch metric (EMF): delivered, failed, and failed then dropped on the last attempt", async () => {
+    const emf: string[] = [];
+    const metrics = embeddedDeliveryMetrics((line) => emf.push(line));
+    answer = 200;
+    await consumeSqsEvent(sqsEvent([1]), endpoints(), logger, async () => undefined, metrics);
+    answer = 500;
+    await consumeSqsEvent(sqsEvent([1, 3]), endpoints(), logger, async () => undefined, metrics);
+    const counted = emf.map((line) => JSON.parse(line) as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] } });
+    const names = counted.map((line) => line._aws.CloudWatchMetrics[0]!.Metrics[0]!.Name).sort();
+    expect(names).toEqual(["EventsDelivered", "EventsDropped", "EventsFailed", "EventsFailed"]);
+    for (const line of counted) {
+      expect(line._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: "OciRegistry", Dimensions: [["Endpoint"]] });
+      expect(line.Endpoint).toBe("ci");
+      expect(line[line._aws.CloudWatchMetrics[0]!.Metrics[0]!.Name]).toBe(1);
+    }
+    expect(emf.join("\n")).not.toContain(SECRET);
+  });
+
+  it("counts each outcome as a Workers Analytics Engine data point", async () => {
+    const points: { indexes?: string[]; blobs?: string[]; doubles?: number[] }[] = [];
+    const metrics = analyticsDeliveryMetrics({ writeDataPoint: (point) => void points.push(point) });
+    answer = 500;
+    await consumeSqsEvent(sqsEvent([3]), endpoints(), logger, async () => undefined, metrics);
+    expect(points).toEqual([
+      { indexes: ["event"], blobs: ["event", "ci", "failed"], doubles: [1] },
+      { indexes: ["event"], blobs: ["event", "ci", "dropped"], doubles: [1] },
+    ]);
   });
 });

@@ -6,7 +6,7 @@
  */
 import type { Logger } from "../log.ts";
 import { endpointWants, type NotificationEndpoint } from "./config.ts";
-import { retryDelayMs, sendEnvelope } from "./delivery.ts";
+import { type DeliveryMetrics, retryDelayMs, sendEnvelope } from "./delivery.ts";
 import { envelopeOf, type RegistryEvent } from "./envelope.ts";
 
 /** A queue message's body: the endpoint's name and the envelope to post. */
@@ -64,19 +64,25 @@ function sizeBounded(events: RegistryEvent[]): RegistryEvent[][] {
   return groups;
 }
 
-export async function deliverQueued(messages: ReceivedEnvelope[], endpoints: NotificationEndpoint[], logger: Logger): Promise<void> {
+export async function deliverQueued(messages: ReceivedEnvelope[], endpoints: NotificationEndpoint[], logger: Logger, metrics?: DeliveryMetrics): Promise<void> {
   const byName = new Map(endpoints.map((e) => [e.name, e]));
   await Promise.all(
     messages.map(async (message) => {
       const endpoint = byName.get(message.body.endpoint);
       if (!endpoint) {
         message.ack();
+        metrics?.dropped(message.body.endpoint);
         return logger.log("warn", "event dropped: its endpoint is no longer configured", { endpoint: message.body.endpoint });
       }
       const failure = await sendEnvelope(endpoint, message.body.body);
-      if (failure === null) return message.ack();
+      if (failure === null) {
+        metrics?.delivered(endpoint.name);
+        return message.ack();
+      }
+      metrics?.failed(endpoint.name);
       if (message.attempts >= endpoint.maxAttempts) {
         message.ack();
+        metrics?.dropped(endpoint.name);
         return logger.log("error", "event dropped after its last attempt", { endpoint: endpoint.name, attempts: message.attempts, lastFailure: failure });
       }
       message.retry(Math.max(1, Math.ceil(retryDelayMs(endpoint, message.attempts) / 1000)));

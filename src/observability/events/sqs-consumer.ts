@@ -7,6 +7,7 @@
 import type { Logger } from "../log.ts";
 import type { NotificationEndpoint } from "./config.ts";
 import { deliverQueued, type QueuedEnvelope } from "./queued-delivery.ts";
+import type { DeliveryMetrics } from "./delivery.ts";
 
 export interface SqsRecord {
   messageId: string;
@@ -30,6 +31,7 @@ export async function consumeSqsEvent(
   endpoints: NotificationEndpoint[],
   logger: Logger,
   retryAfter: (receiptHandle: string, seconds: number) => Promise<void>,
+  metrics?: DeliveryMetrics,
 ): Promise<{ batchItemFailures: { itemIdentifier: string }[] }> {
   const failures: { itemIdentifier: string }[] = [];
   const visibility: Promise<void>[] = [];
@@ -53,7 +55,7 @@ export async function consumeSqsEvent(
       },
     ];
   });
-  await deliverQueued(messages, endpoints, logger);
+  await deliverQueued(messages, endpoints, logger, metrics);
   await Promise.all(visibility);
   return { batchItemFailures: failures };
 }
