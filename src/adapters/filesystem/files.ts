@@ -28,6 +28,35 @@ export async function newTempPath(root: string): Promise<string> {
  */
 const WRITE_SLICE = 256 * 1024;
 
+/** Slices of a new file's content in flight at once (each one thread-pool job). */
+const SLICES_IN_FLIGHT = 4;
+
+/**
+ * `bytes` as the whole content of the new, empty `file`: WRITE_SLICE writes at their own
+ * offsets, SLICES_IN_FLIGHT at a time. One after the other, each slice waited for a turn of
+ * the event loop (busy hashing) before the next was issued: a part's write took about twice
+ * as long, and a PATCH's answer waits for it (8 MiB PATCHes: 160 against 259 MiB/s).
+ * On the first failure no further slice starts; the error is thrown once the others settled.
+ */
+export async function writeWhole(file: FileHandle, bytes: Uint8Array): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | null = null;
+  const writeSlices = async () => {
+    while (next < bytes.byteLength && !failure) {
+      let offset = next;
+      const end = Math.min(offset + WRITE_SLICE, bytes.byteLength);
+      next = end;
+      try {
+        while (offset < end) offset += (await file.write(bytes, offset, end - offset, offset)).bytesWritten;
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(SLICES_IN_FLIGHT, Math.ceil(bytes.byteLength / WRITE_SLICE)) }, writeSlices));
+  if (failure) throw (failure as { error: unknown }).error;
+}
+
 export async function writeAll(file: FileHandle, bytes: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < bytes.byteLength) {
