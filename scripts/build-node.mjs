@@ -90,7 +90,7 @@ export function buildIsCurrent(root = ROOT) {
 }
 
 export async function buildNode(root = ROOT) {
-  const { build, version } = await import("esbuild");
+  const { build, stop, version } = await import("esbuild");
   const started = performance.now();
   const dist = join(root, "dist");
   // Built beside dist/ and swapped in with two renames: a process starting meanwhile (a cluster
@@ -98,6 +98,8 @@ export async function buildNode(root = ROOT) {
   const next = join(root, `dist.next-${process.pid}`);
   const sources = sourcesFingerprint(root);
   rmSync(next, { recursive: true, force: true });
+  // esbuild builds in a child process (its service) that stays until stop(): when the launcher
+  // rebuilds before a start, that child (~135 MiB resident) lived as long as the server.
   const result = await build({
     absWorkingDir: root,
     entryPoints: Object.fromEntries(Object.entries(ENTRY_POINTS).map(([name, source]) => [name, source])),
@@ -117,7 +119,7 @@ export async function buildNode(root = ROOT) {
     legalComments: "linked",
     metafile: true,
     logLevel: "warning",
-  });
+  }).finally(() => stop());
   const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + output.bytes, 0);
   writeFileSync(
     join(next, "build.json"),

@@ -6,7 +6,7 @@
  * and flushes the new parent after the rename, before it returns.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -55,6 +55,42 @@ describe.skipIf(!hasStrace && process.env.CI !== "true")("filesystem blob store 
       expect(Math.max(...partFlushes)).toBeLessThan(dirFlush);
       expect(dirFlush).toBeLessThan(moved);
       expect(moved).toBeLessThan(parentFlush);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a part is written in writes of at most 256 KiB, several at their own offsets, and its bytes are the part's (files.ts WRITE_SLICE)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "registry-write-size-"));
+    try {
+      const script = join(dir, "upload.ts");
+      await writeFile(script, `
+        import { readdirSync, readFileSync, writeSync } from "node:fs";
+        import { join } from "node:path";
+        import { FilesystemBlobStore } from ${JSON.stringify(STORE)};
+        const root = ${JSON.stringify(join(dir, "blobs"))};
+        const store = new FilesystemBlobStore(root);
+        const id = await store.createMultipartUpload("blobs/sliced/x");
+        const part = new Uint8Array(5 * 1024 * 1024 + 1000).map((_, i) => (i * 31 + (i >> 18)) & 0xff);
+        const parts = [await store.uploadPart("blobs/sliced/x", id, 1, part)];
+        await store.completeMultipartUpload("blobs/sliced/x", id, parts);
+        const folder = join(root, ".segmented", "blobs", "sliced", "x");
+        const stored = readFileSync(join(folder, readdirSync(folder).find((name) => name.startsWith("1."))));
+        writeSync(2, Buffer.compare(stored, part) === 0 ? "SAME BYTES\\n" : "OTHER BYTES\\n");
+      `);
+      const log = join(dir, "strace.log");
+      // -ff: one file per thread, so that writes in flight together are not split across lines.
+      const run = spawnSync("strace", ["-ff", "-qq", "-y", "-o", log, "-e", "trace=write,pwrite64,writev,pwritev,pwritev2", process.execPath, script], { encoding: "utf8" });
+      expect(run.status).toBe(0);
+      expect(run.stderr).toContain("SAME BYTES");
+      const traces = (await readdir(dir)).filter((name) => name.startsWith("strace.log."));
+      const lines = (await Promise.all(traces.map((name) => readFile(join(dir, name), "utf8")))).flatMap((text) => text.split("\n"));
+      // The part's writes are positioned (pwrite64), so that several can be in flight; the
+      // index file written at completion uses plain writes.
+      const sizes = lines.filter((line) => /^pwrite64\(\d+<[^>]*\/\.tmp\/[0-9a-f]{32}>/.test(line)).map((line) => Number(/= (\d+)$/.exec(line)?.[1] ?? Number.NaN));
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(5 * 1024 * 1024 + 1000);
+      expect(Math.max(...sizes)).toBe(256 * 1024);
+      expect(sizes).toHaveLength(21);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

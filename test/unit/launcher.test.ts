@@ -5,8 +5,9 @@
  * builds nothing when dist/ is current; and a Node older than engines.node gets one line.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { cp, mkdtemp, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -63,6 +64,40 @@ describe("bin/oci-registry.mjs", () => {
     expect(launch(["auth-keygen"]).stderr).toContain("building dist/");
     expect(launch(["auth-keygen"]).stderr).not.toContain("building");
   });
+
+  it("leaves no build process behind: a server started after a rebuild has no child process", async () => {
+    const later = new Date(Date.now() + 10_000);
+    await utimes(join(copy, "src", "runtime", "node.ts"), later, later);
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolve(port));
+      });
+    });
+    const env = { ...process.env, HOST: "127.0.0.1", PORT: String(port), DATA_DIR: join(copy, "data"), PROCESSES: "1" };
+    const server = spawn(process.execPath, [join(copy, "bin", "oci-registry.mjs")], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const exited = new Promise((resolve) => server.once("exit", resolve));
+    try {
+      let output = "";
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`not listening after 60 s: ${output}`)), 60_000);
+        const read = (piece: Buffer) => {
+          output += piece.toString();
+          if (output.includes("registry listening on")) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        server.stdout.on("data", read);
+        server.stderr.on("data", read);
+      });
+      expect(output).toContain("building dist/ from the sources");
+      expect(readFileSync(`/proc/${server.pid}/task/${server.pid}/children`, "utf8").trim()).toBe("");
+    } finally {
+      server.kill("SIGTERM");
+      await exited;
+    }
+  }, 90_000);
 
   it("refuses a Node older than engines.node in one line, exit status 2, saying what to install", async () => {
     const manifest = join(copy, "package.json");

@@ -4,7 +4,7 @@ import { open, type FileHandle } from "node:fs/promises";
 import type { BlobBody } from "../../ports/blob-store.ts";
 import type { DigestAlgorithm } from "../../ports/metadata-store.ts";
 import { checkLength, chunksOf } from "../blob-rules.ts";
-import { writeAll } from "./files.ts";
+import { writeAll, writeWhole } from "./files.ts";
 
 const CHUNK = 1024 * 1024;
 
@@ -46,7 +46,7 @@ export async function writeBodyToFile(
 export async function writeBytesToFile(path: string, bytes: Uint8Array, written?: () => void): Promise<void> {
   const file = await open(path, "wx");
   try {
-    await writeAll(file, bytes);
+    await writeWhole(file, bytes);
     written?.();
   } finally {
     await file.close();
