@@ -10,9 +10,9 @@
  * conformance suite's Go client, a racing neighbour on the same connection pool) sees a
  * broken pipe instead of the 416 the spec requires. Reading the body first is what the
  * client expects; it costs no memory (every piece is dropped) and no more time than
- * accepting the same body would. A body declared larger than the request limit is not read;
- * one that goes on past the limit (counted from here) or the time bound is given up on: those
- * answers go out as they are. (Cloudflare itself delivers no more than a plan's limit.)
+ * accepting the same body would. A body declared larger than `maxBytes` is not read; one that
+ * goes on past it (counted from here) or past the time bound is given up on: those answers go
+ * out as they are. (Workers pass the largest plan body: Cloudflare delivers no more.)
  */
 import type { MiddlewareHandler } from "hono";
 
