@@ -20,36 +20,17 @@ cd "$repo_root"
 # shellcheck source=test/workers/worker-dev.sh
 source test/workers/worker-dev.sh
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/registry-worker-events.XXXXXX")
-receiver_pid=""
-current_step=""
-cleanup() {
-  local rc=$?
-  if [ "$rc" -ne 0 ]; then
-    echo "!!! Workers events e2e FAILED in: ${current_step:-setup} (exit status $rc)" >&2
-    print_worker_log
-    print_log_tail "$work/received.jsonl" "the receiver's record"
-  fi
-  stop_worker
-  [ -z "$receiver_pid" ] || stop_process_group "$receiver_pid" "the receiver"
-  rm -rf "$work"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=test/e2e/lib.sh
+source test/e2e/lib.sh
 
-step() {
-  current_step=$1
-  printf '\n==> %s\n' "$1"
-}
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-expect_equal() { # what expected actual
-  [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
-  echo "ok: $1 = $3"
-}
+e2e_begin "Workers events e2e" registry-worker-events
+receiver_pid=""
+stop_receiver() { [ -z "$receiver_pid" ] || stop_process_group "$receiver_pid" "the receiver"; }
+print_received() { print_log_tail "$work/received.jsonl" "the receiver's record"; }
+on_failure print_worker_log
+on_failure print_received
+at_exit stop_worker
+at_exit stop_receiver
 
 secret="workers-events-secret-$RANDOM$RANDOM"
 received="$work/received.jsonl"
@@ -92,13 +73,7 @@ expect_signed() { # n
 }
 
 step "skopeo pushes a small image: the push event arrives through the queue, refused once, retried, delivered"
-cat >"$work/policy.json" <<'JSON'
-{ "default": [{ "type": "insecureAcceptAnything" }] }
-JSON
-echo '{}' >"$work/auth.json"
-export REGISTRY_AUTH_FILE="$work/auth.json"
-mkdir -p "$work/skopeo-tmp"
-skopeo() { command skopeo --policy "$work/policy.json" --tmpdir "$work/skopeo-tmp" "$@"; }
+isolate_clients
 layout="$work/layout"
 umoci init --layout "$layout" >/dev/null
 umoci new --image "$layout:v1" >/dev/null
@@ -145,4 +120,4 @@ expect_signed 7
 expect_equal "the cron's event" "delete kept/app old garbage-collector GC" "$(body_of 7 | jq -r '.events[] | "\(.action) \(.target.repository) \(.target.tag) \(.actor.name) \(.request.method)"')"
 expect_equal "the tags left" '["new"]' "$(curl -fsS "$REGISTRY_URL/v2/kept/app/tags/list" | jq -c .tags)"
 
-printf '\nWorkers events e2e passed\n'
+e2e_passed
