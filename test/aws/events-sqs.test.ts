@@ -20,7 +20,7 @@ import { createLambdaHandler } from "../../src/runtime/lambda.ts";
 import type { SqsEvent } from "../../src/observability/events/sqs-consumer.ts";
 import { functionUrlEvent, headersOf, type InvokeOptions } from "./local/function-url.ts";
 import { createEventsQueue } from "./local/provision.ts";
-import { createBucket, deleteBucket, deleteTable, localAws, localDynamoDb, localS3, uniqueName } from "./support.ts";
+import { createBucket, deleteBucket, deleteTable, localAws, localDynamoDb, localS3, registryEnvOnLocalAws, uniqueName } from "./support.ts";
 
 const SECRET = "events-secret-0123456789";
 const sha256 = (data: Uint8Array | string) => `sha256:${createHash("sha256").update(data).digest("hex")}`;
@@ -45,7 +45,7 @@ describe("events through SQS (fauxqs) on the Lambda handler", () => {
   let handler: ReturnType<typeof createLambdaHandler>;
 
   beforeAll(async () => {
-    const { s3Endpoint, dynamodbEndpoint, region } = localAws();
+    const { region } = localAws();
     await createBucket(s3, bucket);
     await createRegistryTable(dynamodb, table);
     queueUrl = await createEventsQueue(uniqueName("events"));
@@ -63,12 +63,7 @@ describe("events through SQS (fauxqs) on the Lambda handler", () => {
     const url = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
     const notifications = { endpoints: [{ name: "ci", url, secret: SECRET, backoffSeconds: 1, maxAttempts: 5 }] };
     handler = createLambdaHandler({
-      ...process.env,
-      S3_BUCKET: bucket,
-      S3_ENDPOINT: s3Endpoint,
-      S3_FORCE_PATH_STYLE: "true",
-      DYNAMODB_TABLE: table,
-      DYNAMODB_ENDPOINT: dynamodbEndpoint,
+      ...registryEnvOnLocalAws(bucket, table),
       NOTIFICATIONS: JSON.stringify(notifications),
       EVENTS_QUEUE_URL: queueUrl,
       RETENTION: JSON.stringify([{ repositories: ["kept/*"], keepLastTags: 1 }]),

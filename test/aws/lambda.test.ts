@@ -12,7 +12,7 @@ import { generateSigningJwk } from "../../src/auth/keys.ts";
 import { hashPassword } from "../../src/auth/passwords.ts";
 import { createLambdaHandler, LAMBDA_MAX_REQUEST_BYTES } from "../../src/runtime/lambda.ts";
 import { bodyOf, functionUrlEvent, headersOf, type InvokeOptions } from "./local/function-url.ts";
-import { createBucket, deleteBucket, deleteTable, localAws, localDynamoDb, localS3, uniqueName } from "./support.ts";
+import { createBucket, deleteBucket, deleteTable, localAws, localDynamoDb, localS3, registryEnvOnLocalAws, uniqueName } from "./support.ts";
 
 const sha256 = (data: Uint8Array) => `sha256:${createHash("sha256").update(data).digest("hex")}`;
 
@@ -25,17 +25,9 @@ describe("Lambda handler (Function URL, payload 2.0) on S3 and DynamoDB", () => 
   let handler: ReturnType<typeof createLambdaHandler>;
 
   beforeAll(async () => {
-    const { s3Endpoint, dynamodbEndpoint } = localAws();
     await createBucket(s3, bucket);
     await createRegistryTable(dynamodb, table);
-    env = {
-      ...process.env,
-      S3_BUCKET: bucket,
-      S3_ENDPOINT: s3Endpoint,
-      S3_FORCE_PATH_STYLE: "true",
-      DYNAMODB_TABLE: table,
-      DYNAMODB_ENDPOINT: dynamodbEndpoint,
-    };
+    env = registryEnvOnLocalAws(bucket, table);
     handler = createLambdaHandler(env);
   });
   afterAll(async () => {

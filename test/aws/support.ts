@@ -32,6 +32,12 @@ export function localAws(): LocalAwsSettings {
   return { s3Endpoint: S3_ENDPOINT, dynamodbEndpoint: DYNAMODB_ENDPOINT, region: AWS_REGION };
 }
 
+/** The environment a registry (the Lambda handler, the Node runtime) runs with on the local servers, its bucket and table given. */
+export function registryEnvOnLocalAws(bucket: string, table: string): Record<string, string | undefined> {
+  const { s3Endpoint, dynamodbEndpoint } = localAws();
+  return { ...process.env, S3_BUCKET: bucket, S3_ENDPOINT: s3Endpoint, S3_FORCE_PATH_STYLE: "true", DYNAMODB_TABLE: table, DYNAMODB_ENDPOINT: dynamodbEndpoint };
+}
+
 export function localS3(): S3Client {
   const { s3Endpoint, region } = localAws();
   return createS3Client({ endpoint: s3Endpoint, region, forcePathStyle: true });

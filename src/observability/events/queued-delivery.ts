@@ -46,12 +46,14 @@ export function envelopesFor(endpoints: NotificationEndpoint[], events: Registry
   );
 }
 
+const utf8 = new TextEncoder();
+
 function sizeBounded(events: RegistryEvent[]): RegistryEvent[][] {
   const groups: RegistryEvent[][] = [];
   let group: RegistryEvent[] = [];
   let bytes = 0;
   for (const event of events) {
-    const size = new TextEncoder().encode(JSON.stringify(event)).byteLength + 1;
+    const size = utf8.encode(JSON.stringify(event)).byteLength + 1;
     if (group.length > 0 && bytes + size > MAX_ENVELOPE_BYTES) {
       groups.push(group);
       group = [];
