@@ -83,8 +83,8 @@ export interface AppOptions {
   uploadUrl?: string;
   /**
    * Read (and drop) the body of a refused request before answering (http/drain-refused-body.ts):
-   * Workers, whose front resets a connection answered while its body is still coming. Node's
-   * server does this itself.
+   * Workers, whose front resets a connection answered while its body is still coming, and Node,
+   * whose adapter closes one whose body takes over 500 ms to drain after the answer.
    */
   drainRefusedBodies?: RefusedBodyDrain;
 }

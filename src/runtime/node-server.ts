@@ -40,6 +40,9 @@ import { sendCollectionEvents } from "../observability/events/collection-events.
 import type { RetentionReport } from "../lifecycle/retention.ts";
 import { hostname } from "node:os";
 
+/** Largest refused body read to its end before answering (http/drain-refused-body.ts): chunked pushes send 5-100 MiB. */
+const REFUSED_BODY_DRAIN_BYTES = 64 * 1024 * 1024;
+
 /** Soon after start (leftovers of a crash go first), then every gcIntervalSeconds; one run at a time. */
 function collectPeriodically(config: RegistryConfig, collect: () => Promise<LocalCollection>, metrics: PrometheusMetrics, logger: Logger): { stop(): void } {
   let running = false;
@@ -178,6 +181,8 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     requestLimits: nodeRequestLimits(config),
     clientAddress: nodeClientAddress,
     requestBody: nodeRequestBody,
+    // Read, never kept; larger refused bodies are left to @hono/node-server (64 MiB in 500 ms, then closed).
+    drainRefusedBodies: { maxBytes: REFUSED_BODY_DRAIN_BYTES, timeoutMs: 30_000, unreadBody: nodeRequestBody },
     mirrors: config.mirrors,
     ...(local ? { blobFlights: local.flights } : {}),
   });

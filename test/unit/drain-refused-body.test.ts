@@ -74,4 +74,16 @@ describe("drainRefusedBodies", () => {
     expect(seen.bytes).toBe(20_000);
     expect(seen.cancelled).toBe(false);
   });
+
+  it("drains the runtime's own reader of an unread body when given one (Node), not the Request's", async () => {
+    const runtime = countedBody(10, 1000);
+    const app = new Hono();
+    app.use("*", drainRefusedBodies({ maxBytes: 1_000_000, timeoutMs: 5000, unreadBody: () => runtime.stream }));
+    app.patch("/upload", (c) => c.body(null, 416));
+    const request = countedBody(10, 1000);
+    const res = await patch(app, request.stream, 10_000);
+    expect(res.status).toBe(416);
+    expect(runtime.seen.bytes).toBe(10_000);
+    expect(request.seen.bytes).toBe(0);
+  });
 });
