@@ -181,8 +181,9 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     requestLimits: nodeRequestLimits(config),
     clientAddress: nodeClientAddress,
     requestBody: nodeRequestBody,
-    // Read, never kept; larger refused bodies are left to @hono/node-server (64 MiB in 500 ms, then closed).
-    drainRefusedBodies: { maxBytes: REFUSED_BODY_DRAIN_BYTES, timeoutMs: 30_000, unreadBody: nodeRequestBody },
+    // Read, never kept; larger or slower refused bodies are left to @hono/node-server (64 MiB in
+    // 500 ms, then closed). 5 s: an unauthenticated caller's refused body holds a connection no longer.
+    drainRefusedBodies: { maxBytes: REFUSED_BODY_DRAIN_BYTES, timeoutMs: 5_000, unreadBody: nodeRequestBody },
     mirrors: config.mirrors,
     ...(local ? { blobFlights: local.flights } : {}),
   });
