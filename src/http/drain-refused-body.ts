@@ -14,6 +14,10 @@
  * accepting the same body would. A body declared larger than `maxBytes` is not read; one that
  * goes on past it (counted from here) or past the time bound is given up on: those answers go
  * out as they are. (Workers pass the largest plan body: Cloudflare delivers no more.)
+ *
+ * Not drained: 429 (the upload limit refuses a request so that it holds no connection and
+ * no time; reading its body would let a refused client keep what the limit bounds) and 408
+ * (the body stopped arriving: there is nothing to wait for). Both close the connection.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import type { ByteReader, ByteSource } from "../core/streams.ts";
@@ -30,10 +34,12 @@ export interface RefusedBodyDrain {
   unreadBody?: (c: Context) => ByteSource | null | undefined;
 }
 
+const NOT_DRAINED = new Set([408, 429]);
+
 export function drainRefusedBodies({ maxBytes, timeoutMs, unreadBody }: RefusedBodyDrain): MiddlewareHandler {
   return async (c, next) => {
     await next();
-    if (c.res.status < 400) return;
+    if (c.res.status < 400 || NOT_DRAINED.has(c.res.status)) return;
     const body = unreadBody ? unreadBody(c) : requestBodyLeft(c);
     if (!body) return;
     const reader = body.getReader();

@@ -5,7 +5,7 @@ import { countedBody } from "../support/counted-body.ts";
 import { chunkFromRequest } from "../../src/http/request.ts";
 import { renderError } from "../../src/http/errors.ts";
 
-function appWith(maxBytes: number, timeoutMs: number, status: 202 | 416) {
+function appWith(maxBytes: number, timeoutMs: number, status: 202 | 408 | 416 | 429) {
   const app = new Hono();
   app.use("*", drainRefusedBodies({ maxBytes, timeoutMs }));
   app.patch("/upload", (c) => c.body(null, status));
@@ -30,6 +30,17 @@ describe("drainRefusedBodies", () => {
     const res = await patch(appWith(1_000_000, 5000, 202), stream, 10_000);
     expect(res.status).toBe(202);
     expect(seen.bytes).toBe(0);
+  });
+
+  it("answers a 429 or 408 at once, reading nothing of the body (a refused upload holds no connection)", async () => {
+    for (const status of [429, 408] as const) {
+      const { stream, seen } = countedBody(3, 1000, { stall: true });
+      const started = Date.now();
+      const res = await patch(appWith(1_000_000, 2000, status), stream, 10_000);
+      expect(res.status).toBe(status);
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(seen.bytes).toBe(0);
+    }
   });
 
   it("does not read a body whose Content-Length is over the limit", async () => {
