@@ -33,7 +33,7 @@ export async function consumeSqsEvent(
   retryAfter: (receiptHandle: string, seconds: number) => Promise<void>,
   metrics?: DeliveryMetrics,
 ): Promise<{ batchItemFailures: { itemIdentifier: string }[] }> {
-  const failures: { itemIdentifier: string }[] = [];
+  const failed = new Set<string>();
   const visibility: Promise<void>[] = [];
   const messages = event.Records.flatMap((record) => {
     let body: QueuedEnvelope;
@@ -49,7 +49,7 @@ export async function consumeSqsEvent(
         attempts: Number(record.attributes.ApproximateReceiveCount) || 1,
         ack: () => undefined,
         retry: (seconds: number) => {
-          failures.push({ itemIdentifier: record.messageId });
+          failed.add(record.messageId);
           visibility.push(retryAfter(record.receiptHandle, seconds).catch((error: unknown) => logger.log("warn", "could not set the retry delay of an event message", { error: error instanceof Error ? error.message : String(error) })));
         },
       },
@@ -57,5 +57,6 @@ export async function consumeSqsEvent(
   });
   await deliverQueued(messages, endpoints, logger, metrics);
   await Promise.all(visibility);
-  return { batchItemFailures: failures };
+  // In the batch's order: deliveries to several endpoints finish in any order.
+  return { batchItemFailures: event.Records.filter((record) => failed.has(record.messageId)).map((record) => ({ itemIdentifier: record.messageId })) };
 }
