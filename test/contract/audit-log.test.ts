@@ -72,6 +72,24 @@ describe("the audit log under a flood of refusals", () => {
     expect(audit.recent(10, { repository: "blue/app" })).toEqual([after, before]);
   });
 
+  it("lists entries newest first by when they happened, though two processes flush their batches in the other order", async () => {
+    const file = await databaseFile();
+    const [first, second] = [open(file), open(file)];
+    createEventTables(first);
+    createEventTables(second);
+    const [processA, processB] = [new SqlAuditStore(first), new SqlAuditStore(second)];
+    const push = entry({ repository: "blue/app", time: "2026-12-06T10:00:00.000Z" });
+    const pull = entry({ repository: "blue/app", action: "pull", status: 200, time: "2026-12-06T10:00:00.400Z" });
+    processA.add(push);
+    processB.add(pull);
+    processB.flush();
+    processA.flush();
+    // Written in flush order: the pull's row first.
+    const written = first.all<{ entry: string }>("SELECT entry FROM audit_log ORDER BY id").map((row) => (JSON.parse(row.entry) as AuditEntry).requestId);
+    expect(written).toEqual([pull.requestId, push.requestId]);
+    expect(processB.recent(10, { repository: "blue/app" })).toEqual([pull, push]);
+  });
+
   it("GET /admin/audit?changes=true answers the changes only; another value is a 400", async () => {
     const driver = open(await databaseFile());
     createEventTables(driver);

@@ -69,9 +69,11 @@ it("deletes a mirrored manifest not pulled for unpulledAfterSeconds (a dry run l
   expect(await pull("manifests/kept")).toBe(200);
   expect(await pull(`blobs/${sha256(layer)}`)).toBe(200);
   expect(await pull(`blobs/${sha256(config)}`)).toBe(200);
-  await new Promise((resolve) => setTimeout(resolve, 1_200));
+  // `old` goes unpulled past unpulledAfterSeconds; `kept` is pulled just before the collection,
+  // so a slow machine only makes `old` older, never `kept` old enough.
+  await new Promise((resolve) => setTimeout(resolve, 2_200));
   expect(await pull("manifests/kept")).toBe(200);
-  await new Promise((resolve) => setTimeout(resolve, 1_200));
+  await new Promise((resolve) => setTimeout(resolve, 200));
 
   const old = { repository: "hub/app", digest: sha256(manifests.old!) };
   expect((await collect(true)).retention.unpulled).toEqual([old]);

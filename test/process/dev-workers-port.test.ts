@@ -55,7 +55,7 @@ async function devWorkers(args: string[], env: Record<string, string>, port: num
 }
 
 describe("npm run dev:workers port setting", () => {
-  it("serves on PORT, and on -- --port N, which wins over PORT; SIGTERM to npm stops wrangler and workerd", async () => {
+  it("serves on PORT, and on -- --port N, which wins over PORT; SIGTERM to npm stops wrangler and workerd", { timeout: 240_000 }, async () => {
     const fromEnv = await freePort();
     await devWorkers([], { PORT: String(fromEnv) }, fromEnv);
     const fromFlag = await freePort();

@@ -57,7 +57,7 @@ class Receiver {
     return `http://127.0.0.1:${this.port}/events`;
   }
 
-  events(): { id: string; action: string; target: Record<string, unknown>; request: Record<string, unknown>; actor: Record<string, unknown>; source: Record<string, unknown> }[] {
+  events(): { id: string; timestamp: string; action: string; target: Record<string, unknown>; request: Record<string, unknown>; actor: Record<string, unknown>; source: Record<string, unknown> }[] {
     return this.received.filter((r) => r.status === 200).flatMap((r) => JSON.parse(r.body).events);
   }
 
@@ -132,7 +132,9 @@ describe("events from skopeo's push and pull and a tag delete (PROCESSES=2)", ()
 
     await receiver.waitFor(3);
     await sleep(1500); // a duplicate would arrive by now (two processes poll every second)
-    const events = receiver.events();
+    // Two processes deliver: arrival order is not the order of the changes, their timestamps are.
+    const events = receiver.events().sort((a, b) => Date.parse(a.timestamp) - Date.parse(b.timestamp));
+    for (const event of events) expect(Number.isNaN(Date.parse(event.timestamp)), event.timestamp).toBe(false);
     expect(events.map((e) => e.action)).toEqual(["push", "pull", "delete"]);
     expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
     const [pushed, pulled, removed] = events;

@@ -143,7 +143,8 @@ describe("stopping on SIGTERM/SIGINT (the process npm start runs)", () => {
     await waitFor("both processes", () => groupProcessIds(server.child.pid!).length === 3);
     const blob = Buffer.alloc(2 * 1024 * 1024, 3);
     const push = await startPush(server.port, "team/app", blob, 512 * 1024);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The head has been read (the push is in flight, not an idle connection) well within this.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
     process.kill(server.child.pid!, "SIGTERM");
     await waitFor("the stopping line", () => server.output().includes("SIGTERM: stopping 2 registry processes; requests in flight finish first (at most 60 s)"));
     expect((await push.finish())).toMatch(/^HTTP\/1\.1 201 /);

@@ -5,8 +5,12 @@
 import { connect, type Socket } from "node:net";
 
 export interface StalledRequest {
-  /** Resolves with the status and raw text of the answer once the server closes the connection (or `waitMs` passes: status 0). */
-  answer(waitMs: number): Promise<{ status: number; text: string; afterMs: number }>;
+  /**
+   * Resolves with the status and raw text of the answer once the server closes the connection (or
+   * `waitMs` passes: status 0). `afterMs` is when the connection closed, `firstByteMs` when the
+   * answer began (-1 if none came): a server may answer at once and close later.
+   */
+  answer(waitMs: number): Promise<{ status: number; text: string; afterMs: number; firstByteMs: number }>;
   close(): void;
 }
 
@@ -25,7 +29,11 @@ export async function stalledRequest(options: {
   await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
   const started = Date.now();
   let text = "";
-  socket.on("data", (chunk: Buffer) => (text += chunk.toString("latin1")));
+  let firstByteMs = -1;
+  socket.on("data", (chunk: Buffer) => {
+    if (firstByteMs < 0) firstByteMs = Date.now() - started;
+    text += chunk.toString("latin1");
+  });
   socket.on("error", () => {});
   const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
   const head = [`${options.method} ${options.path} HTTP/1.1`, "Host: 127.0.0.1", `Content-Length: ${options.declaredBytes}`, ...Object.entries(options.headers ?? {}).map(([k, v]) => `${k}: ${v}`)];
@@ -35,7 +43,7 @@ export async function stalledRequest(options: {
     async answer(waitMs) {
       const timedOut = await Promise.race([closed.then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), waitMs))]);
       const status = timedOut && !text ? 0 : Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
-      return { status, text, afterMs: Date.now() - started };
+      return { status, text, afterMs: Date.now() - started, firstByteMs };
     },
     close: () => socket.destroy(),
   };

@@ -160,7 +160,10 @@ export class SqlAuditStore implements AuditStore {
       ...(filter.repository ? [filter.repository] : []),
       limit,
     );
-    return rows.map((row) => JSON.parse(row.entry) as AuditEntry);
+    // Newest first by the entry's own time: each process writes its batch when it flushes, so
+    // row order across processes is flush order, not the order things happened in.
+    const entries = rows.map((row) => JSON.parse(row.entry) as AuditEntry);
+    return entries.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
   }
 }
 
