@@ -12,7 +12,10 @@
 #   3. a copy within the registry mounts every blob (nothing uploaded);
 #   4. a 96 MiB layer in 16 MiB chunks with the Worker killed (SIGKILL) mid-layer and started
 #      again on the same state and port: the copy resumes from the Range the Worker reports,
-#      not from 0, and skopeo pulls the layer back intact.
+#      not from 0, and skopeo pulls the layer back intact;
+#   5. the two other sources: an image from another registry (Debian's Distribution 2.8.2 on
+#      127.0.0.1, docker://) and a docker-archive (written by skopeo as `docker save` writes
+#      one), each pulled back with its layer's digest checked.
 #
 #   bash test/workers/copy-e2e.sh        (npm run test:workers:e2e:copy)
 set -euo pipefail
@@ -158,5 +161,41 @@ grep -q "resuming at" "$work/resume.out" || fail "the copy never resumed"
 if grep "resuming at" "$work/resume.out" | grep -q "resuming at 0 B"; then fail "the copy started the layer over instead of resuming"; fi
 skopeo copy --dest-oci-accept-uncompressed-layers --src-tls-verify=false --src-creds "$creds" "docker://$registry/blue/resume:v1" "oci:$work/resume-back:v1" >/dev/null
 expect_equal "digest of the resumed layer pulled back" "$layer" "$(layer_pulled "$work/resume-back" "$layer")"
+
+step "5. from another registry (Distribution 2.8.2, docker://) and from a docker-archive (docker save's format)"
+other_port=$(free_port)
+mkdir -p "$work/other"
+printf 'version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: "127.0.0.1:%s"}\n' "$work/other/storage" "$other_port" >"$work/other/config.yml"
+# Distribution reads every REGISTRY_* variable as a setting: REGISTRY_AUTH_FILE (the clients' auth
+# file, exported above) would configure an auth provider named "file" and stop it at start.
+env -u REGISTRY_AUTH_FILE -u REGISTRY_URL setsid /usr/bin/docker-registry serve "$work/other/config.yml" >"$work/other/registry.log" 2>&1 &
+other_pid=$!
+stop_other() { stop_process_group "$other_pid" "docker-registry"; }
+at_exit stop_other
+print_other_log() { print_log_tail "$work/other/registry.log" "docker-registry's log"; }
+on_failure print_other_log
+wait_until_serving "http://127.0.0.1:$other_port/v2/" "$other_pid" "docker-registry" 30 200
+elsewhere="$work/elsewhere"
+new_layout "$elsewhere"
+read -r manifest manifest_size elsewhere_layer < <(new_image "$elsewhere" amd64 $((6 * 1024 * 1024)))
+tag_in_layout "$elsewhere" v1 "$manifest" "$manifest_size" application/vnd.oci.image.manifest.v1+json
+skopeo copy --dest-tls-verify=false "oci:$elsewhere:v1" "docker://127.0.0.1:$other_port/team/app:v1" >/dev/null
+# skopeo gzips the layer on its way into a registry: what the other registry holds is the source.
+source_manifest=$(raw_digest --tls-verify=false "docker://127.0.0.1:$other_port/team/app:v1")
+source_layer=$(skopeo inspect --raw --tls-verify=false "docker://127.0.0.1:$other_port/team/app:v1" | jq -r '.layers[0].digest')
+copy --src-tls-verify=false --dest-tls-verify=false --dest-creds "$creds" "docker://127.0.0.1:$other_port/team/app:v1" "docker://$registry/blue/from-elsewhere:v1" 2>&1 | tee "$work/elsewhere.out"
+grep -q "2 blobs uploaded" "$work/elsewhere.out" || fail "the layer and config were not copied from the other registry"
+expect_equal "the manifest as stored, the other registry's" "$source_manifest" "$(raw_digest --tls-verify=false --creds "$creds" "docker://$registry/blue/from-elsewhere:v1")"
+skopeo copy --src-tls-verify=false --src-creds "$creds" "docker://$registry/blue/from-elsewhere:v1" "oci:$work/elsewhere-back:v1" >/dev/null
+expect_equal "digest of the layer copied from the other registry, pulled back" "$source_layer" "$(layer_pulled "$work/elsewhere-back" "$source_layer")"
+archived="$work/archived"
+new_layout "$archived"
+read -r manifest manifest_size archived_layer < <(new_image "$archived" amd64 $((5 * 1024 * 1024)))
+tag_in_layout "$archived" v1 "$manifest" "$manifest_size" application/vnd.oci.image.manifest.v1+json
+skopeo copy "oci:$archived:v1" "docker-archive:$work/saved.tar:team/app:v1" >/dev/null
+copy --dest-tls-verify=false --dest-creds "$creds" "docker-archive:$work/saved.tar" "docker://$registry/blue/from-archive:v1" 2>&1 | tee "$work/archive.out"
+grep -q "2 blobs uploaded" "$work/archive.out" || fail "the layer and config were not copied from the docker-archive"
+skopeo copy --dest-oci-accept-uncompressed-layers --src-tls-verify=false --src-creds "$creds" "docker://$registry/blue/from-archive:v1" "oci:$work/archive-back:v1" >/dev/null
+expect_equal "digest of the layer copied from the docker-archive, pulled back" "$archived_layer" "$(layer_pulled "$work/archive-back" "$archived_layer")"
 
 e2e_passed
