@@ -140,7 +140,9 @@ export interface MetadataStore {
    * entry is gone). So a blob unlinked at the same moment either fails the put or is unlinked
    * after it, never between the check and the write. The references are kept with the record:
    * they are what garbage collection follows. Each of `fixedTags` (immutable tags among `tags`)
-   * that already names another digest makes the put throw ImmutableTagError, writing nothing.
+   * that already names another digest makes the put throw ImmutableTagError, writing nothing; a
+   * put that loses a race for a new immutable tag throws it too, moving no tag (on a store without
+   * transactions its manifest may stay, untagged, as after a push by digest).
    */
   putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences, fixedTags?: string[]): Promise<string[]>;
   getManifest(repository: string, digest: string): Promise<ManifestRecord | null>;

@@ -68,6 +68,24 @@ export function manifestContract(use: () => MetadataStore): void {
       expect((await store.getTaggedManifest("r", "latest"))?.digest).toBe(digest(2));
     });
 
+    it("two puts racing for a new immutable tag with different digests: one wins, the other throws ImmutableTagError and moves no tag", async () => {
+      for (let round = 0; round < 5; round++) {
+        const [a, b] = [manifest(20 + 2 * round), manifest(21 + 2 * round)];
+        const results = await Promise.allSettled([
+          store.putManifest("race", a, [`v${round}`, `latest-a${round}`], undefined, [`v${round}`]),
+          store.putManifest("race", b, [`v${round}`, `latest-b${round}`], undefined, [`v${round}`]),
+        ]);
+        const won = results.filter((r) => r.status === "fulfilled");
+        const lost = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+        expect(won, `round ${round}`).toHaveLength(1);
+        expect(lost[0]?.reason).toMatchObject({ name: "ImmutableTagError", tags: [`v${round}`] });
+        const winner = results[0]!.status === "fulfilled" ? a : b;
+        const loser = winner === a ? "b" : "a";
+        expect((await store.getTaggedManifest("race", `v${round}`))?.digest).toBe(winner.digest);
+        expect(await store.getTaggedManifest("race", `latest-${loser}${round}`)).toBeNull();
+      }
+    });
+
     it("putManifest registers the repository", async () => {
       await store.putManifest("x/y", manifest(1), []);
       expect(await store.repositoryExists("x/y")).toBe(true);

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
-import type { ManifestRecord, ManifestReferences } from "../../ports/metadata-store.ts";
+import { ImmutableTagError, type ManifestRecord, type ManifestReferences } from "../../ports/metadata-store.ts";
 import { keys, ranges } from "./keys.ts";
 import { type Item, text } from "./items.ts";
 import { deleteChunks, encodeManifest } from "./manifest-items.ts";
@@ -24,6 +24,7 @@ export async function putManifest(
   record: ManifestRecord,
   tags: string[],
   references: ManifestReferences | null = null,
+  fixedTags: string[] = [],
 ): Promise<void> {
   const putId = { S: randomUUID() };
   const digest = { S: record.digest };
@@ -41,7 +42,18 @@ export async function putManifest(
   if (record.subject !== undefined) await table.put({ ...keys.referrer(repository, record.subject, record.digest), putId });
   await Promise.all(tags.map((tag) => table.put({ ...keys.tagged(repository, record.digest, tag), putId })));
   const taggedAt = { N: String(Date.now()) };
-  await Promise.all(tags.map((tag) => table.put({ ...keys.tag(repository, tag), digest, taggedAt })));
+  // An immutable tag is written only if it is new or already ours, in the write itself: two pushes
+  // racing for a new immutable tag both pass the caller's read, and only one of these puts.
+  // The loser keeps its manifest untagged (as a push by digest would) and moves no other tag.
+  const fixed = new Set(fixedTags);
+  const unlessMoved = { expression: "attribute_not_exists(pk) OR digest = :digest", values: { ":digest": digest } };
+  const fixedWritten = await Promise.all([...fixed].map(async (tag) => ({ tag, written: await table.put({ ...keys.tag(repository, tag), digest, taggedAt }, unlessMoved) })));
+  const lost = fixedWritten.filter((result) => !result.written).map((result) => result.tag);
+  if (lost.length > 0) {
+    await Promise.all(lost.map((tag) => table.delete(keys.tagged(repository, record.digest, tag), { expression: "putId = :putId", values: { ":putId": putId } })));
+    throw new ImmutableTagError(lost);
+  }
+  await Promise.all(tags.filter((tag) => !fixed.has(tag)).map((tag) => table.put({ ...keys.tag(repository, tag), digest, taggedAt })));
   // 3. A delete that marked or removed the manifest after step 1 may have missed what steps 2 wrote:
   //    this put then happened just before that delete, and takes back its own tags and referrer.
   const now = await table.get(keys.manifest(repository, record.digest));

@@ -80,7 +80,8 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
    */
   async putManifest(repository: string, record: ManifestRecord, tags: string[], references?: ManifestReferences, fixedTags: string[] = []): Promise<string[]> {
     if (!(await this.#revive(record.digest, record.key))) return [record.digest];
-    // Checked before the writes, like the references (no transactions): two pushes racing for a new immutable tag can both pass.
+    // Checked here first, so a refused push writes nothing; two pushes racing for a new immutable
+    // tag can both pass this read, and the conditional tag write in putManifest refuses the second.
     const moved: string[] = [];
     for (const tag of fixedTags) {
       const current = await this.#table.get(keys.tag(repository, tag));
@@ -90,7 +91,7 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
     await this.#register(repository);
     const missing = await this.#missingReferences(repository, references);
     if (missing.length > 0) return missing;
-    await putManifest(this.#table, repository, record, tags, references ?? { blobs: [], manifests: [] });
+    await putManifest(this.#table, repository, record, tags, references ?? { blobs: [], manifests: [] }, fixedTags);
     return [];
   }
 
