@@ -66,6 +66,13 @@ describe.each([1, 2])("HTTPS with tlsCert and tlsKey (PROCESSES=%i)", (processes
     expect(curl(`${registry.url}/v2/`, other.ca).code).not.toBe(0);
   });
 
+  it("is healthy to the container's HEALTHCHECK (bin/healthcheck.mjs), which falls back to HTTPS", () => {
+    const port = new URL(registry.url).port;
+    const check = spawnSync(process.execPath, ["bin/healthcheck.mjs"], { encoding: "utf8", env: { ...process.env, PORT: port }, timeout: 20_000 });
+    expect(check.status, `${check.stdout}${check.stderr}`).toBe(0);
+    expect(check.stdout).toContain(`healthy: https://127.0.0.1:${port}/healthz answered 200`);
+  });
+
   it("lets skopeo push and pull over HTTPS with the CA in --cert-dir, TLS verification on", async () => {
     const certDir = join(dir, "certs.d");
     await mkdir(certDir, { recursive: true });
