@@ -44,7 +44,10 @@ function build() {
   const partial = `${output}.${process.pid}.tmp`;
   mkdirSync(dirname(output), { recursive: true });
   try {
-    execFileSync(compiler, ["-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-I", include, source, "-o", partial], { stdio: ["ignore", "inherit", "inherit"] });
+    // macOS's linker refuses the N-API and OpenSSL symbols the node binary provides at load
+    // time unless told to leave them undefined (what node-gyp passes there); Linux's allows them.
+    const platformFlags = process.platform === "darwin" ? ["-undefined", "dynamic_lookup"] : [];
+    execFileSync(compiler, ["-O2", "-shared", "-fPIC", "-fvisibility=hidden", ...platformFlags, "-I", include, source, "-o", partial], { stdio: ["ignore", "inherit", "inherit"] });
     // Renamed into place whole: a process loading the addon never sees half a file.
     renameSync(partial, output);
     console.log(`native SHA-2 built: ${output}`);
