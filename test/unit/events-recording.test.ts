@@ -14,6 +14,7 @@ function appRecording(status: number) {
     sink: { record: (events) => void recorded.push(...events) },
   });
   app.all("/v2/:name{.+}/manifests/:reference", (c) => c.json({}, status as 200));
+  app.all("/v2/:name{.+}/blobs/:digest", (c) => c.body(null, status as 202));
   app.get("/v2/", (c) => c.json({}, status as 200));
   return { app, lines, recorded };
 }
@@ -33,6 +34,19 @@ describe("recordEvents", () => {
     expect(res.status).toBe(201);
     expect(recorded).toHaveLength(1);
     expect(recorded[0]).toMatchObject({ action: "push", target: { repository: "team/app", tag: "v.1", mediaType: "application/vnd.oci.image.manifest.v1+json" } });
+  });
+
+  it("turns a blob DELETE answered 202 into one delete event naming the blob, audited as delete:blob; a 404 into nothing", async () => {
+    const digest = `sha256:${"ab".repeat(32)}`;
+    const { app, recorded, lines } = appRecording(202);
+    expect((await app.request(`http://registry.test/v2/team/app/blobs/${digest}`, { method: "DELETE" })).status).toBe(202);
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0]).toMatchObject({ action: "delete", target: { repository: "team/app", digest, url: `http://registry.test/v2/team/app/blobs/${digest}` } });
+    expect(recorded[0]!.target).not.toHaveProperty("tag");
+    expect(lines.find((line) => line.message === "audit")?.fields).toMatchObject({ action: "delete:blob", outcome: "ok", repository: "team/app", digest });
+    const missing = appRecording(404);
+    expect((await missing.app.request(`/v2/team/app/blobs/${digest}`, { method: "DELETE" })).status).toBe(404);
+    expect(missing.recorded).toEqual([]);
   });
 
   it("does not audit GET /v2/'s 401 challenge as a refusal, and does audit a refused pull", async () => {

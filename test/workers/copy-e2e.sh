@@ -15,7 +15,8 @@
 #      not from 0, and skopeo pulls the layer back intact;
 #   5. the two other sources: an image from another registry (Debian's Distribution 2.8.2 on
 #      127.0.0.1, docker://) and a docker-archive (written by skopeo as `docker save` writes
-#      one), each pulled back with its layer's digest checked.
+#      one), each pulled back with its layer's digest checked; the archive copied again skips
+#      both blobs (already there).
 #
 #   bash test/workers/copy-e2e.sh        (npm run test:workers:e2e:copy)
 set -euo pipefail
@@ -197,5 +198,7 @@ copy --dest-tls-verify=false --dest-creds "$creds" "docker-archive:$work/saved.t
 grep -q "2 blobs uploaded" "$work/archive.out" || fail "the layer and config were not copied from the docker-archive"
 skopeo copy --dest-oci-accept-uncompressed-layers --src-tls-verify=false --src-creds "$creds" "docker://$registry/blue/from-archive:v1" "oci:$work/archive-back:v1" >/dev/null
 expect_equal "digest of the layer copied from the docker-archive, pulled back" "$archived_layer" "$(layer_pulled "$work/archive-back" "$archived_layer")"
+copy --dest-tls-verify=false --dest-creds "$creds" "docker-archive:$work/saved.tar" "docker://$registry/blue/from-archive:v2" 2>&1 | tee "$work/again.out"
+grep -q "0 blobs uploaded (0 B), 2 already there, 0 mounted" "$work/again.out" || fail "a second copy into the same repository uploaded blobs the registry has"
 
 e2e_passed
