@@ -16,7 +16,7 @@ import { SCRIPT, STYLE_SHEET } from "./assets.ts";
 import type { Html } from "./layout.ts";
 import { repositoryPath } from "./layout.ts";
 import { catalogView } from "./pages/catalog.ts";
-import { confirmDeleteRepositoryView, confirmDeleteView, type DeleteTarget, messageView, signInView } from "./pages/forms.ts";
+import { confirmCollectionView, confirmDeleteRepositoryView, confirmDeleteView, type DeleteTarget, messageView, signInView } from "./pages/forms.ts";
 import { manifestView } from "./pages/manifest.ts";
 import { registryHost } from "./pages/pull-lines.ts";
 import { repositoryView } from "./pages/repository.ts";
@@ -84,6 +84,8 @@ export function uiRoutes(app: Hono, registry: Registry, options: UiOptions): voi
       if (!visit.viewer.mayAdminister || !options.maintenance) throw notFound("This page is for the registry's administrators.");
       const form = await checkedForm(c, options, visit);
       const dryRun = form.get("dry-run") === "true";
+      // A real run is confirmed on a page that shows what a dry run finds now.
+      if (!dryRun && form.get("confirmed") !== "true") return confirmCollectionView(visit, describeCollection(await options.maintenance.collect({ dryRun: true }), true));
       const report = await options.maintenance.collect({ dryRun });
       return usageView(visit, (await options.maintenance.usage()) as UsageFigures, describeCollection(report, dryRun));
     }),

@@ -23,6 +23,8 @@ let driver: NodeSqliteDriver;
 let metadata: SqliteMetadataStore;
 let registry: AuthedRegistry;
 let send: Send;
+/** The dryRun of each collection the pages asked maintenance for, in order. */
+const collections: boolean[] = [];
 
 const SHARED_LAYER = new TextEncoder().encode("a layer two repositories share ".repeat(40));
 
@@ -58,7 +60,7 @@ beforeAll(async () => {
     {
       blobs,
       metadata,
-      maintenance: { usage: () => measureUsage(metadata), collect: async () => ({}), deleteRepository: (name) => deleteRepository(metadata, blobs, name) },
+      maintenance: { usage: () => measureUsage(metadata), collect: async ({ dryRun }) => (collections.push(dryRun), { collection: { blobsDeleted: dryRun ? 3 : 2, bytesFreed: 3000, orphanLinksRemoved: 0 } }), deleteRepository: (name) => deleteRepository(metadata, blobs, name) },
     },
   );
   send = registry.request;
@@ -160,5 +162,38 @@ describe("deleting a whole repository", () => {
     await alice.signIn("alice", PASSWORDS.alice);
     expect((await alice.get("/ui/r/blue/app")).html).not.toContain("delete-repository");
     expect((await alice.get("/ui/r/blue/app/-/delete-repository")).status).toBe(405);
+  });
+});
+
+describe("garbage collection from the usage page", () => {
+  it("runs a dry run at once, but a real run only after a confirmation page showing what a dry run finds now", async () => {
+    const olga = await signedIn("olga");
+    const csrf = await olga.csrf("/ui/usage");
+    collections.length = 0;
+    const dry = await olga.post("/ui/gc", { csrf, "dry-run": "true" });
+    expect(dry.status).toBe(200);
+    expect(dry.html).toContain("Dry run, nothing changed. Would remove 0 tags and 0 manifests by retention rules, 3 blobs");
+    expect(collections).toEqual([true]);
+
+    const asked = await olga.post("/ui/gc", { csrf });
+    expect(asked.status).toBe(200);
+    expect(asked.html).toContain("Run garbage collection?");
+    expect(asked.html).toContain("Would remove 0 tags and 0 manifests by retention rules, 3 blobs");
+    expect(asked.html).toContain('name="confirmed" value="true"');
+    expect(collections).toEqual([true, true]);
+
+    const ran = await olga.post("/ui/gc", { csrf: /name="csrf" value="([^"]+)"/.exec(asked.html)![1]!, confirmed: "true" });
+    expect(ran.status).toBe(200);
+    expect(ran.html).toContain("Removed 0 tags and 0 manifests by retention rules, 2 blobs");
+    expect(collections).toEqual([true, true, false]);
+  });
+
+  it("collects nothing for a confirmed form without the CSRF token or from another site", async () => {
+    const olga = await signedIn("olga");
+    const csrf = await olga.csrf("/ui/usage");
+    collections.length = 0;
+    expect((await olga.post("/ui/gc", { confirmed: "true" })).status).toBe(403);
+    expect((await olga.post("/ui/gc", { csrf, confirmed: "true" }, { origin: "https://evil.example" })).status).toBe(403);
+    expect(collections).toEqual([]);
   });
 });

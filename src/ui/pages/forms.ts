@@ -52,6 +52,22 @@ export function confirmDeleteRepositoryView(visit: Visit, repository: string): H
   );
 }
 
+/** A real collection deletes what retention rules and the grace period allow: shown what a dry run found first. */
+export function confirmCollectionView(visit: Visit, dryRunFound: string): Html {
+  return page(
+    "Run garbage collection",
+    visit,
+    h`<h1>Run garbage collection?</h1>
+<p class="notice" role="status">${dryRunFound}</p>
+<p>A real run deletes what the retention rules select and frees the blobs nothing has held for the grace period. What it deletes cannot be restored; a run started a moment later may find a little more than the dry run above.</p>
+<form method="post" action="/ui/gc">
+<input type="hidden" name="csrf" value="${visit.csrf}">
+<input type="hidden" name="confirmed" value="true">
+<button type="submit" class="danger">Run it</button> <a href="/ui/usage">Cancel</a>
+</form>`,
+  );
+}
+
 export function messageView(visit: Visit, title: string, message: string, link?: { href: string; text: string }): Html {
   return page(title, visit, h`<h1>${title}</h1><p class="notice" role="status">${message}</p>${link ? h`<p><a href="${link.href}">${link.text}</a></p>` : ""}`);
 }
