@@ -197,3 +197,19 @@ describe("garbage collection from the usage page", () => {
     expect(collections).toEqual([]);
   });
 });
+
+describe("a repository's tags sorted by push time", () => {
+  it("lists the newest push first with ?sort=pushed, and by name without it", async () => {
+    for (const tag of ["b-first", "c-second", "a-third"]) {
+      await pushAs("alice", "blue/ordered", tag);
+      await new Promise((resolve) => setTimeout(resolve, 5)); // distinct push times
+    }
+    const alice = await signedIn("alice");
+    const order = (html: string) => [...html.matchAll(/<td><span class="mono">(a-third|b-first|c-second)<\/span>/g)].map((m) => m[1]);
+    const byTime = await alice.get("/ui/r/blue/ordered?sort=pushed");
+    expect(byTime.status).toBe(200);
+    expect(order(byTime.html)).toEqual(["a-third", "c-second", "b-first"]);
+    expect(byTime.html).toContain('<th scope="col">Pushed</th>');
+    expect(order((await alice.get("/ui/r/blue/ordered")).html)).toEqual(["a-third", "b-first", "c-second"]);
+  });
+});
