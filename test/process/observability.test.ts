@@ -3,7 +3,7 @@
  * health probes without a token, one JSON log line per request with an id the answer
  * carries and no secret, a client hanging up mid-push logged as such (not as a failure),
  * Prometheus metrics summed over both processes and parsed strictly, and SIGHUP reloading
- * users (a bad file refused, the old users and tokens kept).
+ * users (a bad file refused, the old users and tokens kept), rotating signing keys and rules.
  *
  *   npx vitest run test/process/observability.test.ts
  */
@@ -12,6 +12,8 @@ import { mkdtemp, rm, rename, writeFile, mkdir } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { JWK } from "jose";
+import { generateSigningJwk } from "../../src/auth/keys.ts";
 import { hashPassword } from "../../src/auth/passwords.ts";
 import { parsePrometheusText, total } from "../support/prometheus-text.ts";
 import { AnswerLog, request, type RegistryProcess, sha256, sleep, startRegistry } from "./server.ts";
@@ -234,6 +236,69 @@ describe("operating npm start (PROCESSES=2, token auth)", () => {
       await mkdir(blobs, { recursive: true });
     }
   });
+});
+
+describe("rotating signing keys and changing rules with SIGHUP (PROCESSES=2, docs/auth.md)", () => {
+  let dir = "";
+  let authPath = "";
+  let registry: RegistryProcess;
+  const kidOf = (jwt: string) => (JSON.parse(Buffer.from(jwt.split(".")[0]!, "base64url").toString()) as { kid: string }).kid;
+  const status = async (path: string, jwt: string) => (await request(registry.url, "GET", path, { headers: { authorization: `Bearer ${jwt}` } })).status;
+  /** Several fresh connections in a row agree: both workers have reloaded. */
+  const onEveryProcess = (what: string, check: () => Promise<boolean>) =>
+    waitFor(what, async () => {
+      for (let i = 0; i < 6; i++) if (!(await check())) return undefined;
+      return true;
+    });
+
+  async function writeAuth(keys: JWK[], signer: string, repositories: string[]): Promise<void> {
+    const config = {
+      service: SERVICE,
+      signingKeys: keys.map((jwk) => ({ jwk })),
+      signingKeyId: signer,
+      users: { alice: { password: await hashPassword("alice-secret-pw"), teams: ["blue"] } },
+      rules: [{ teams: ["blue"], repositories, actions: ["pull", "push", "delete"] }],
+    };
+    await writeFile(`${authPath}.new`, JSON.stringify(config));
+    await rename(`${authPath}.new`, authPath);
+  }
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "registry-rotate-"));
+    authPath = join(dir, "auth.json");
+  });
+  afterAll(async () => {
+    await registry?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("signs with the new key while the old one still verifies, then refuses the old key's tokens once it is removed; a new rule applies", async () => {
+    const [oldKey, newKey] = [await generateSigningJwk(), await generateSigningJwk()];
+    await writeAuth([oldKey], oldKey.kid!, ["blue/*"]);
+    registry = await startRegistry({ dataDir: join(dir, "data"), processes: 2, readyPath: "/healthz", env: { AUTH_CONFIG_FILE: authPath, LOG_FORMAT: "json", GC_INTERVAL_SECONDS: "0" } });
+    await waitFor("both workers", async () => (registry.processIds().length >= 3 ? true : undefined));
+    const before = (await token(registry, "alice", "alice-secret-pw")).token!;
+    expect(kidOf(before)).toBe(oldKey.kid);
+    const green = (await token(registry, "alice", "alice-secret-pw", "repository:green/app:pull")).token!;
+    expect(await status("/v2/green/app/tags/list", green)).toBe(401);
+
+    // 1. The new key signs, the old one keeps verifying; blue may now pull green/*.
+    await writeAuth([newKey, oldKey], newKey.kid!, ["blue/*", "green/*"]);
+    process.kill(registry.pid, "SIGHUP");
+    await onEveryProcess("tokens signed with the new key", async () => kidOf((await token(registry, "alice", "alice-secret-pw")).token!) === newKey.kid);
+    expect(await status("/v2/", before)).toBe(200);
+    const granted = (await token(registry, "alice", "alice-secret-pw", "repository:green/app:pull")).token!;
+    expect(await status("/v2/green/app/tags/list", granted)).toBe(404); // allowed; nothing there yet
+
+    // 2. The old key removed: its tokens are refused everywhere, the new key's still work.
+    const after = (await token(registry, "alice", "alice-secret-pw")).token!;
+    await writeAuth([newKey], newKey.kid!, ["blue/*", "green/*"]);
+    process.kill(registry.pid, "SIGHUP");
+    await onEveryProcess("the old key's token refused", async () => (await status("/v2/", before)) === 401);
+    expect(await status("/v2/", after)).toBe(200);
+    expect(registry.output()).not.toContain(String(oldKey.d));
+    expect(registry.output()).not.toContain(String(newKey.d));
+  }, 90_000);
 });
 
 describe("the strict Prometheus text parser", () => {

@@ -154,6 +154,22 @@ describe("stopping on SIGTERM/SIGINT (the process npm start runs)", () => {
     expect(server.output()).not.toContain("killing them");
   });
 
+  it("Ctrl-C at a terminal (SIGINT to the whole process group, 2 processes) during a push: the push finishes, one stopping line, exit 0", async () => {
+    const server = await start(process.execPath, ["bin/oci-registry.mjs"], { DATA_DIR: join(dataDir, "ctrl-c"), PROCESSES: "2", SHUTDOWN_GRACE_SECONDS: "60" });
+    await waitFor("both processes", () => groupProcessIds(server.child.pid!).length === 3);
+    const blob = Buffer.alloc(2 * 1024 * 1024, 5);
+    const push = await startPush(server.port, "team/app", blob, 512 * 1024);
+    // The head has been read (the push is in flight, not an idle connection) well within this.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    process.kill(-server.child.pid!, "SIGINT");
+    await waitFor("the stopping line", () => /SIGINT: stopping/.test(server.output()));
+    expect(await push.finish()).toMatch(/^HTTP\/1\.1 201 /);
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    await waitFor("no process of the group left", () => groupProcessIds(server.child.pid!).length === 0);
+    expect(server.output().match(/stopping/g)).toHaveLength(1);
+    expect(server.output()).not.toContain("killing them");
+  });
+
   it("kill of the npm start process (SIGTERM to npm alone) stops the server", async () => {
     const server = await start("npm", ["start"], { DATA_DIR: join(dataDir, "npm"), PROCESSES: "1" });
     process.kill(server.child.pid!, "SIGTERM");
