@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { provisionRegistry } from "./local/provision.ts";
 import { waitFor } from "./local/processes.ts";
+import { ctrPullsThroughHostsToml } from "../proxy/ctr-mirror.ts";
 import { mirrorSuite } from "../proxy/mirror-suite.ts";
 
 mirrorSuite("AWS Lambda (Function URL, S3 + DynamoDB, blob GETs redirected to S3)", async (mirrors) => {
@@ -32,4 +33,4 @@ mirrorSuite("AWS Lambda (Function URL, S3 + DynamoDB, blob GETs redirected to S3
     throw error;
   });
   return { url, port: Number(new URL(url).port), stop };
-});
+}, ctrPullsThroughHostsToml);

@@ -5,9 +5,10 @@
  */
 import { provisionRegistry } from "./local/provision.ts";
 import { startNodeRegistry } from "./local/node-registry.ts";
+import { ctrPullsThroughHostsToml } from "../proxy/ctr-mirror.ts";
 import { mirrorSuite } from "../proxy/mirror-suite.ts";
 
 mirrorSuite("AWS (S3 + DynamoDB, blob GETs redirected to S3)", async (mirrors) => {
   const server = await startNodeRegistry({ ...(await provisionRegistry("mirror")), MIRRORS: mirrors, BLOB_REDIRECTS: "true", PROCESSES: "1" });
   return { url: server.url, port: Number(new URL(server.url).port), stop: server.stop };
-});
+}, ctrPullsThroughHostsToml);

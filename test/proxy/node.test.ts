@@ -1,55 +1,14 @@
 /** The pull-through cache on Node (`npm start`), plus containerd's ctr and examples/mirror. */
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { startNodeServer } from "../support/node-server.ts";
+import { ctrPullsThroughHostsToml } from "./ctr-mirror.ts";
 import { mirrorSuite, sha256, type SuiteContext } from "./mirror-suite.ts";
 import { buildImage, run, UPSTREAM_PASSWORD, UPSTREAM_USER } from "./upstreams.ts";
 
 mirrorSuite("Node", (mirrors) => startNodeServer({ MIRRORS: mirrors }), (context: SuiteContext) => {
-  it("containerd's ctr pulls the upstream's image through a hosts.toml mirror (?ns=), with the upstream's digest", async () => {
-    const dir = await mkdtemp(join(context.work, "containerd-"));
-    await writeFile(
-      join(dir, "config.toml"),
-      [
-        "version = 2",
-        `root = "${dir}/root"`,
-        `state = "${dir}/state"`,
-        'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-        `[grpc]\n  address = "${dir}/containerd.sock"`,
-        `[ttrpc]\n  address = "${dir}/containerd.sock.ttrpc"`,
-        '[debug]\n  address = ""',
-        '[metrics]\n  address = ""',
-        `[plugins."io.containerd.internal.v1.opt"]\n  path = "${dir}/opt"`,
-        "",
-      ].join("\n"),
-    );
-    // The upstream itself needs credentials ctr is not given: only the mirror can answer.
-    await mkdir(join(dir, "hosts", context.upstream.hostPort), { recursive: true });
-    await writeFile(
-      join(dir, "hosts", context.upstream.hostPort, "hosts.toml"),
-      `server = "${context.upstream.url}"\n\n[host."http://127.0.0.1:${context.registry.port}"]\n  capabilities = ["pull", "resolve"]\n`,
-    );
-    const containerd = spawn("containerd", ["--config", join(dir, "config.toml")], { stdio: "ignore" });
-    const ctr = (...args: string[]) => run("ctr", ["--address", join(dir, "containerd.sock"), "--namespace", "proxy-test", ...args]);
-    try {
-      for (let i = 0; ; i++) {
-        if (await ctr("version").then(() => true, () => false)) break;
-        if (i > 200 || containerd.exitCode !== null) throw new Error("containerd did not start");
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      const reference = `${context.upstream.hostPort}/team/app:v1`;
-      await ctr("images", "pull", "--hosts-dir", join(dir, "hosts"), "--snapshotter", "native", reference);
-      const { stdout } = await ctr("images", "ls");
-      const line = stdout.split("\n").find((l) => l.startsWith(`${reference} `));
-      expect(line?.split(/\s+/)[2]).toBe((await context.upstreamManifest("team/app", "v1")).digest);
-    } finally {
-      containerd.kill("SIGTERM");
-      if (containerd.exitCode === null) await once(containerd, "exit");
-    }
-  });
+  ctrPullsThroughHostsToml(context);
 
   it("fetches a layer once upstream when clients pull it at the same time from three processes on one DATA_DIR (PROCESSES=3)", async () => {
     const layout = await buildImage(await mkdtemp(join(context.work, "shared-")), "v1", "shared flight", 3 * 1024 * 1024);
