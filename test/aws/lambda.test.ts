@@ -86,6 +86,25 @@ describe("Lambda handler (Function URL, payload 2.0) on S3 and DynamoDB", () => 
     expect(emf).toMatchObject({ Status: "200", Requests: 1, _aws: { CloudWatchMetrics: [{ Namespace: "OciRegistry" }] } });
   });
 
+  it("writes a JSON audit line for a change (a blob DELETE, naming the caller's address and the digest)", async () => {
+    const blob = new TextEncoder().encode("a blob the Lambda deletes");
+    const digest = `sha256:${createHash("sha256").update(blob).digest("hex")}`;
+    expect((await invoke("POST", `/v2/team/audited/blobs/uploads/?digest=${digest}`, { headers: { "content-type": "application/octet-stream" }, body: blob })).statusCode).toBe(201);
+    const written: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      written.push(String(chunk));
+      return (write as (chunk: string | Uint8Array, ...rest: unknown[]) => boolean)(chunk, ...rest);
+    }) as typeof process.stdout.write;
+    try {
+      expect((await invoke("DELETE", `/v2/team/audited/blobs/${digest}`)).statusCode).toBe(202);
+    } finally {
+      process.stdout.write = write;
+    }
+    const lines = written.join("").split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.find((line) => line.msg === "audit")).toMatchObject({ action: "delete:blob", outcome: "ok", status: 202, repository: "team/audited", digest, identity: "anonymous", addr: expect.any(String) });
+  });
+
   it("takes a 16 MB blob as 4 MB binary PATCHes (base64 in the events), re-chunked into S3 parts, and reports it on HEAD", async () => {
     const data = new Uint8Array(randomBytes(16_000_000));
     const digest = await pushInChunks("team/app", data, 4_000_000);

@@ -34,7 +34,7 @@ describe("the Worker's health, logs and Analytics Engine metrics", () => {
     expect(await ready.json()).toMatchObject({ status: "ok", checks: { blobs: { ok: true }, metadata: { ok: true } } });
   });
 
-  it("writes one data point per request, with route pattern, status and bytes, and logs a JSON line under the answer's X-Request-Id", async () => {
+  it("writes one data point per request, with route pattern, status and bytes, and logs a JSON line under the answer's X-Request-Id; a change also logs its audit line", async () => {
     const log = vi.spyOn(console, "log");
     points.length = 0;
     const layer = new TextEncoder().encode("a layer pushed to the Worker");
@@ -58,6 +58,12 @@ describe("the Worker's health, logs and Analytics Engine metrics", () => {
     const id = push.headers.get("X-Request-Id");
     const line = log.mock.calls.map((args) => String(args[0])).find((text) => text.includes(`"requestId":"${id}"`));
     expect(JSON.parse(line!)).toMatchObject({ msg: "request", method: "POST", repository: "team/app", status: 201, bytesIn: layer.length });
+
+    // A change is audited: one JSON line naming what changed.
+    const removed = await call(`/v2/team/app/blobs/${digest}`, { method: "DELETE" });
+    expect(removed.status).toBe(202);
+    const audit = log.mock.calls.map((args) => String(args[0])).filter((text) => text.includes('"msg":"audit"')).map((text) => JSON.parse(text) as Record<string, unknown>);
+    expect(audit.find((entry) => entry.requestId === removed.headers.get("X-Request-Id"))).toMatchObject({ action: "delete:blob", outcome: "ok", status: 202, repository: "team/app", digest, identity: "anonymous" });
     log.mockRestore();
   });
 });
