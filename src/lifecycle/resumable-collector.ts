@@ -110,6 +110,11 @@ export class ResumableCollector {
         calls++;
         step.orphanLinksRemoved += scanned.orphanLinks;
         for (const digest of scanned.held) held.add(digest);
+        // As in the scanning collector: a repository found holding nothing leaves the catalog.
+        if (scanned.held.length === 0 && metadata.removeRepositoryIfEmpty) {
+          calls++;
+          if (await metadata.removeRepositoryIfEmpty(name)) (step.repositoriesRemoved ??= []).push(name);
+        }
       }
       // Held digests first, then the cursor: never a cursor past a repository whose digests are not recorded.
       calls++;
@@ -158,7 +163,10 @@ function sum(total: CollectionReport, step: CollectionReport): CollectionReport 
     bytesFreed: total.bytesFreed + step.bytesFreed,
     referencesRecorded: total.referencesRecorded + step.referencesRecorded,
     problems: [...total.problems, ...step.problems].slice(-MAX_PROBLEMS_KEPT),
+    ...(total.repositoriesRemoved || step.repositoriesRemoved ? { repositoriesRemoved: [...(total.repositoriesRemoved ?? []), ...(step.repositoriesRemoved ?? [])].slice(-MAX_REMOVED_KEPT) } : {}),
   };
 }
 
 const MAX_PROBLEMS_KEPT = 20;
+/** The cycle's record (saved with it) names at most this many dropped repositories; each step's events name all of its own. */
+const MAX_REMOVED_KEPT = 100;

@@ -38,6 +38,11 @@
  *      their own (storage-layout.ts), so they never meet the object being deleted.
  *   d. The entry goes before its object: a crash between leaves an object nothing names,
  *      never an entry naming missing bytes.
+ *
+ * ## Empty repositories
+ * A repository whose visit found nothing held is dropped from the catalog if the store finds it
+ * holding nothing at all (removeRepositoryIfEmpty); a push racing the drop lists it again before
+ * it writes (Durable Objects: registration; DynamoDB: a second read, and the Scan above).
  */
 import type { BlobStore } from "../ports/blob-store.ts";
 import type { ScannableMetadata } from "../ports/collectable.ts";
@@ -76,6 +81,8 @@ export class ScanningCollector {
       const scanned = await metadata.scanRepository(name, started - this.#options.orphanLinkAgeMs, dryRun);
       report.orphanLinksRemoved += scanned.orphanLinks;
       for (const digest of scanned.held) held.add(digest);
+      // Nothing held (no link, no manifest): the store drops it from the catalog if it also has no tag or upload.
+      if (!dryRun && scanned.held.length === 0 && (await metadata.removeRepositoryIfEmpty?.(name))) (report.repositoriesRemoved ??= []).push(name);
     }
     this.#options.progress?.(report);
 

@@ -107,6 +107,12 @@ export interface ScannableMetadata {
   /** Removes the entry if its key and mark are unchanged; answers whether it did. */
   removeMarkedBlob(blob: MarkedBlob): Promise<boolean>;
   /**
+   * Drops the repository from the catalog if it holds nothing (no link, manifest, tag or upload),
+   * so that a push racing the drop still ends listed before it writes; answers whether it went.
+   * The scanning collectors call it for a repository whose visit found nothing held.
+   */
+  removeRepositoryIfEmpty?(repository: string): Promise<boolean>;
+  /**
    * Every repository that may hold something, where the catalog alone cannot promise it (DynamoDB:
    * a push racing a repository deletion); absent, the collector visits the catalog.
    */

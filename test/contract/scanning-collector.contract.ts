@@ -84,6 +84,34 @@ describe(`scanning garbage collection: ${name}`, () => {
     expect(await pullsWhole(app, "team/b", "v1")).toBe(true);
   });
 
+  it("drops a repository that holds nothing from the catalog, keeps one with an upload in progress, and lists a dropped one again when pushed to", async () => {
+    const { app, clock, collector, metadata } = await setUp();
+    for (const repo of ["team/gone", "team/open", "team/kept"]) expect((await pushImage(app, repo, "v1", text(`{"${repo}":1}`), [random(5_000)])).status).toBe(201);
+    for (const repo of ["team/gone", "team/open"]) {
+      const { digest } = (await metadata.getTaggedManifest(repo, "v1"))!;
+      expect((await app.request(`/v2/${repo}/manifests/${digest}`, { method: "DELETE" })).status).toBe(202);
+    }
+    const upload = await app.request("/v2/team/open/blobs/uploads/", { method: "POST" });
+    expect(upload.status).toBe(202);
+    const listed = async () => (await metadata.listRepositories({ limit: 100 })).filter((name) => name.startsWith("team/"));
+    expect(await listed()).toEqual(["team/gone", "team/kept", "team/open"]);
+
+    clock.now += 60_000; // the links are older than orphanLinkAgeMs (0) by the collector's clock
+    // A dry run drops nothing; the run removes the orphan links, then finds team/gone holding nothing.
+    expect((await collector(60_000, 0).run({ dryRun: true })).repositoriesRemoved ?? []).toEqual([]);
+    expect(await listed()).toEqual(["team/gone", "team/kept", "team/open"]);
+    expect((await collector(60_000, 0).run()).repositoriesRemoved).toEqual(["team/gone"]);
+    expect(await listed()).toEqual(["team/kept", "team/open"]);
+    expect(await metadata.repositoryExists("team/gone")).toBe(false);
+    expect((await app.request("/v2/team/gone/tags/list")).status).toBe(404);
+    expect(await pullsWhole(app, "team/kept", "v1")).toBe(true);
+
+    // A push lists it again.
+    expect((await pushImage(app, "team/gone", "v2", text('{"again":1}'), [random(5_000)])).status).toBe(201);
+    expect(await listed()).toEqual(["team/gone", "team/kept", "team/open"]);
+    expect(await pullsWhole(app, "team/gone", "v2")).toBe(true);
+  });
+
   it("usage counts a shared layer once per namespace and overall", async () => {
     const { app, metadata } = await setUp();
     const base = random(30_000);

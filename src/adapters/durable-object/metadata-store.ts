@@ -188,6 +188,17 @@ export class DurableObjectMetadataStore implements MetadataStore, ScannableMetad
     return deleted;
   }
 
+  /**
+   * Drops a repository that holds nothing from the catalog (the garbage collector's clean-up),
+   * by deleteRepository's argument (b) above: the object gives up its registration only while
+   * it holds nothing, in one call; the catalog entry goes only under that registration's token.
+   * A push writing afterwards registers first, and so lists the name again before it writes.
+   */
+  async removeRepositoryIfEmpty(repository: string): Promise<boolean> {
+    const { dropped, token } = await this.#repository(repository).dropIfEmpty(repository);
+    return dropped && (await this.#catalog().unregister(repository, token));
+  }
+
   async listTagTimes(repository: string): Promise<TagTime[]> {
     return this.#repository(repository).tagTimes(repository);
   }

@@ -186,6 +186,21 @@ export class RepositoryObject extends DurableObject<unknown> {
     });
   }
 
+  /**
+   * The garbage collector's drop of an empty repository, this object's step: if it holds nothing,
+   * its registration goes (in the same call, which the object runs alone), so a write after it
+   * must register in the catalog again; answers the token it was registered with.
+   */
+  dropIfEmpty(repository: string): { dropped: boolean; token: string | null } {
+    this.#legacy.migrate(repository);
+    return this.#driver.transaction(() => {
+      const registration = this.#driver.all<{ token: string | null }>("SELECT token FROM registration")[0];
+      if (registration === undefined || !this.#records.holdsNothing(repository)) return { dropped: false, token: null };
+      this.#driver.run("DELETE FROM registration");
+      return { dropped: true, token: registration.token ?? null };
+    });
+  }
+
   createUpload(record: UploadRecord): void {
     this.#legacy.migrate(record.repository);
     this.#records.createUpload(record);

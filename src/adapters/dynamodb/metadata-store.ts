@@ -6,7 +6,7 @@ import { decodeManifest } from "./manifest-items.ts";
 import { CATALOG_PK, keys, ranges, UPLOAD_INDEX, type Key } from "./keys.ts";
 import { deleteManifest, putManifest, referencesAttribute, referencesOf } from "./manifest-writes.ts";
 import type { DeletableRepositories, DeletedRepository, IndexedBlob, MarkedBlob, PullRecords, RetainableMetadata, ScannableMetadata, TagTime, RepositoryScan } from "../../ports/collectable.ts";
-import { deleteRepository, repositoriesHoldingAnything } from "./repository-deletion.ts";
+import { deleteRepository, removeRepositoryIfEmpty, repositoriesHoldingAnything } from "./repository-deletion.ts";
 import { countBytes, countVersion, readFigures, recountBytes, register } from "./repository-figures.ts";
 import { TABLE_SCHEMA } from "./table.ts";
 import { type Condition, TableAccess } from "./table-access.ts";
@@ -417,6 +417,10 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
   }
 
   /** The catalog, and the repositories a Scan finds that it does not list (listed again): what the collector visits. */
+  removeRepositoryIfEmpty(repository: string): Promise<boolean> {
+    return removeRepositoryIfEmpty(this.#table, repository);
+  }
+
   repositoriesHoldingAnything(): AsyncIterable<string> {
     return repositoriesHoldingAnything(this.#table, (page) => this.listRepositories(page));
   }

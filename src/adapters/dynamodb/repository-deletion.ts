@@ -16,6 +16,7 @@ import type { DeletedRepository } from "../../ports/collectable.ts";
 import type { Page, UploadRecord } from "../../ports/metadata-store.ts";
 import { type Item, text, uploadFromItem } from "./items.ts";
 import { CATALOG_PK, keys, ranges } from "./keys.ts";
+import { register } from "./repository-figures.ts";
 import type { TableAccess } from "./table-access.ts";
 
 /** Deletes run this many at a time: DynamoDB takes them in parallel, and a repository may have thousands of items. */
@@ -43,6 +44,23 @@ export async function deleteRepository(table: TableAccess, repository: string): 
   const since = await table.query({ KeyConditionExpression: "pk = :pk", ExpressionAttributeValues: { ":pk": pk }, ConsistentRead: true, Limit: 1 }, 1);
   if (since.length > 0) await table.put(keys.catalogEntry(repository));
   return deleted;
+}
+
+/**
+ * Drops the catalog entry of a repository whose partition holds no item (the collector's
+ * clean-up of empty repositories), then reads the partition once more: a push that wrote
+ * meanwhile lists the repository again at once, as after a deletion. One whose write lands after
+ * that read is listed again by the next collection's Scan (above); its figures restart then.
+ */
+export async function removeRepositoryIfEmpty(table: TableAccess, repository: string): Promise<boolean> {
+  const pk = { S: ranges.repositoryPk(repository) };
+  const anyItem = async () => (await table.query({ KeyConditionExpression: "pk = :pk", ExpressionAttributeValues: { ":pk": pk }, ConsistentRead: true, Limit: 1 }, 1)).length > 0;
+  if (await anyItem()) return false;
+  const { deleted } = await table.delete(keys.catalogEntry(repository), { expression: "attribute_exists(pk)" });
+  if (!deleted) return false;
+  if (!(await anyItem())) return true;
+  await register(table, repository);
+  return false;
 }
 
 /**

@@ -176,6 +176,13 @@ export class MemoryMetadataStore implements MetadataStore, ScannableMetadata, Pu
     return pageOfNames(names, page);
   }
 
+  async removeRepositoryIfEmpty(repository: string): Promise<boolean> {
+    const repo = this.#repositories.get(repository);
+    if (!repo?.registered || repo.links.size + repo.manifests.size + repo.tags.size + repo.uploads.size > 0) return false;
+    repo.registered = false;
+    return true;
+  }
+
   /** Every digest the repository holds once, sized by its own records or else the blob index (a digest in neither counts nothing). */
   async repositorySummary(repository: string): Promise<RepositorySummary> {
     const repo = this.#repositories.get(repository);

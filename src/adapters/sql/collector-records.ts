@@ -97,6 +97,14 @@ export class CollectorRecords {
     });
   }
 
+  /** The same for one repository (the scanning collector's visit): answers whether its entry went. */
+  removeRepositoryIfEmpty(name: string): boolean {
+    return this.#db.run(
+      `DELETE FROM repositories WHERE name = ? AND ${["links", "manifests", "tags", "uploads"].map((t) => `NOT EXISTS (SELECT 1 FROM ${t} x WHERE x.repository = ?)`).join(" AND ")}`,
+      name, name, name, name, name,
+    );
+  }
+
   /** Bytes the repositories of `namespace` hold, each digest once (lifecycle/usage.ts counts the same way). */
   namespaceBytes(namespace: string): number {
     const [where, ...params] = inNamespace(namespace);

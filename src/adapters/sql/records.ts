@@ -261,6 +261,11 @@ export class RepositoryRecords {
     });
   }
 
+  /** Whether the repository has no link, manifest, tag or upload (what makes it worth a catalog entry). */
+  holdsNothing(repository: string): boolean {
+    return ["links", "manifests", "tags", "uploads"].every((table) => this.#db.all(`SELECT 1 FROM ${table} WHERE repository = ? LIMIT 1`, repository).length === 0);
+  }
+
   /** Every record of the repository, in one transaction; answers what went (the uploads whole, for their storage to be freed). */
   deleteRepository(repository: string): { manifests: number; tags: number; links: number; uploads: UploadRecord[] } {
     return this.#db.transaction(() => {

@@ -248,4 +248,8 @@ export class SqliteMetadataStore implements MetadataStore, CollectableMetadata, 
   async removeEmptyRepositories(): Promise<string[]> {
     return this.#collector.removeEmptyRepositories();
   }
+
+  async removeRepositoryIfEmpty(repository: string): Promise<boolean> {
+    return this.#collector.removeRepositoryIfEmpty(repository);
+  }
 }
