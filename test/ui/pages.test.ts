@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { authedRegistry, bearer, PASSWORDS, teamsConfig, type AuthedRegistry } from "../auth/support.ts";
-import { HOSTILE, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, pushBlob, pushHostileImage, pushManifest, type Send } from "./push.ts";
+import { digestOf, HOSTILE, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, pushBlob, pushHostileImage, pushManifest, type Send } from "./push.ts";
 import { Visitor } from "./visitor.ts";
 
 let registry: AuthedRegistry;
@@ -241,5 +241,30 @@ describe("escaping of every value a client controls", () => {
   it("leaves the API untouched: /v2/ still answers JSON errors and / is no longer a 404", async () => {
     expect((await send("/v2/blue/app/tags/list")).status).toBe(401);
     expect((await send("/")).headers.get("content-type")).toMatch(/^text\/html/);
+  });
+});
+
+describe("a manifest with many referrers", () => {
+  it("shows 50 of each artifact type and says how many more the referrers API lists", async () => {
+    const headers = bearer(await registry.token(["alice", PASSWORDS.alice], "repository:blue/signed:pull,push"));
+    const config = await pushBlob(send, "blue/signed", new TextEncoder().encode(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] } })), OCI_CONFIG, headers);
+    const image = await pushManifest(send, "blue/signed", "v1", { schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [] }, headers);
+    const empty = await pushBlob(send, "blue/signed", new TextEncoder().encode("{}"), "application/vnd.oci.empty.v1+json", headers);
+    const signatures = [];
+    for (let i = 0; i < 53; i++) {
+      const manifest = { schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: "application/vnd.example.sig", config: empty, layers: [empty], subject: image, annotations: { run: String(i) } };
+      signatures.push(await pushManifest(send, "blue/signed", digestOf(new TextEncoder().encode(JSON.stringify(manifest))), manifest, headers));
+    }
+    const sbom = { schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: "application/vnd.example.sbom", config: empty, layers: [empty], subject: image };
+    await pushManifest(send, "blue/signed", digestOf(new TextEncoder().encode(JSON.stringify(sbom))), sbom, headers);
+    const alice = new Visitor(send);
+    await alice.signIn("alice", PASSWORDS.alice);
+    const { status, html } = await alice.get(`/ui/r/blue/signed/-/manifest/${image.digest}`);
+    expect(status).toBe(200);
+    const rowsOf = (type: string) => (html.split(`<h3 class="mono">${type}</h3>`)[1]!.split("</table>")[0]!.match(/<tr><td>/g) ?? []).length;
+    expect(rowsOf("application/vnd.example.sig")).toBe(50);
+    expect(rowsOf("application/vnd.example.sbom")).toBe(1);
+    expect(html).toContain(`And 3 more of this type: <code>GET /v2/blue/signed/referrers/${image.digest}?artifactType=application/vnd.example.sig</code>`);
+    expect(html.match(/more of this type/g)).toHaveLength(1);
   });
 });

@@ -14,6 +14,9 @@ import type { Visit } from "../session.ts";
 import { pullLines } from "./pull-lines.ts";
 import { kindOf } from "./repository.ts";
 
+/** Referrers shown per artifact type: a manifest signed on every CI run may have thousands. */
+const REFERRERS_SHOWN = 50;
+
 /** Configs this page reads: an artifact's config (often the empty `{}`) is only described. */
 const IMAGE_CONFIG_TYPES = ["application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"];
 
@@ -44,11 +47,15 @@ ${
   referrers.length === 0
     ? h`<p class="muted">Nothing in this repository refers to this manifest (no signature, SBOM or attestation).</p>`
     : [...groups].map(
-        ([type, list]) => h`<h3 class="mono">${type}</h3><div class="table"><table><thead><tr><th scope="col">Digest</th><th scope="col">Size</th><th scope="col">Annotations</th></tr></thead><tbody>${list.map(
+        ([type, list]) => h`<h3 class="mono">${type}</h3><div class="table"><table><thead><tr><th scope="col">Digest</th><th scope="col">Size</th><th scope="col">Annotations</th></tr></thead><tbody>${list.slice(0, REFERRERS_SHOWN).map(
           (r) => h`<tr><td><a class="mono" href="${manifestPath(repository, r.digest)}">${shortDigest(r.digest)}</a></td><td>${formatBytes(r.size)}</td><td>${Object.entries(r.annotations ?? {}).map(
             ([k, v]) => h`<div><span class="mono">${k}</span>: ${v}</div>`,
           )}</td></tr>`,
-        )}</tbody></table></div>`,
+        )}</tbody></table></div>${
+          list.length > REFERRERS_SHOWN
+            ? h`<p class="muted">And ${list.length - REFERRERS_SHOWN} more of this type: <code>GET /v2/${repository}/referrers/${record.digest}?artifactType=${type}</code> lists them all.</p>`
+            : ""
+        }`,
       )
 }
 ${visit.viewer.mayDelete(repository) ? h`<h2>Delete</h2><p><a class="button danger" href="${withQuery(`${repositoryPath(repository)}/-/delete`, { digest: record.digest })}">Delete this manifest…</a></p>` : ""}`;
