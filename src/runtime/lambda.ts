@@ -31,11 +31,10 @@ import { EmbeddedMetrics, embeddedDeliveryMetrics } from "../observability/embed
 import { createLogger, type Logger } from "../observability/log.ts";
 import type { SqsEventQueue } from "../adapters/sqs/event-queue.ts";
 import { sendCollectionEvents, type CollectionRun } from "../observability/events/collection-events.ts";
-import type { RegistryEvent } from "../observability/events/envelope.ts";
-import { envelopesFor, type QueuedEnvelope } from "../observability/events/queued-delivery.ts";
 import { consumeSqsEvent, isSqsEvent, type SqsEvent } from "../observability/events/sqs-consumer.ts";
 import { storageReadiness } from "../observability/readiness.ts";
 import { readSecretString } from "./lambda-secrets.ts";
+import { openSqsEvents } from "./sqs-events.ts";
 
 /**
  * Lambda takes at most 6,291,456 bytes per invocation, and a binary body
@@ -112,12 +111,9 @@ async function deploy(env: Environment): Promise<Deployment> {
   // JSON lines on stdout: CloudWatch Logs keeps them, and turns the EMF lines into metrics.
   const write = (line: string) => process.stdout.write(`${line}\n`);
   const logger = createLogger({ level: config.logLevel, format: "json", write });
-  const endpoints = config.notifications.endpoints;
-  // Loaded only with endpoints: the SQS client is weight every cold start would pay. A queue URL's
-  // origin is its SQS endpoint (what the SDK would switch to itself, with a warning per call).
-  const sqsClient = async () => new (await import("@aws-sdk/client-sqs")).SQSClient({ endpoint: new URL(config.eventsQueueUrl).origin });
-  const events = endpoints.length > 0 ? new (await import("../adapters/sqs/event-queue.ts")).SqsEventQueue(await sqsClient(), config.eventsQueueUrl) : null;
-  const record = events ? (found: RegistryEvent[]) => sendEvents(events, envelopesFor(endpoints, found)) : undefined;
+  const sqsEvents = await openSqsEvents(config);
+  const events = sqsEvents?.queue ?? null;
+  const record = sqsEvents?.record;
   const announce = (run: CollectionRun) => sendCollectionEvents(record, run, SOURCE, logger);
   const app = createApp(registry, {
     observation: { logger, metrics: new EmbeddedMetrics(write) },
@@ -194,10 +190,6 @@ async function deliverEvents({ config, logger, events }: Deployment, event: SqsE
   }
   const metrics = embeddedDeliveryMetrics((line) => process.stdout.write(`${line}\n`));
   return consumeSqsEvent(event, config.notifications.endpoints, logger, (handle, seconds) => events.retryAfter(handle, seconds), metrics);
-}
-
-async function sendEvents(queue: SqsEventQueue, envelopes: QueuedEnvelope[]): Promise<void> {
-  if (envelopes.length > 0) await queue.sendBatch(envelopes);
 }
 
 function isScheduled(event: LambdaEvent | ScheduledEvent | SqsEvent): event is ScheduledEvent {

@@ -22,10 +22,6 @@ export function loadConfig(): RegistryConfig {
     }
   }
   const config = resolveConfig(file, { ...process.env, AUTH_CONFIG: process.env.AUTH_CONFIG ?? readAuthConfigFile() });
-  // The Node server delivers from DATA_DIR's SQLite outbox; with S3 + DynamoDB only the Lambda (SQS) delivers events.
-  if (config.backend === "aws" && config.notifications.endpoints.length > 0) {
-    throw new ConfigError(['notifications with backend "aws" are delivered by the Lambda (SQS), not by the Node server: unset them here']);
-  }
   return config;
 }
 

@@ -39,6 +39,7 @@ import { openNodeEvents } from "./node-events.ts";
 import { sendCollectionEvents } from "../observability/events/collection-events.ts";
 import type { RetentionReport } from "../lifecycle/retention.ts";
 import { hostname } from "node:os";
+import { openSqsEvents } from "./sqs-events.ts";
 
 /** Largest refused body read to its end before answering (http/drain-refused-body.ts): chunked pushes send 5-100 MiB. */
 const REFUSED_BODY_DRAIN_BYTES = 64 * 1024 * 1024;
@@ -144,11 +145,14 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
   const redirects = aws && config.blobRedirects ? { blobReadRedirects: { signer: aws.blobs, expiresInSeconds: config.blobRedirectTtlSeconds } } : {};
   const metrics = new PrometheusMetrics(local ? { uploadsInProgress: () => local.store.countUploads() } : {});
   if (options.clusterMetrics) metrics.shareWithPrimary();
-  // The outbox and audit table need SQLite: on local disk only (BACKEND=aws on Node logs audit lines, records no events).
+  // Local disk: the SQLite outbox (and audit table), delivered by every process. BACKEND=aws: the SQS
+  // queue the Lambda's trigger delivers from (EVENTS_QUEUE_URL), as the Lambda itself sends; audit lines only.
   const source = { addr: `${hostname()}:${config.port}`, instanceID: processOwner() };
   const events = local ? openNodeEvents(dataDir, config.notifications, { logger: options.logger, metrics: metrics.eventDelivery, owner: processOwner() }) : null;
+  const sqsEvents = aws ? await openSqsEvents(config) : null;
+  const record = events?.sink.record ?? sqsEvents?.record;
   /** A collection's deletes as events (POST /admin/gc and scheduled runs alike). */
-  const announce = (result: { collection: CollectionReport; retention?: RetentionReport }) => void sendCollectionEvents(events?.sink.record, result, source, options.logger);
+  const announce = (result: { collection: CollectionReport; retention?: RetentionReport }) => void sendCollectionEvents(record, result, source, options.logger);
   /** POST /admin/gc runs counted like scheduled ones. */
   const counted = <T extends { collection: CollectionReport }>(run: Promise<T>): Promise<T> =>
     run.then(
@@ -171,7 +175,7 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     ...(config.uploadUrl ? { uploadUrl: config.uploadUrl } : {}),
     observation: { logger: options.logger, metrics },
-    events: { ...(events ? { sink: events.sink } : {}), source },
+    events: { ...(events ? { sink: events.sink } : record ? { sink: { record } } : {}), source },
     readiness: storageReadiness({ blobs, metadata: aws?.metadata ?? local!.store, ...(local ? { blobsCheck: () => writableDirectory(join(dataDir, "blobs")) } : {}) }),
     metrics: {
       render: options.clusterMetrics ?? (() => metrics.render()),

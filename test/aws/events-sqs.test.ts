@@ -19,6 +19,7 @@ import { createRegistryTable } from "../../src/adapters/dynamodb/table.ts";
 import { createLambdaHandler } from "../../src/runtime/lambda.ts";
 import type { SqsEvent } from "../../src/observability/events/sqs-consumer.ts";
 import { functionUrlEvent, headersOf, type InvokeOptions } from "./local/function-url.ts";
+import { startNodeRegistry } from "./local/node-registry.ts";
 import { createEventsQueue } from "./local/provision.ts";
 import { createBucket, deleteBucket, deleteTable, localAws, localDynamoDb, localS3, registryEnvOnLocalAws, uniqueName } from "./support.ts";
 
@@ -211,5 +212,28 @@ describe("events through SQS (fauxqs) on the Lambda handler", () => {
     expect(await invokeWithMessages(messages)).toEqual([]);
     const { events } = expectSigned(received[0]!);
     expect(events).toEqual([expect.objectContaining({ action: "delete", target: { repository: "kept/app", tag: "v1" }, actor: { name: "garbage-collector" }, source: { instanceID: "aws-lambda" } })]);
+  });
+
+  it("a push to a Node server with BACKEND=aws goes into the same queue, and the Lambda's SQS path delivers it", async () => {
+    received.length = 0;
+    const notifications = { endpoints: [{ name: "ci", url: `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`, secret: SECRET, backoffSeconds: 1, maxAttempts: 5 }] };
+    const env = { ...registryEnvOnLocalAws(bucket, table), BACKEND: "aws", PROCESSES: "1", NOTIFICATIONS: JSON.stringify(notifications), EVENTS_QUEUE_URL: queueUrl };
+    const node = await startNodeRegistry(Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)));
+    try {
+      const config = JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] }, from: "node" });
+      expect((await fetch(`${node.url}/v2/team/node/blobs/uploads/?digest=${sha256(config)}`, { method: "POST", body: config })).status).toBe(201);
+      const manifest = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: sha256(config), size: config.length }, layers: [] });
+      const put = await fetch(`${node.url}/v2/team/node/manifests/v1`, { method: "PUT", headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" }, body: manifest });
+      expect(put.status, await put.text()).toBe(201);
+      const messages = await receive(2);
+      expect(messages).toHaveLength(1);
+      expect(await invokeWithMessages(messages)).toEqual([]);
+      const { events } = expectSigned(received[0]!);
+      expect(events).toEqual([expect.objectContaining({ action: "push", target: expect.objectContaining({ repository: "team/node", tag: "v1", digest: sha256(manifest) }) })]);
+      expect(events[0]!.source.instanceID).not.toBe("aws-lambda");
+      expect(node.output()).not.toContain(SECRET);
+    } finally {
+      await node.stop();
+    }
   });
 });
