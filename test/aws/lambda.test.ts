@@ -59,13 +59,8 @@ describe("Lambda handler (Function URL, payload 2.0) on S3 and DynamoDB", () => 
     return digest;
   }
 
-  it("answers /v2/ with 200 and the API version header", async () => {
-    const result = await invoke("GET", "/v2/");
-    expect(result.statusCode).toBe(200);
-    expect(headersOf(result)["docker-distribution-api-version"]).toBe("registry/2.0");
-  });
-
-  it("answers /healthz and /readyz (S3 and DynamoDB reachable), and writes a JSON log line and a CloudWatch EMF line per request", async () => {
+  /** The JSON lines the handler writes to stdout (where CloudWatch Logs reads them) while `run` runs. */
+  async function jsonLinesWritten(run: () => Promise<void>): Promise<Record<string, unknown>[]> {
     const written: string[] = [];
     const write = process.stdout.write.bind(process.stdout);
     process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
@@ -73,14 +68,26 @@ describe("Lambda handler (Function URL, payload 2.0) on S3 and DynamoDB", () => 
       return (write as (chunk: string | Uint8Array, ...rest: unknown[]) => boolean)(chunk, ...rest);
     }) as typeof process.stdout.write;
     try {
+      await run();
+    } finally {
+      process.stdout.write = write;
+    }
+    return written.join("").split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+
+  it("answers /v2/ with 200 and the API version header", async () => {
+    const result = await invoke("GET", "/v2/");
+    expect(result.statusCode).toBe(200);
+    expect(headersOf(result)["docker-distribution-api-version"]).toBe("registry/2.0");
+  });
+
+  it("answers /healthz and /readyz (S3 and DynamoDB reachable), and writes a JSON log line and a CloudWatch EMF line per request", async () => {
+    const lines = await jsonLinesWritten(async () => {
       expect((await invoke("GET", "/healthz")).statusCode).toBe(200);
       const ready = await invoke("GET", "/readyz");
       expect(ready.statusCode, ready.body).toBe(200);
       expect(JSON.parse(ready.body)).toMatchObject({ status: "ok", checks: { blobs: { ok: true }, metadata: { ok: true } } });
-    } finally {
-      process.stdout.write = write;
-    }
-    const lines = written.join("").split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>);
+    });
     expect(lines.find((line) => line.msg === "request" && line.route === "/readyz")).toMatchObject({ status: 200, method: "GET" });
     const emf = lines.find((line) => line._aws !== undefined && line.Route === "/readyz");
     expect(emf).toMatchObject({ Status: "200", Requests: 1, _aws: { CloudWatchMetrics: [{ Namespace: "OciRegistry" }] } });
@@ -90,18 +97,9 @@ describe("Lambda handler (Function URL, payload 2.0) on S3 and DynamoDB", () => 
     const blob = new TextEncoder().encode("a blob the Lambda deletes");
     const digest = `sha256:${createHash("sha256").update(blob).digest("hex")}`;
     expect((await invoke("POST", `/v2/team/audited/blobs/uploads/?digest=${digest}`, { headers: { "content-type": "application/octet-stream" }, body: blob })).statusCode).toBe(201);
-    const written: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      written.push(String(chunk));
-      return (write as (chunk: string | Uint8Array, ...rest: unknown[]) => boolean)(chunk, ...rest);
-    }) as typeof process.stdout.write;
-    try {
+    const lines = await jsonLinesWritten(async () => {
       expect((await invoke("DELETE", `/v2/team/audited/blobs/${digest}`)).statusCode).toBe(202);
-    } finally {
-      process.stdout.write = write;
-    }
-    const lines = written.join("").split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>);
+    });
     expect(lines.find((line) => line.msg === "audit")).toMatchObject({ action: "delete:blob", outcome: "ok", status: 202, repository: "team/audited", digest, identity: "anonymous", addr: expect.any(String) });
   });
 
