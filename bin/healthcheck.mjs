@@ -28,6 +28,12 @@ function status(/** @type {"http" | "https"} */ scheme) {
 }
 
 let got = "";
+// One deadline for both attempts: an HTTP attempt that fails slowly must not give HTTPS
+// another 4 s past HEALTHCHECK's 5 s timeout.
+setTimeout(() => {
+  console.error("unhealthy: " + (got ? got + "; " : "") + TIMED_OUT);
+  process.exit(1);
+}, 4000).unref();
 for (const scheme of /** @type {const} */ (["http", "https"])) {
   const url = scheme + "://127.0.0.1:" + port + "/healthz";
   try {

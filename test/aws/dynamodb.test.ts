@@ -9,6 +9,10 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { indexingBytes } from "../contract/metadata-store.contract.ts";
 import { DynamoDbMetadataStore } from "../../src/adapters/dynamodb/metadata-store.ts";
 import { createRegistryTable } from "../../src/adapters/dynamodb/table.ts";
+import { putManifest } from "../../src/adapters/dynamodb/manifest-writes.ts";
+import type { Item } from "../../src/adapters/dynamodb/items.ts";
+import { keys } from "../../src/adapters/dynamodb/keys.ts";
+import { type Condition, TableAccess } from "../../src/adapters/dynamodb/table-access.ts";
 import type { ManifestRecord, MetadataStore, UploadRecord } from "../../src/ports/metadata-store.ts";
 import { deleteTable, localDynamoDb, uniqueName } from "./support.ts";
 
@@ -101,6 +105,46 @@ describe("DynamoDbMetadataStore on dynalite", () => {
         expect(await store.getTaggedManifest("team/app", tag), `tag ${tag} after round ${round}`).not.toBeNull();
       }
     }
+  });
+
+  it("two pushes racing for the same two immutable tags cannot split them (each taking one and both refused), however their writes interleave", async () => {
+    // The interleaving that splits tags written in parallel, forced: P's write of tag y waits until
+    // Q has finished, and Q's write of tag x waits until P has written x. Each put is the real one.
+    const deferred = () => {
+      let resolve = () => {};
+      const promise = new Promise<void>((done) => (resolve = done));
+      return { promise, resolve };
+    };
+    const settled = { q: deferred(), pTookX: deferred() };
+    const tagKey = (tag: string) => keys.tag("team/app", tag).sk.S;
+    class Gated extends TableAccess {
+      readonly before: (item: Item) => Promise<void>;
+      readonly after: (item: Item) => void;
+      constructor(before: (item: Item) => Promise<void>, after: (item: Item) => void) {
+        super(client, table);
+        this.before = before;
+        this.after = after;
+      }
+      override async put(item: Item, condition?: Condition): Promise<boolean> {
+        await this.before(item);
+        const written = await super.put(item, condition);
+        if (written) this.after(item);
+        return written;
+      }
+    }
+    const p = new Gated(
+      async (item) => (item.sk?.S === tagKey("y") ? settled.q.promise : undefined),
+      (item) => (item.sk?.S === tagKey("x") ? settled.pTookX.resolve() : undefined),
+    );
+    const q = new Gated(async (item) => (item.sk?.S === tagKey("x") ? settled.pTookX.promise : undefined), () => undefined);
+    const [fromP, fromQ] = await Promise.allSettled([
+      putManifest(p, "team/app", manifest(1), ["x", "y"], null, ["x", "y"]),
+      putManifest(q, "team/app", manifest(2), ["y", "x"], null, ["y", "x"]).finally(() => settled.q.resolve()),
+    ]);
+    expect(fromQ).toMatchObject({ status: "rejected", reason: { name: "ImmutableTagError", tags: ["x"] } });
+    expect(fromP.status).toBe("fulfilled");
+    expect((await store.getTaggedManifest("team/app", "x"))?.digest).toBe(digest(1));
+    expect((await store.getTaggedManifest("team/app", "y"))?.digest).toBe(digest(1));
   });
 
   it("deleteManifest removes every tag that ever pointed at the digest and still does, however it was put", async () => {

@@ -88,6 +88,8 @@ describe("the audit log under a flood of refusals", () => {
     const written = first.all<{ entry: string }>("SELECT entry FROM audit_log ORDER BY id").map((row) => (JSON.parse(row.entry) as AuditEntry).requestId);
     expect(written).toEqual([pull.requestId, push.requestId]);
     expect(processB.recent(10, { repository: "blue/app" })).toEqual([pull, push]);
+    // Asked for the newest one only: the pull, though its row is not the last written.
+    expect(processB.recent(1, { repository: "blue/app" })).toEqual([pull]);
   });
 
   it("GET /admin/audit?changes=true answers the changes only; another value is a 400", async () => {

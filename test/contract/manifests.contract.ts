@@ -86,6 +86,26 @@ export function manifestContract(use: () => MetadataStore): void {
       }
     });
 
+    it("two puts racing for the same new immutable tags, named in opposite orders: one takes them all, the other throws and takes none", async () => {
+      for (let round = 0; round < 8; round++) {
+        const [a, b] = [manifest(40 + 2 * round), manifest(41 + 2 * round)];
+        const fixed = Array.from({ length: 6 }, (_, i) => `r${round}-${i}`);
+        const reversed = [...fixed].reverse();
+        const results = await Promise.allSettled([
+          store.putManifest("race2", a, [...fixed, `latest-a${round}`], undefined, fixed),
+          store.putManifest("race2", b, [...reversed, `latest-b${round}`], undefined, reversed),
+        ]);
+        const won = results.filter((r) => r.status === "fulfilled");
+        const lost = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+        expect(won, `round ${round}: tags split between the racers leave both refused`).toHaveLength(1);
+        expect(lost[0]?.reason).toMatchObject({ name: "ImmutableTagError" });
+        const winner = results[0]!.status === "fulfilled" ? a : b;
+        const loser = winner === a ? "b" : "a";
+        for (const tag of fixed) expect((await store.getTaggedManifest("race2", tag))?.digest, `round ${round}, ${tag}`).toBe(winner.digest);
+        expect(await store.getTaggedManifest("race2", `latest-${loser}${round}`)).toBeNull();
+      }
+    });
+
     it("putManifest registers the repository", async () => {
       await store.putManifest("x/y", manifest(1), []);
       expect(await store.repositoryExists("x/y")).toBe(true);

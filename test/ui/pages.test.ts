@@ -264,7 +264,7 @@ describe("a manifest with many referrers", () => {
     const rowsOf = (type: string) => (html.split(`<h3 class="mono">${type}</h3>`)[1]!.split("</table>")[0]!.match(/<tr><td>/g) ?? []).length;
     expect(rowsOf("application/vnd.example.sig")).toBe(50);
     expect(rowsOf("application/vnd.example.sbom")).toBe(1);
-    expect(html).toContain(`And 3 more of this type: <code>GET /v2/blue/signed/referrers/${image.digest}?artifactType=application/vnd.example.sig</code>`);
+    expect(html).toContain(`And 3 more of this type: <code>GET /v2/blue/signed/referrers/${image.digest}?artifactType=application%2Fvnd.example.sig</code>`);
     expect(html.match(/more of this type/g)).toHaveLength(1);
   });
 });

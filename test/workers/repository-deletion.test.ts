@@ -64,6 +64,29 @@ describe("repository deletion on Durable Objects, step by step", () => {
     expect(await env.REPOSITORIES.getByName("team/a").isRegistered()).toBe(true);
   });
 
+  it("a push's late registration, older than one an empty-repository drop removed, is refused, so the push registers again and its repository stays listed", async () => {
+    const metadata = newStore();
+    const object = env.REPOSITORIES.getByName("team/b");
+    const catalogObject = env.CATALOG.getByName("catalog");
+    // Two pushes find the object unregistered and register at once: P gets the older token, Q the newer.
+    const older = await catalogObject.register("team/b");
+    const newer = await catalogObject.register("team/b");
+    // Q marks the object; before Q writes, the collector drops the (empty) repository under Q's token.
+    await object.markRegistered(newer);
+    const drop = await object.dropIfEmpty("team/b");
+    expect(drop).toEqual({ dropped: true, token: newer });
+    expect(await catalogObject.unregister("team/b", drop.token)).toBe(true);
+    expect(await catalog()).toEqual([]);
+    // P's mark arrives late. Taken, it would leave the object registered and the name unlisted.
+    await object.markRegistered(older);
+    expect(await object.isRegistered()).toBe(false);
+    // P's write then finds no registration, registers again, and its repository is listed.
+    const app = createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE }));
+    expect((await pushImage(app, "team/b", "v1", text('{"b":1}'), [random(1000)])).status).toBe(201);
+    expect(await catalog()).toEqual(["team/b"]);
+    expect(await object.isRegistered()).toBe(true);
+  });
+
   it("an object registered before tokens existed (NULL token, as its catalog entry) is deleted and unlisted", async () => {
     const metadata = newStore();
     const app = createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE }));

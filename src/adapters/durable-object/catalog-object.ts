@@ -11,10 +11,13 @@ import { DurableObjectSqlDriver } from "./do-driver.ts";
  * registration of a repository (the repository object keeps the token it was
  * registered with), so one object is not a bottleneck for pushes.
  *
- * Each registration gives the name a fresh random token; a repository deletion
- * removes the name only if its token is still the one the deleted repository
- * object held, so a push that registered again meanwhile keeps the name listed
- * (the argument: DurableObjectMetadataStore.deleteRepository).
+ * Each registration gives the name a fresh token, a number greater than every
+ * token given before (to any name, so also after the name was dropped); a
+ * repository deletion or empty-repository drop removes the name only if its
+ * token is still the one the repository object held, so a push that registered
+ * again meanwhile keeps the name listed, and a repository object never accepts
+ * a token older than one it has seen (the argument:
+ * DurableObjectMetadataStore.deleteRepository).
  */
 export class CatalogObject extends DurableObject<unknown> {
   readonly #records: CatalogRecords;
@@ -27,14 +30,17 @@ export class CatalogObject extends DurableObject<unknown> {
     // Names registered before deletions existed have no token (NULL), as do their objects.
     addColumnIfMissing(this.#driver, "repositories", "token", "TEXT");
     this.#records = new CatalogRecords(this.#driver);
-    this.#driver.exec(CYCLE_TABLES);
+    this.#driver.exec(CYCLE_TABLES + SEQUENCE_TABLE);
   }
 
-  /** Lists the name (again) under a fresh token, and answers the token. */
+  /** Lists the name (again) under a fresh token, greater than any given before, and answers the token. */
   register(name: string): string {
-    const token = crypto.randomUUID();
-    this.#driver.run("INSERT INTO repositories (name, token) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET token = excluded.token", name, token);
-    return token;
+    return this.#driver.transaction(() => {
+      this.#driver.run("INSERT INTO registration_sequence (id, last) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET last = last + 1");
+      const token = String(this.#driver.all<{ last: number }>("SELECT last FROM registration_sequence WHERE id = 1")[0]!.last);
+      this.#driver.run("INSERT INTO repositories (name, token) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET token = excluded.token", name, token);
+      return token;
+    });
   }
 
   /** Removes the name only if no registration came since the one that gave `token`; answers whether it did. */
@@ -95,6 +101,11 @@ export class CatalogObject extends DurableObject<unknown> {
     });
   }
 }
+
+/** Registration tokens are this counter's values (tokens written before it existed were random UUIDs). */
+const SEQUENCE_TABLE = `
+  CREATE TABLE IF NOT EXISTS registration_sequence (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL);
+`;
 
 const CYCLE_TABLES = `
   CREATE TABLE IF NOT EXISTS gc_cycle (id INTEGER PRIMARY KEY CHECK (id = 1), started_at INTEGER NOT NULL, state TEXT NOT NULL);

@@ -175,7 +175,12 @@ export class DurableObjectMetadataStore implements MetadataStore, ScannableMetad
    *      first, which either comes before the catalog step (a fresh token: the name stays) or
    *      after it (the name is listed again); either way it is listed before the push writes.
    *      A push writing before the first step has its rows deleted with the rest.
-   *   c. A crash between the two steps leaves an empty repository listed (the safe direction);
+   *   c. Two pushes may register at once and mark the object in either order; one mark may even
+   *      come after a deletion or drop removed the entry under the other's token. So the catalog's
+   *      tokens only grow, and the object takes a token only if it is newer than every one it
+   *      has seen (RepositoryObject.markRegistered): a late, older mark is refused and its push
+   *      registers again, so a registration the object takes is one the catalog still lists.
+   *   d. A crash between the two steps leaves an empty repository listed (the safe direction);
    *      deleting it again finishes the job only when no registration came since, so then the
    *      catalog stays as it is until the next push registers afresh.
    * Uploads' storage is freed by the caller (lifecycle/repositories.ts), their index entries here.

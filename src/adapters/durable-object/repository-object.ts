@@ -163,12 +163,21 @@ export class RepositoryObject extends DurableObject<unknown> {
   }
 
   /**
-   * Called once the catalog lists the repository under `token`; from then on links and manifests
-   * are written. A registration already there is kept (two pushes registering at once: the
-   * catalog holds the later token, and a deletion that cannot match it leaves the name listed).
+   * Called once the catalog listed the repository under `token`; from then on links and manifests
+   * are written. Only a token newer than every one this object has seen is taken (it replaces the
+   * registration there, if any): an older one may come from a push whose catalog entry a drop or
+   * deletion has removed since, under a newer token this object held. Taking it would leave the
+   * object registered and unlisted, and the collector would take what it then holds. The push
+   * whose token is refused finds the object unregistered and registers again.
    */
   markRegistered(token: string): void {
-    this.#driver.run("INSERT OR IGNORE INTO registration (registered, token) VALUES (1, ?)", token);
+    const sequence = Number(token);
+    this.#driver.transaction(() => {
+      const highest = this.#driver.all<{ highest: number }>("SELECT highest FROM registration_seen WHERE id = 1")[0]?.highest ?? 0;
+      if (!(sequence > highest)) return;
+      this.#driver.run("INSERT INTO registration_seen (id, highest) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET highest = excluded.highest", sequence);
+      this.#driver.run("INSERT OR REPLACE INTO registration (registered, token) VALUES (1, ?)", token);
+    });
   }
 
   /**
@@ -225,4 +234,5 @@ export class RepositoryObject extends DurableObject<unknown> {
 /** Only a Durable Object needs this: on Node the catalog table is in the same database. */
 const REGISTRATION_TABLE = `
   CREATE TABLE IF NOT EXISTS registration (registered INTEGER PRIMARY KEY);
+  CREATE TABLE IF NOT EXISTS registration_seen (id INTEGER PRIMARY KEY CHECK (id = 1), highest INTEGER NOT NULL);
 `;

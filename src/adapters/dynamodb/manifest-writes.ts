@@ -38,27 +38,67 @@ export async function putManifest(
   const replaced = await table.replace({ ...keys.manifest(repository, record.digest), ...encoded.attributes, ...refs, pushedAt, size });
   await countBytes(table, repository, replaced ? 0 : record.size, Number(pushedAt.N));
   await deleteChunks(table, replaced);
-  // 2. What leads to it: the referrer entry, then for each tag its back-reference before the tag itself.
+  // 2. What leads to it: the referrer entry, then for each tag its back-reference before the tag
+  //    itself (immutable tags first, so a lost one stops the rest).
   if (record.subject !== undefined) await table.put({ ...keys.referrer(repository, record.subject, record.digest), putId });
   await Promise.all(tags.map((tag) => table.put({ ...keys.tagged(repository, record.digest, tag), putId })));
   const taggedAt = { N: String(Date.now()) };
-  // An immutable tag is written only if it is new or already ours, in the write itself: two pushes
-  // racing for a new immutable tag both pass the caller's read, and only one of these puts.
-  // The loser keeps its manifest untagged (as a push by digest would) and moves no other tag.
   const fixed = new Set(fixedTags);
-  const unlessMoved = { expression: "attribute_not_exists(pk) OR digest = :digest", values: { ":digest": digest } };
-  const fixedWritten = await Promise.all([...fixed].map(async (tag) => ({ tag, written: await table.put({ ...keys.tag(repository, tag), digest, taggedAt }, unlessMoved) })));
-  const lost = fixedWritten.filter((result) => !result.written).map((result) => result.tag);
-  if (lost.length > 0) {
-    await Promise.all(lost.map((tag) => table.delete(keys.tagged(repository, record.digest, tag), { expression: "putId = :putId", values: { ":putId": putId } })));
-    throw new ImmutableTagError(lost);
+  const lost = await writeFixedTags(table, repository, digest, taggedAt, putId, [...fixed].sort());
+  if (lost !== null) {
+    await Promise.all(lost.notWritten.map((tag) => table.delete(keys.tagged(repository, record.digest, tag), { expression: "putId = :putId", values: { ":putId": putId } })));
+    await takeBackIfDeleted(table, repository, record, tags, putId);
+    throw new ImmutableTagError([lost.tag]);
   }
   await Promise.all(tags.filter((tag) => !fixed.has(tag)).map((tag) => table.put({ ...keys.tag(repository, tag), digest, taggedAt })));
-  // 3. A delete that marked or removed the manifest after step 1 may have missed what steps 2 wrote:
-  //    this put then happened just before that delete, and takes back its own tags and referrer.
+  await takeBackIfDeleted(table, repository, record, tags, putId);
+}
+
+/**
+ * Writes each immutable tag only if it is new or already this digest, in the write itself: two
+ * pushes racing for a new immutable tag both pass the caller's read, and only one of these puts.
+ * One at a time, in one order for every push, stopping at the first lost: two pushes racing for
+ * the same tags then meet at the first, and the one that loses it has taken none (written in
+ * parallel, each could take some and both be refused). A loser takes back the tags it created and
+ * moves no other (its manifest stays, untagged, as a push by digest would leave it); answers the
+ * tag lost and the ones not tried, whose back-references this put takes back (those of the tags it
+ * took back stay: harmless, and a racer of the same digest may have written them again), or null
+ * if all were written.
+ */
+async function writeFixedTags(
+  table: TableAccess,
+  repository: string,
+  digest: { S: string },
+  taggedAt: { N: string },
+  putId: { S: string },
+  sorted: string[],
+): Promise<{ tag: string; notWritten: string[] } | null> {
+  const created: string[] = [];
+  for (const [i, tag] of sorted.entries()) {
+    const item = { ...keys.tag(repository, tag), digest, taggedAt, putId };
+    if (await table.put(item, { expression: "attribute_not_exists(pk)" })) {
+      created.push(tag);
+      continue;
+    }
+    // Already this digest: written again under this put's id, so a racer of the same digest that
+    // created it and then loses another tag does not take it back from under this put.
+    if (await table.put(item, { expression: "digest = :digest", values: { ":digest": digest } })) continue;
+    const ours = { expression: "putId = :putId", values: { ":putId": putId } };
+    await Promise.all(created.map((mine) => table.delete(keys.tag(repository, mine), ours)));
+    return { tag, notWritten: sorted.slice(i) };
+  }
+  return null;
+}
+
+/**
+ * Step 3 of putManifest: a delete that marked or removed the manifest after step 1 may have missed
+ * what step 2 wrote: this put then happened just before that delete, and takes back its own tags
+ * and referrer.
+ */
+async function takeBackIfDeleted(table: TableAccess, repository: string, record: ManifestRecord, tags: string[], putId: { S: string }): Promise<void> {
   const now = await table.get(keys.manifest(repository, record.digest));
   if (now && now.deleting === undefined) return;
-  const ifStillOurs = { expression: "digest = :digest", values: { ":digest": digest } };
+  const ifStillOurs = { expression: "digest = :digest", values: { ":digest": { S: record.digest } } };
   await Promise.all(tags.map((tag) => table.delete(keys.tag(repository, tag), ifStillOurs)));
   if (record.subject !== undefined) {
     await table.delete(keys.referrer(repository, record.subject, record.digest), { expression: "putId = :putId", values: { ":putId": putId } });

@@ -113,6 +113,8 @@ export class SqlOutbox implements Outbox {
  */
 const FLUSH_MS = 500;
 const FLUSH_ROWS = 200;
+/** How far below newer rows a late batch's entries may sit: a few processes' batches. */
+const OUT_OF_ORDER_ROWS = FLUSH_ROWS * 4;
 
 export class SqlAuditStore implements AuditStore {
   #added = 0;
@@ -158,12 +160,14 @@ export class SqlAuditStore implements AuditStore {
     const rows = this.driver.all<{ entry: string }>(
       `SELECT entry FROM audit_log ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`,
       ...(filter.repository ? [filter.repository] : []),
-      limit,
+      limit + OUT_OF_ORDER_ROWS,
     );
     // Newest first by the entry's own time: each process writes its batch when it flushes, so
-    // row order across processes is flush order, not the order things happened in.
+    // row order across processes is flush order, not the order things happened in. An entry
+    // another process flushed late sits below rows written after it, so more rows than asked
+    // for are read and sorted before the newest `limit` are taken.
     const entries = rows.map((row) => JSON.parse(row.entry) as AuditEntry);
-    return entries.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
+    return entries.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0)).slice(0, limit);
   }
 }
 

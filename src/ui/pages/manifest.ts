@@ -24,9 +24,9 @@ export async function manifestView(registry: Registry, visit: Visit, repository:
   const view = await readManifestView(registry, record);
   const config = view.config && IMAGE_CONFIG_TYPES.includes(view.config.mediaType) ? await readImageConfig(registry, repository, view.config) : null;
   const referrers = (await listReferrers(registry.metadata, repository, record.digest, undefined)).index.manifests;
-  const groups = new Map<string, typeof referrers>();
+  const groups = new Map<string | null, typeof referrers>();
   for (const referrer of referrers) {
-    const type = referrer.artifactType ?? "(no artifact type)";
+    const type = referrer.artifactType ?? null;
     groups.set(type, [...(groups.get(type) ?? []), referrer]);
   }
   const body = h`<p><a href="/">Repositories</a> / <a href="${repositoryPath(repository)}">${repository}</a> /</p>
@@ -47,13 +47,13 @@ ${
   referrers.length === 0
     ? h`<p class="muted">Nothing in this repository refers to this manifest (no signature, SBOM or attestation).</p>`
     : [...groups].map(
-        ([type, list]) => h`<h3 class="mono">${type}</h3><div class="table"><table><thead><tr><th scope="col">Digest</th><th scope="col">Size</th><th scope="col">Annotations</th></tr></thead><tbody>${list.slice(0, REFERRERS_SHOWN).map(
+        ([type, list]) => h`<h3 class="mono">${type ?? "(no artifact type)"}</h3><div class="table"><table><thead><tr><th scope="col">Digest</th><th scope="col">Size</th><th scope="col">Annotations</th></tr></thead><tbody>${list.slice(0, REFERRERS_SHOWN).map(
           (r) => h`<tr><td><a class="mono" href="${manifestPath(repository, r.digest)}">${shortDigest(r.digest)}</a></td><td>${formatBytes(r.size)}</td><td>${Object.entries(r.annotations ?? {}).map(
             ([k, v]) => h`<div><span class="mono">${k}</span>: ${v}</div>`,
           )}</td></tr>`,
         )}</tbody></table></div>${
           list.length > REFERRERS_SHOWN
-            ? h`<p class="muted">And ${list.length - REFERRERS_SHOWN} more of this type: <code>GET /v2/${repository}/referrers/${record.digest}?artifactType=${type}</code> lists them all.</p>`
+            ? h`<p class="muted">And ${list.length - REFERRERS_SHOWN} more of this type: <code>GET /v2/${repository}/referrers/${record.digest}${type === null ? "" : `?artifactType=${encodeURIComponent(type)}`}</code> lists them all.</p>`
             : ""
         }`,
       )
