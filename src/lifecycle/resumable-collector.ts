@@ -112,8 +112,8 @@ export class ResumableCollector {
         for (const digest of scanned.held) held.add(digest);
         // As in the scanning collector: a repository found holding nothing leaves the catalog.
         if (scanned.held.length === 0 && metadata.removeRepositoryIfEmpty) {
-          // The repository object's drop, then the catalog's (Durable Objects).
-          calls += 2;
+          // The catalog's token, the repository object's drop, the catalog's (Durable Objects).
+          calls += 3;
           if (await metadata.removeRepositoryIfEmpty(name)) (step.repositoriesRemoved ??= []).push(name);
         }
       }

@@ -147,6 +147,26 @@ describe("DynamoDbMetadataStore on dynalite", () => {
     expect((await store.getTaggedManifest("team/app", "y"))?.digest).toBe(digest(1));
   });
 
+  it("a manifest put whose repository the collector dropped as empty between its registration and its write is listed, and its tags list", async () => {
+    // The collector's drop, run (through a client of its own) just before the manifest item is written.
+    const pushing = localDynamoDb();
+    const send = pushing.send.bind(pushing) as (command: unknown) => Promise<unknown>;
+    let dropped: boolean | null = null;
+    (pushing as { send: (command: unknown) => Promise<unknown> }).send = async (command) => {
+      const input = (command as { input?: { Item?: Item } }).input;
+      if (dropped === null && input?.Item?.sk?.S === keys.manifest("team/app", digest(1)).sk.S) {
+        dropped = await new DynamoDbMetadataStore({ client, table }).removeRepositoryIfEmpty("team/app");
+      }
+      return send(command);
+    };
+    const racing = indexingBytes(new DynamoDbMetadataStore({ client: pushing, table }));
+    expect(await racing.putManifest("team/app", manifest(1), ["v1"])).toEqual([]);
+    expect(dropped).toBe(true);
+    expect(await store.repositoryExists("team/app")).toBe(true);
+    expect(await store.listRepositories({})).toEqual(["team/app"]);
+    expect(await store.listTags("team/app", {})).toEqual(["v1"]);
+  });
+
   it("deleteManifest removes every tag that ever pointed at the digest and still does, however it was put", async () => {
     await store.putManifest("team/app", manifest(1), ["a"]);
     await store.putManifest("team/app", manifest(1), ["b"]);

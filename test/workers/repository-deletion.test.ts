@@ -73,9 +73,7 @@ describe("repository deletion on Durable Objects, step by step", () => {
     const newer = await catalogObject.register("team/b");
     // Q marks the object; before Q writes, the collector drops the (empty) repository under Q's token.
     await object.markRegistered(newer);
-    const drop = await object.dropIfEmpty("team/b");
-    expect(drop).toEqual({ dropped: true, token: newer });
-    expect(await catalogObject.unregister("team/b", drop.token)).toBe(true);
+    expect(await metadata.removeRepositoryIfEmpty("team/b")).toBe(true);
     expect(await catalog()).toEqual([]);
     // P's mark arrives late. Taken, it would leave the object registered and the name unlisted.
     await object.markRegistered(older);
@@ -85,6 +83,34 @@ describe("repository deletion on Durable Objects, step by step", () => {
     expect((await pushImage(app, "team/b", "v1", text('{"b":1}'), [random(1000)])).status).toBe(201);
     expect(await catalog()).toEqual(["team/b"]);
     expect(await object.isRegistered()).toBe(true);
+  });
+
+  it("a push that registered in the catalog but had not marked the object when the collector dropped the name registers again, and stays listed", async () => {
+    const metadata = newStore();
+    const object = env.REPOSITORIES.getByName("team/c");
+    const catalogObject = env.CATALOG.getByName("catalog");
+    const token = await catalogObject.register("team/c");
+    // The collector finds the object empty (it is: nothing marked, nothing written) and drops the name.
+    expect(await metadata.removeRepositoryIfEmpty("team/c")).toBe(true);
+    expect(await catalog()).toEqual([]);
+    // The push's mark arrives: refused, since the drop fenced its token.
+    await object.markRegistered(token);
+    expect(await object.isRegistered()).toBe(false);
+    const app = createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE }));
+    expect((await pushImage(app, "team/c", "v1", text('{"c":1}'), [random(1000)])).status).toBe(201);
+    expect(await catalog()).toEqual(["team/c"]);
+  });
+
+  it("an empty repository left listed by a crash between a deletion's two steps leaves the catalog at the collector's next drop", async () => {
+    const metadata = newStore();
+    const app = createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE }));
+    expect((await pushImage(app, "team/d", "v1", text('{"d":1}'), [random(1000)])).status).toBe(201);
+    // The first step only (the object's), as a process killed before the catalog's step leaves it.
+    const wiped = await env.REPOSITORIES.getByName("team/d").deleteRepository("team/d");
+    expect(wiped.registered).toBe(true);
+    expect(await catalog()).toEqual(["team/d"]);
+    expect(await metadata.removeRepositoryIfEmpty("team/d")).toBe(true);
+    expect(await catalog()).toEqual([]);
   });
 
   it("an object registered before tokens existed (NULL token, as its catalog entry) is deleted and unlisted", async () => {

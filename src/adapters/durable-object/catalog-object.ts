@@ -48,6 +48,12 @@ export class CatalogObject extends DurableObject<unknown> {
     return this.#driver.run("DELETE FROM repositories WHERE name = ? AND token IS ?", name, token);
   }
 
+  /** The token the name is listed under (null: listed before tokens existed); undefined if not listed. */
+  tokenOf(name: string): string | null | undefined {
+    const row = this.#driver.all<{ token: string | null }>("SELECT token FROM repositories WHERE name = ?", name)[0];
+    return row === undefined ? undefined : row.token;
+  }
+
   has(name: string): boolean {
     return this.#records.has(name);
   }

@@ -181,8 +181,8 @@ export class DurableObjectMetadataStore implements MetadataStore, ScannableMetad
    *      has seen (RepositoryObject.markRegistered): a late, older mark is refused and its push
    *      registers again, so a registration the object takes is one the catalog still lists.
    *   d. A crash between the two steps leaves an empty repository listed (the safe direction);
-   *      deleting it again finishes the job only when no registration came since, so then the
-   *      catalog stays as it is until the next push registers afresh.
+   *      deleting it again finishes the job only when no registration came since; the garbage
+   *      collector's next drop of empty repositories (removeRepositoryIfEmpty) removes it.
    * Uploads' storage is freed by the caller (lifecycle/repositories.ts), their index entries here.
    */
   async deleteRepository(repository: string): Promise<DeletedRepository | null> {
@@ -194,13 +194,19 @@ export class DurableObjectMetadataStore implements MetadataStore, ScannableMetad
   }
 
   /**
-   * Drops a repository that holds nothing from the catalog (the garbage collector's clean-up),
-   * by deleteRepository's argument (b) above: the object gives up its registration only while
-   * it holds nothing, in one call; the catalog entry goes only under that registration's token.
-   * A push writing afterwards registers first, and so lists the name again before it writes.
+   * Drops a repository that holds nothing from the catalog (the garbage collector's clean-up).
+   * The catalog's token for the name first; then, in one call of the repository object, its
+   * registration goes if it holds nothing, and it will take no token up to that one; then the
+   * catalog entry goes only if it is still under that token. A push writing afterwards, or one
+   * that registered under that token and had not marked the object yet, registers again under
+   * a newer token (argument c of deleteRepository), and so lists the name again before it
+   * writes. Reading the token from the catalog, not the object, also clears an entry left by a
+   * crash between the two steps of an earlier drop or deletion.
    */
   async removeRepositoryIfEmpty(repository: string): Promise<boolean> {
-    const { dropped, token } = await this.#repository(repository).dropIfEmpty(repository);
+    const token = await this.#catalog().tokenOf(repository);
+    if (token === undefined) return false;
+    const { dropped } = await this.#repository(repository).dropIfEmpty(repository, token);
     return dropped && (await this.#catalog().unregister(repository, token));
   }
 

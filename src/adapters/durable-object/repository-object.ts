@@ -197,16 +197,22 @@ export class RepositoryObject extends DurableObject<unknown> {
 
   /**
    * The garbage collector's drop of an empty repository, this object's step: if it holds nothing,
-   * its registration goes (in the same call, which the object runs alone), so a write after it
-   * must register in the catalog again; answers the token it was registered with.
+   * its registration goes and no token up to `fence` (the catalog's token for the name, read
+   * just before) will be taken from now on, all in one call, which the object runs alone. So a
+   * write after it must register in the catalog again, under a newer token, and so does a push
+   * that registered under the fenced token but had not marked this object yet.
    */
-  dropIfEmpty(repository: string): { dropped: boolean; token: string | null } {
+  dropIfEmpty(repository: string, fence: string | null): { dropped: boolean } {
     this.#legacy.migrate(repository);
     return this.#driver.transaction(() => {
-      const registration = this.#driver.all<{ token: string | null }>("SELECT token FROM registration")[0];
-      if (registration === undefined || !this.#records.holdsNothing(repository)) return { dropped: false, token: null };
+      if (!this.#records.holdsNothing(repository)) return { dropped: false };
+      const sequence = Number(fence);
+      // Tokens given before they were numbers (random UUIDs, or NULL) fence nothing; no push holds one now.
+      if (Number.isSafeInteger(sequence)) {
+        this.#driver.run("INSERT INTO registration_seen (id, highest) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET highest = max(highest, excluded.highest)", sequence);
+      }
       this.#driver.run("DELETE FROM registration");
-      return { dropped: true, token: registration.token ?? null };
+      return { dropped: true };
     });
   }
 

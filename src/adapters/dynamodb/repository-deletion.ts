@@ -49,8 +49,10 @@ export async function deleteRepository(table: TableAccess, repository: string): 
 /**
  * Drops the catalog entry of a repository whose partition holds no item (the collector's
  * clean-up of empty repositories), then reads the partition once more: a push that wrote
- * meanwhile lists the repository again at once, as after a deletion. One whose write lands after
- * that read is listed again by the next collection's Scan (above); its figures restart then.
+ * meanwhile lists the repository again at once, as after a deletion. A manifest put whose write
+ * lands after that read lists it again itself (it registers after writing too); a link alone
+ * (layers pushed, no manifest yet) is listed again by the next collection's Scan (above), which
+ * also sets its figures right.
  */
 export async function removeRepositoryIfEmpty(table: TableAccess, repository: string): Promise<boolean> {
   const pk = { S: ranges.repositoryPk(repository) };
