@@ -88,9 +88,10 @@
  *                                                              or dropped; at most maxPending rows per endpoint,
  *                                                              claimed per endpoint (index endpoint, next_at)
  *                                                              (adapters/sql/event-records.ts)
- *   audit_log (id PK, repository, entry, change)               Node only: AuditEntry as JSON; the last 100,000
+ *   audit_log (id PK, repository, entry, change, at)           Node only: AuditEntry as JSON; the last 100,000
  *                                                              changes (change=1: push, delete, gc) and apart
- *                                                              the last 100,000 pulls and refusals (change=0)
+ *                                                              the last 100,000 pulls and refusals (change=0);
+ *                                                              at: the entry's time (listed newest first by it)
  *   Also: links.linked_at, manifests.pushed_at and refs_recorded, tags.tagged_at, uploads.touched_at
  *   (garbage collection, retention, expiry), manifests.pulled_at (a mirror's last recorded pull,
  *   NULL: none; retention by last pull), and manifest_refs (repository, manifest, digest PK):
@@ -173,8 +174,10 @@
  *   above, through the same statements. Object names within each class:
  *
  *   RepositoryObject "<repository>"   links, manifests, manifest_overflow, tags, uploads (rows of
- *                                      that one repository), and registration (registered, token):
- *                                      one row once the catalog lists it, with the catalog's token. Objects written before the
+ *                                      that one repository), registration (registered, token):
+ *                                      one row once the catalog lists it, with the catalog's token,
+ *                                      and registration_seen (highest): the newest token seen or
+ *                                      fenced; older ones are refused. Objects written before the
  *                                      shared schema had these tables without the repository
  *                                      column: renamed to legacy_* at start, copied in by the first
  *                                      call (legacy-schema.ts)
@@ -184,8 +187,10 @@
  *     open_uploads (repository, id, created_at)             key = repository "\n" id; indexed
  *                                                           by created_at for the expiry sweep
  *   CatalogObject "catalog"
- *     repositories (name, token)                            the catalog; token: random, new at each
- *                                                           registration (NULL before deletions existed)
+ *     repositories (name, token)                            the catalog; token: new at each registration,
+ *                                                           from registration_sequence (growing; random
+ *                                                           UUIDs before it, NULL before deletions existed)
+ *     registration_sequence (id = 1, last)                  the last token given
  *     gc_cycle (id = 1, started_at, state JSON)             the garbage collection cycle in progress across
  *                                                           cron runs: phase, cursors, counts
  *     gc_held (cycle, digest PK)                            digests that cycle's scan found held

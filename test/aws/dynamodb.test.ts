@@ -11,7 +11,7 @@ import { DynamoDbMetadataStore } from "../../src/adapters/dynamodb/metadata-stor
 import { createRegistryTable } from "../../src/adapters/dynamodb/table.ts";
 import { putManifest } from "../../src/adapters/dynamodb/manifest-writes.ts";
 import type { Item } from "../../src/adapters/dynamodb/items.ts";
-import { keys } from "../../src/adapters/dynamodb/keys.ts";
+import { type Key, keys } from "../../src/adapters/dynamodb/keys.ts";
 import { type Condition, TableAccess } from "../../src/adapters/dynamodb/table-access.ts";
 import type { ManifestRecord, MetadataStore, UploadRecord } from "../../src/ports/metadata-store.ts";
 import { deleteTable, localDynamoDb, uniqueName } from "./support.ts";
@@ -31,6 +31,32 @@ describe("DynamoDbMetadataStore on dynalite", () => {
     store = indexingBytes(new DynamoDbMetadataStore({ client, table }));
   });
   afterEach(() => deleteTable(client, table));
+
+  const skOf = (key: Key) => key.sk.S;
+  const deferred = () => {
+    let resolve = () => {};
+    const promise = new Promise<void>((done) => (resolve = done));
+    return { promise, resolve };
+  };
+  /**
+   * The table as putManifest uses it, each put (conditional or not) waiting for `before` and
+   * reported to `after` once written: forces one interleaving of two pushes' real writes.
+   */
+  const gated = (before: (item: Item) => Promise<unknown> | undefined, after: (item: Item) => void = () => {}) =>
+    new (class extends TableAccess {
+      override async put(item: Item, condition?: Condition): Promise<boolean> {
+        await before(item);
+        const written = await super.put(item, condition);
+        if (written) after(item);
+        return written;
+      }
+      override async putReturningOld(item: Item, condition: Condition): Promise<{ written: boolean; old: Item | null }> {
+        await before(item);
+        const result = await super.putReturningOld(item, condition);
+        if (result.written) after(item);
+        return result;
+      }
+    })(client, table);
 
   it("keeps an upload record with 10,000 parts (a blob at the part limit) in one item under 400 KB", async () => {
     const parts = Array.from({ length: 10_000 }, (_, i) => ({ partNumber: i + 1, etag: `"${randomBytes(16).toString("hex")}"`, size: 8 * 1024 * 1024 }));
@@ -110,33 +136,13 @@ describe("DynamoDbMetadataStore on dynalite", () => {
   it("two pushes racing for the same two immutable tags cannot split them (each taking one and both refused), however their writes interleave", async () => {
     // The interleaving that splits tags written in parallel, forced: P's write of tag y waits until
     // Q has finished, and Q's write of tag x waits until P has written x. Each put is the real one.
-    const deferred = () => {
-      let resolve = () => {};
-      const promise = new Promise<void>((done) => (resolve = done));
-      return { promise, resolve };
-    };
     const settled = { q: deferred(), pTookX: deferred() };
     const tagKey = (tag: string) => keys.tag("team/app", tag).sk.S;
-    class Gated extends TableAccess {
-      readonly before: (item: Item) => Promise<void>;
-      readonly after: (item: Item) => void;
-      constructor(before: (item: Item) => Promise<void>, after: (item: Item) => void) {
-        super(client, table);
-        this.before = before;
-        this.after = after;
-      }
-      override async put(item: Item, condition?: Condition): Promise<boolean> {
-        await this.before(item);
-        const written = await super.put(item, condition);
-        if (written) this.after(item);
-        return written;
-      }
-    }
-    const p = new Gated(
+    const p = gated(
       async (item) => (item.sk?.S === tagKey("y") ? settled.q.promise : undefined),
       (item) => (item.sk?.S === tagKey("x") ? settled.pTookX.resolve() : undefined),
     );
-    const q = new Gated(async (item) => (item.sk?.S === tagKey("x") ? settled.pTookX.promise : undefined), () => undefined);
+    const q = gated(async (item) => (item.sk?.S === tagKey("x") ? settled.pTookX.promise : undefined));
     const [fromP, fromQ] = await Promise.allSettled([
       putManifest(p, "team/app", manifest(1), ["x", "y"], null, ["x", "y"]),
       putManifest(q, "team/app", manifest(2), ["y", "x"], null, ["y", "x"]).finally(() => settled.q.resolve()),
@@ -144,6 +150,50 @@ describe("DynamoDbMetadataStore on dynalite", () => {
     expect(fromQ).toMatchObject({ status: "rejected", reason: { name: "ImmutableTagError", tags: ["x"] } });
     expect(fromP.status).toBe("fulfilled");
     expect((await store.getTaggedManifest("team/app", "x"))?.digest).toBe(digest(1));
+    expect((await store.getTaggedManifest("team/app", "y"))?.digest).toBe(digest(1));
+  });
+
+  it("a push that loses an immutable tag leaves the back-reference of another tag, which a push of the same digest won: deleting the manifest later removes that tag too", async () => {
+    await store.putManifest("team/app", manifest(9), ["x"], undefined, ["x"]);
+    const [winnerReferenced, loserReferenced, winnerDone] = [deferred(), deferred(), deferred()];
+    // The winner's back-reference for y first, then the loser's (same key: the loser's put id replaces
+    // the winner's), then the winner takes y; the loser tries x (held by manifest 9) only after.
+    const winner = gated(
+      async (item) => (item.sk?.S === skOf(keys.tag("team/app", "y")) ? loserReferenced.promise : undefined),
+      (item) => (item.sk?.S === skOf(keys.tagged("team/app", digest(1), "y")) ? winnerReferenced.resolve() : undefined),
+    );
+    const loser = gated(
+      async (item) => {
+        if (item.sk?.S?.startsWith("tagged#")) await winnerReferenced.promise;
+        if (item.sk?.S === skOf(keys.tag("team/app", "x"))) await winnerDone.promise;
+      },
+      (item) => (item.sk?.S === skOf(keys.tagged("team/app", digest(1), "y")) ? loserReferenced.resolve() : undefined),
+    );
+    const [fromLoser, fromWinner] = await Promise.allSettled([
+      putManifest(loser, "team/app", manifest(1), ["x", "y"], null, ["x", "y"]),
+      putManifest(winner, "team/app", manifest(1), ["y"], null, ["y"]).finally(() => winnerDone.resolve()),
+    ]);
+    expect(fromWinner.status).toBe("fulfilled");
+    expect(fromLoser).toMatchObject({ status: "rejected", reason: { name: "ImmutableTagError", tags: ["x"] } });
+    expect((await store.getTaggedManifest("team/app", "y"))?.digest).toBe(digest(1));
+    expect(await store.deleteManifest("team/app", digest(1))).toBe(true);
+    expect(await store.listTags("team/app", {})).toEqual(["x"]);
+  });
+
+  it("a push that created an immutable tag and then loses another does not take the tag back from a push of the same digest that wrote it meanwhile", async () => {
+    await store.putManifest("team/app", manifest(9), ["z"], undefined, ["z"]);
+    const [loserTookY, winnerDone] = [deferred(), deferred()];
+    const loser = gated(
+      async (item) => (item.sk?.S === skOf(keys.tag("team/app", "z")) ? winnerDone.promise : undefined),
+      (item) => (item.sk?.S === skOf(keys.tag("team/app", "y")) ? loserTookY.resolve() : undefined),
+    );
+    const winner = gated(async (item) => (item.sk?.S === skOf(keys.tag("team/app", "y")) ? loserTookY.promise : undefined));
+    const [fromLoser, fromWinner] = await Promise.allSettled([
+      putManifest(loser, "team/app", manifest(1), ["y", "z"], null, ["y", "z"]),
+      putManifest(winner, "team/app", manifest(1), ["y"], null, ["y"]).finally(() => winnerDone.resolve()),
+    ]);
+    expect(fromWinner.status).toBe("fulfilled");
+    expect(fromLoser).toMatchObject({ status: "rejected", reason: { name: "ImmutableTagError", tags: ["z"] } });
     expect((await store.getTaggedManifest("team/app", "y"))?.digest).toBe(digest(1));
   });
 

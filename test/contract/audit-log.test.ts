@@ -92,6 +92,23 @@ describe("the audit log under a flood of refusals", () => {
     expect(processB.recent(1, { repository: "blue/app" })).toEqual([pull]);
   });
 
+  it("lists the newest entry first however many older ones another process flushed after it", async () => {
+    const file = await databaseFile();
+    const [first, second] = [open(file), open(file)];
+    createEventTables(first);
+    createEventTables(second);
+    const [early, late] = [new SqlAuditStore(first), new SqlAuditStore(second)];
+    const newest = entry({ repository: "blue/app", time: "2026-12-06T10:00:05.000Z" });
+    early.add(newest);
+    early.flush();
+    // 2,000 entries from before it, written after it (a busy process's batches, flushed late).
+    const older = Array.from({ length: 2000 }, (_, i) => entry({ repository: "blue/app", action: "pull", status: 200, time: new Date(Date.parse("2026-12-06T10:00:00.000Z") + i).toISOString() }));
+    for (const e of older) late.add(e);
+    late.flush();
+    expect(late.recent(1, { repository: "blue/app" })).toEqual([newest]);
+    expect(late.recent(3)).toEqual([newest, older[1999], older[1998]]);
+  });
+
   it("GET /admin/audit?changes=true answers the changes only; another value is a 400", async () => {
     const driver = open(await databaseFile());
     createEventTables(driver);

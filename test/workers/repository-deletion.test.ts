@@ -38,13 +38,14 @@ describe("repository deletion on Durable Objects, step by step", () => {
     const app = createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE }));
     expect((await pushImage(app, "team/a", "v1", text('{"a":1}'), [random(1000)])).status).toBe(201);
 
-    // The deletion's first step, as DurableObjectMetadataStore.deleteRepository takes it.
-    const wiped = await env.REPOSITORIES.getByName("team/a").deleteRepository("team/a");
+    // The deletion's first steps, as DurableObjectMetadataStore.deleteRepository takes them.
+    const token = await env.CATALOG.getByName("catalog").tokenOf("team/a");
+    const wiped = await env.REPOSITORIES.getByName("team/a").deleteRepository("team/a", token ?? null);
     expect(wiped).toMatchObject({ registered: true, manifests: 1, tags: 1, links: 2 });
     // A push from another isolate (a store of its own) lands in between: it must register again.
     expect((await pushImage(createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata: newStore(), hashing, partSize: MIN_PART_SIZE })), "team/a", "v2", text('{"a":2}'), [random(1000)])).status).toBe(201);
     // The deletion's second step: the token it read is no longer the catalog's.
-    expect(await env.CATALOG.getByName("catalog").unregister("team/a", wiped.token)).toBe(false);
+    expect(await env.CATALOG.getByName("catalog").unregister("team/a", token ?? null)).toBe(false);
 
     expect(await catalog()).toEqual(["team/a"]);
     expect(await pullsWhole(app, "team/a", "v2")).toBe(true);
@@ -55,8 +56,9 @@ describe("repository deletion on Durable Objects, step by step", () => {
     const app = createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE }));
     expect((await pushImage(app, "team/a", "v1", text('{"a":1}'), [random(1000)])).status).toBe(201);
     // Both steps, the catalog first this time: nothing listed, nothing held.
-    const wiped = await env.REPOSITORIES.getByName("team/a").deleteRepository("team/a");
-    expect(await env.CATALOG.getByName("catalog").unregister("team/a", wiped.token)).toBe(true);
+    const token = await env.CATALOG.getByName("catalog").tokenOf("team/a");
+    await env.REPOSITORIES.getByName("team/a").deleteRepository("team/a", token ?? null);
+    expect(await env.CATALOG.getByName("catalog").unregister("team/a", token ?? null)).toBe(true);
     expect(await catalog()).toEqual([]);
     // The same store (the same isolate) pushes again: no cached "registered" skips the catalog.
     expect((await pushImage(app, "team/a", "v2", text('{"a":2}'), [random(1000)])).status).toBe(201);
@@ -105,12 +107,37 @@ describe("repository deletion on Durable Objects, step by step", () => {
     const metadata = newStore();
     const app = createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE }));
     expect((await pushImage(app, "team/d", "v1", text('{"d":1}'), [random(1000)])).status).toBe(201);
-    // The first step only (the object's), as a process killed before the catalog's step leaves it.
-    const wiped = await env.REPOSITORIES.getByName("team/d").deleteRepository("team/d");
+    // The object's step only, as a process killed before the catalog's step leaves it.
+    const token = await env.CATALOG.getByName("catalog").tokenOf("team/d");
+    const wiped = await env.REPOSITORIES.getByName("team/d").deleteRepository("team/d", token ?? null);
     expect(wiped.registered).toBe(true);
     expect(await catalog()).toEqual(["team/d"]);
     expect(await metadata.removeRepositoryIfEmpty("team/d")).toBe(true);
     expect(await catalog()).toEqual([]);
+  });
+
+  it("deleting a repository again after a crash between the deletion's steps finishes it (200, unlisted)", async () => {
+    const metadata = newStore();
+    const app = createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE }));
+    expect((await pushImage(app, "team/e", "v1", text('{"e":1}'), [random(1000)])).status).toBe(201);
+    const token = await env.CATALOG.getByName("catalog").tokenOf("team/e");
+    await env.REPOSITORIES.getByName("team/e").deleteRepository("team/e", token ?? null);
+    expect(await catalog()).toEqual(["team/e"]);
+    expect(await metadata.deleteRepository("team/e")).not.toBeNull();
+    expect(await catalog()).toEqual([]);
+  });
+
+  it("a push that registered but had not marked the object when a deletion ran registers again, and stays listed", async () => {
+    const metadata = newStore();
+    const app = createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE }));
+    expect((await pushImage(app, "team/f", "v1", text('{"f":1}'), [random(1000)])).status).toBe(201);
+    const pending = await env.CATALOG.getByName("catalog").register("team/f");
+    expect(await metadata.deleteRepository("team/f")).not.toBeNull();
+    expect(await catalog()).toEqual([]);
+    await env.REPOSITORIES.getByName("team/f").markRegistered(pending);
+    expect(await env.REPOSITORIES.getByName("team/f").isRegistered()).toBe(false);
+    expect((await pushImage(app, "team/f", "v2", text('{"f":2}'), [random(1000)])).status).toBe(201);
+    expect(await catalog()).toEqual(["team/f"]);
   });
 
   it("an object registered before tokens existed (NULL token, as its catalog entry) is deleted and unlisted", async () => {

@@ -113,6 +113,9 @@ export class DurableObjectMetadataStore implements MetadataStore, ScannableMetad
   /** Indexed before it exists, so a record is never missed by expiry; a stale index entry is dropped when found. */
   async createUpload(record: UploadRecord): Promise<void> {
     await this.#uploadShard(record.repository, record.id).addUpload({ repository: record.repository, id: record.id, createdAt: record.createdAt });
+    // Not through #whileRegistered, as on the other stores an upload alone does not list its
+    // repository: an upload holds no blob the collector could take (open uploads are found
+    // through the index shards, and completing one links the blob, which registers).
     await this.#repository(record.repository).createUpload(record);
   }
 
@@ -148,7 +151,8 @@ export class DurableObjectMetadataStore implements MetadataStore, ScannableMetad
    * Runs `write`, a call of the repository object that writes only if the object is registered
    * (answering null, having written nothing, if not). Unregistered: the catalog first (a fresh
    * token), then the object's registration, then the write again. So a repository object holds
-   * nothing without its registration, and has its registration only after the catalog listed it:
+   * no link or manifest without its registration (upload records aside: they hold no blob, see
+   * createUpload), and has its registration only after the catalog listed it:
    * the garbage collector finds holders through the catalog (lifecycle/scanning-collector.ts).
    * A failure in between leaves an empty repository listed, never a holder unlisted.
    */
@@ -166,28 +170,32 @@ export class DurableObjectMetadataStore implements MetadataStore, ScannableMetad
    * Every manifest, tag, link and upload of the repository, then its catalog entry. Why a push
    * racing the deletion never leaves a repository holding something the catalog does not list
    * (the collector would not see it, and would take the blobs it holds):
-   *   a. The object holds content only while it has its registration (#whileRegistered: each
+   *   a. The object holds links and manifests only while it has its registration (#whileRegistered: each
    *      write checks it in the same call, which a Durable Object runs alone), and gets its
    *      registration only after the catalog listed the name under the token it records.
-   *   b. The deletion removes every row and the registration in one transaction of the object,
-   *      then removes the catalog entry only if its token is still the one that registration
-   *      held. A push writing after the first step finds no registration, so it registers
-   *      first, which either comes before the catalog step (a fresh token: the name stays) or
-   *      after it (the name is listed again); either way it is listed before the push writes.
-   *      A push writing before the first step has its rows deleted with the rest.
-   *   c. Two pushes may register at once and mark the object in either order; one mark may even
-   *      come after a deletion or drop removed the entry under the other's token. So the catalog's
-   *      tokens only grow, and the object takes a token only if it is newer than every one it
-   *      has seen (RepositoryObject.markRegistered): a late, older mark is refused and its push
-   *      registers again, so a registration the object takes is one the catalog still lists.
-   *   d. A crash between the two steps leaves an empty repository listed (the safe direction);
-   *      deleting it again finishes the job only when no registration came since; the garbage
-   *      collector's next drop of empty repositories (removeRepositoryIfEmpty) removes it.
+   *   b. The deletion reads the name's token from the catalog, then removes every row and the
+   *      registration in one transaction of the object, fencing that token (the object takes no
+   *      token up to it from then on), then removes the catalog entry only if its token is still
+   *      that one. A push writing after the object's step finds no registration, so it registers
+   *      first, under a newer token, which either comes before the catalog step (the name stays)
+   *      or after it (the name is listed again); either way it is listed before the push writes.
+   *      A push that registered under the fenced token but had not marked the object yet is
+   *      refused its mark and registers again. A push writing before the object's step has its
+   *      rows deleted with the rest.
+   *   c. Two pushes may register at once and mark the object in either order, a mark may even
+   *      come after a deletion or drop removed the entry. So the catalog's tokens only grow, and
+   *      the object takes a token only if it is newer than every one it has seen or fenced
+   *      (RepositoryObject.markRegistered): a late, older mark is refused and its push registers
+   *      again, so a registration the object takes is one the catalog still lists.
+   *   d. A crash between the steps leaves an empty repository listed (the safe direction);
+   *      deleting it again, or the collector's next drop of empty repositories
+   *      (removeRepositoryIfEmpty), removes it.
    * Uploads' storage is freed by the caller (lifecycle/repositories.ts), their index entries here.
    */
   async deleteRepository(repository: string): Promise<DeletedRepository | null> {
-    const { registered, token, ...deleted } = await this.#repository(repository).deleteRepository(repository);
-    const unlisted = await this.#catalog().unregister(repository, token);
+    const token = await this.#catalog().tokenOf(repository);
+    const { registered, ...deleted } = await this.#repository(repository).deleteRepository(repository, token ?? null);
+    const unlisted = token !== undefined && (await this.#catalog().unregister(repository, token));
     if (!registered && !unlisted && deleted.manifests + deleted.tags + deleted.links + deleted.uploads.length === 0) return null;
     await Promise.all(deleted.uploads.map((upload) => this.#uploadShard(repository, upload.id).removeUpload(repository, upload.id)));
     return deleted;

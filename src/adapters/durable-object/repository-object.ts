@@ -182,16 +182,17 @@ export class RepositoryObject extends DurableObject<unknown> {
 
   /**
    * Repository deletion's step in this object: every row of the repository and its registration,
-   * in one transaction, so a write after it must register in the catalog again. Answers what went
-   * and the token it was registered with (null: none, or registered before tokens existed).
+   * in one transaction, and no token up to `fence` (the catalog's token for the name, read just
+   * before) is taken from now on, so a write after it must register in the catalog again, under a
+   * newer token. Answers what went and whether it was registered.
    */
-  deleteRepository(repository: string): { registered: boolean; token: string | null; manifests: number; tags: number; links: number; uploads: UploadRecord[] } {
+  deleteRepository(repository: string, fence: string | null): { registered: boolean; manifests: number; tags: number; links: number; uploads: UploadRecord[] } {
     this.#legacy.migrate(repository);
     return this.#driver.transaction(() => {
-      const registration = this.#driver.all<{ token: string | null }>("SELECT token FROM registration")[0];
+      const registered = this.isRegistered();
       const deleted = this.#records.deleteRepository(repository);
-      this.#driver.run("DELETE FROM registration");
-      return { registered: registration !== undefined, token: registration?.token ?? null, ...deleted };
+      this.#unregister(fence);
+      return { registered, ...deleted };
     });
   }
 
@@ -206,14 +207,19 @@ export class RepositoryObject extends DurableObject<unknown> {
     this.#legacy.migrate(repository);
     return this.#driver.transaction(() => {
       if (!this.#records.holdsNothing(repository)) return { dropped: false };
-      const sequence = Number(fence);
-      // Tokens given before they were numbers (random UUIDs, or NULL) fence nothing; no push holds one now.
-      if (Number.isSafeInteger(sequence)) {
-        this.#driver.run("INSERT INTO registration_seen (id, highest) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET highest = max(highest, excluded.highest)", sequence);
-      }
-      this.#driver.run("DELETE FROM registration");
+      this.#unregister(fence);
       return { dropped: true };
     });
+  }
+
+  /** Drops the registration and refuses every token up to `fence` from now on (inside a transaction). */
+  #unregister(fence: string | null): void {
+    const sequence = Number(fence);
+    // Tokens given before they were numbers (random UUIDs, or NULL) fence nothing; no push holds one now.
+    if (fence !== null && Number.isSafeInteger(sequence)) {
+      this.#driver.run("INSERT INTO registration_seen (id, highest) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET highest = max(highest, excluded.highest)", sequence);
+    }
+    this.#driver.run("DELETE FROM registration");
   }
 
   createUpload(record: UploadRecord): void {

@@ -12,7 +12,7 @@ import { ImmutableTagError, type ManifestRecord, type ManifestReferences } from 
 import { keys, ranges } from "./keys.ts";
 import { type Item, text } from "./items.ts";
 import { deleteChunks, encodeManifest } from "./manifest-items.ts";
-import { countBytes, manifestItemSize } from "./repository-figures.ts";
+import { countBytes, manifestItemSize, register } from "./repository-figures.ts";
 import type { TableAccess } from "./table-access.ts";
 
 /** Rounds a delete retries when pushes of the same digest keep re-creating the manifest. */
@@ -36,7 +36,10 @@ export async function putManifest(
   const pushedAt = { N: String(Date.now()) };
   const size = { N: String(record.size) };
   const replaced = await table.replace({ ...keys.manifest(repository, record.digest), ...encoded.attributes, ...refs, pushedAt, size });
-  await countBytes(table, repository, replaced ? 0 : record.size, Number(pushedAt.N));
+  // Not listed: the collector dropped the repository as empty between the caller's registration and
+  // the write above. Listed again now, so the catalog and the tag listing do not miss a repository
+  // holding a manifest until the next collection's Scan (a drop that reads after the write keeps it).
+  if (!(await countBytes(table, repository, replaced ? 0 : record.size, Number(pushedAt.N)))) await register(table, repository);
   await deleteChunks(table, replaced);
   // 2. What leads to it: the referrer entry, then for each tag its back-reference before the tag
   //    itself (immutable tags first, so a lost one stops the rest).
@@ -46,9 +49,10 @@ export async function putManifest(
   const fixed = new Set(fixedTags);
   const lost = await writeFixedTags(table, repository, digest, taggedAt, putId, [...fixed].sort());
   if (lost !== null) {
-    await Promise.all(lost.notWritten.map((tag) => table.delete(keys.tagged(repository, record.digest, tag), { expression: "putId = :putId", values: { ":putId": putId } })));
+    // The back-references stay: a push of the same digest may have written them again and won the
+    // tag; unused ones are harmless, and deleteManifest removes them.
     await takeBackIfDeleted(table, repository, record, tags, putId);
-    throw new ImmutableTagError([lost.tag]);
+    throw new ImmutableTagError([lost]);
   }
   await Promise.all(tags.filter((tag) => !fixed.has(tag)).map((tag) => table.put({ ...keys.tag(repository, tag), digest, taggedAt })));
   await takeBackIfDeleted(table, repository, record, tags, putId);
@@ -59,11 +63,10 @@ export async function putManifest(
  * pushes racing for a new immutable tag both pass the caller's read, and only one of these puts.
  * One at a time, in one order for every push, stopping at the first lost: two pushes racing for
  * the same tags then meet at the first, and the one that loses it has taken none (written in
- * parallel, each could take some and both be refused). A loser takes back the tags it created and
- * moves no other (its manifest stays, untagged, as a push by digest would leave it); answers the
- * tag lost and the ones not tried, whose back-references this put takes back (those of the tags it
- * took back stay: harmless, and a racer of the same digest may have written them again), or null
- * if all were written.
+ * parallel, each could take some and both be refused). A loser takes back the tags it created
+ * (those that were not there before its put: one conditional put tells, by the item it replaced)
+ * and moves no other; its manifest stays, untagged, as a push by digest would leave it. Answers
+ * the tag lost, or null if all were written.
  */
 async function writeFixedTags(
   table: TableAccess,
@@ -72,20 +75,20 @@ async function writeFixedTags(
   taggedAt: { N: string },
   putId: { S: string },
   sorted: string[],
-): Promise<{ tag: string; notWritten: string[] } | null> {
+): Promise<string | null> {
   const created: string[] = [];
-  for (const [i, tag] of sorted.entries()) {
-    const item = { ...keys.tag(repository, tag), digest, taggedAt, putId };
-    if (await table.put(item, { expression: "attribute_not_exists(pk)" })) {
-      created.push(tag);
+  const newOrOurs = { expression: "attribute_not_exists(pk) OR digest = :digest", values: { ":digest": digest } };
+  for (const tag of sorted) {
+    // Written under this put's id even when already this digest, so that a racer of the same
+    // digest that created it and then loses another tag does not take it back from under this put.
+    const { written, old } = await table.putReturningOld({ ...keys.tag(repository, tag), digest, taggedAt, putId }, newOrOurs);
+    if (written) {
+      if (old === null) created.push(tag);
       continue;
     }
-    // Already this digest: written again under this put's id, so a racer of the same digest that
-    // created it and then loses another tag does not take it back from under this put.
-    if (await table.put(item, { expression: "digest = :digest", values: { ":digest": digest } })) continue;
     const ours = { expression: "putId = :putId", values: { ":putId": putId } };
     await Promise.all(created.map((mine) => table.delete(keys.tag(repository, mine), ours)));
-    return { tag, notWritten: sorted.slice(i) };
+    return tag;
   }
   return null;
 }

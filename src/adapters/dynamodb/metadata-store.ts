@@ -92,11 +92,6 @@ export class DynamoDbMetadataStore implements MetadataStore, ScannableMetadata, 
     const missing = await this.#missingReferences(repository, references);
     if (missing.length > 0) return missing;
     await putManifest(this.#table, repository, record, tags, references ?? { blobs: [], manifests: [] }, fixedTags);
-    // Listed again after the write: the collector may have dropped the name as empty between the
-    // registration above and the write (removeRepositoryIfEmpty), and the tag listing and the
-    // catalog must not miss a repository whose manifest was just answered 201 until the next
-    // collection's Scan lists it.
-    await this.#register(repository);
     return [];
   }
 

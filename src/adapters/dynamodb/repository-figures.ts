@@ -25,10 +25,13 @@ export async function register(table: TableAccess, repository: string): Promise<
   await table.update(keys.catalogEntry(repository), { expression: "ADD bytes :zero", values: { ":zero": { N: "0" } } });
 }
 
-/** Adds `delta` bytes (negative: removed) and, for a manifest put, its time. */
-export async function countBytes(table: TableAccess, repository: string, delta: number, pushedAt?: number): Promise<void> {
-  if (delta === 0 && pushedAt === undefined) return;
-  await table.update(
+/**
+ * Adds `delta` bytes (negative: removed) and, for a manifest put, its time. Answers false when the
+ * repository is not listed (nothing counted): the collector dropped it as empty meanwhile.
+ */
+export async function countBytes(table: TableAccess, repository: string, delta: number, pushedAt?: number): Promise<boolean> {
+  if (delta === 0 && pushedAt === undefined) return true;
+  const after = await table.update(
     keys.catalogEntry(repository),
     {
       expression: `ADD bytes :delta, bytesVersion :one${pushedAt === undefined ? "" : " SET pushedAt = :at"}`,
@@ -36,6 +39,7 @@ export async function countBytes(table: TableAccess, repository: string, delta: 
     },
     { expression: LISTED },
   );
+  return after !== null;
 }
 
 /** What `bytesVersion` the entry has now (0: none yet); null when the repository is not listed. */

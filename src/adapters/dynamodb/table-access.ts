@@ -66,6 +66,16 @@ export class TableAccess {
     );
   }
 
+  /** Writes the item if `condition` holds; answers whether it did and the item it replaced, if any. */
+  async putReturningOld(item: Item, condition: Condition): Promise<{ written: boolean; old: Item | null }> {
+    let old: Item | null = null;
+    const written = await this.conditional(async () => {
+      const output = await this.client.send(new PutItemCommand({ TableName: this.name, Item: item, ReturnValues: "ALL_OLD", ...conditionInput(condition) }));
+      old = output.Attributes ?? null;
+    });
+    return { written, old };
+  }
+
   /** Writes the item unconditionally and returns the one it replaced, if any. */
   async replace(item: Item): Promise<Item | null> {
     const output = await this.client.send(new PutItemCommand({ TableName: this.name, Item: item, ReturnValues: "ALL_OLD" }));

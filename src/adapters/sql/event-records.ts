@@ -28,13 +28,19 @@ export function createEventTables(driver: SqlDriver): void {
     entry TEXT NOT NULL
   );
   CREATE INDEX IF NOT EXISTS audit_log_repository ON audit_log (repository, id);`);
-  // audit_log.change came later: added to a database made before it (in a write transaction, so
-  // two processes starting together do not both add it). Older rows count as not changes.
+  // audit_log.change and .at came later: added to a database made before them (in a write
+  // transaction, so two processes starting together do not both add them). Older rows count as
+  // not changes, and have no time (they list after every newer row).
   driver.transaction(() => {
     const columns = driver.all<{ name: string }>("PRAGMA table_info(audit_log)");
     if (!columns.some((column) => column.name === "change")) driver.exec("ALTER TABLE audit_log ADD COLUMN change INTEGER NOT NULL DEFAULT 0");
+    if (!columns.some((column) => column.name === "at")) driver.exec("ALTER TABLE audit_log ADD COLUMN at TEXT");
   });
-  driver.exec("CREATE INDEX IF NOT EXISTS audit_log_change ON audit_log (change, id)");
+  driver.exec(`
+    CREATE INDEX IF NOT EXISTS audit_log_change ON audit_log (change, id);
+    CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at, id);
+    CREATE INDEX IF NOT EXISTS audit_log_repository_at ON audit_log (repository, at, id);
+    CREATE INDEX IF NOT EXISTS audit_log_change_at ON audit_log (change, at, id);`);
 }
 
 export class SqlOutbox implements Outbox {
@@ -113,8 +119,6 @@ export class SqlOutbox implements Outbox {
  */
 const FLUSH_MS = 500;
 const FLUSH_ROWS = 200;
-/** How far below newer rows a late batch's entries may sit: a few processes' batches. */
-const OUT_OF_ORDER_ROWS = FLUSH_ROWS * 4;
 
 export class SqlAuditStore implements AuditStore {
   #added = 0;
@@ -142,7 +146,9 @@ export class SqlAuditStore implements AuditStore {
     if (batch.length === 0) return;
     this.#pending = [];
     this.driver.transaction(() => {
-      for (const entry of batch) this.driver.run("INSERT INTO audit_log (repository, entry, change) VALUES (?, ?, ?)", entry.repository ?? null, JSON.stringify(entry), isChange(entry) ? 1 : 0);
+      for (const entry of batch) {
+        this.driver.run("INSERT INTO audit_log (repository, entry, change, at) VALUES (?, ?, ?, ?)", entry.repository ?? null, JSON.stringify(entry), isChange(entry) ? 1 : 0, entry.time);
+      }
     });
     // Trimmed now and then, not on every write.
     this.#added += batch.length;
@@ -158,16 +164,14 @@ export class SqlAuditStore implements AuditStore {
     this.flush();
     const where = [...(filter.repository ? ["repository = ?"] : []), ...(filter.changesOnly ? ["change = 1"] : [])];
     const rows = this.driver.all<{ entry: string }>(
-      `SELECT entry FROM audit_log ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`,
+      // Newest first by the entry's own time (ISO 8601 in UTC: text order is time order): each
+      // process writes its batch when it flushes, so row order across processes is flush order,
+      // not the order things happened in.
+      `SELECT entry FROM audit_log ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY at DESC, id DESC LIMIT ?`,
       ...(filter.repository ? [filter.repository] : []),
-      limit + OUT_OF_ORDER_ROWS,
+      limit,
     );
-    // Newest first by the entry's own time: each process writes its batch when it flushes, so
-    // row order across processes is flush order, not the order things happened in. An entry
-    // another process flushed late sits below rows written after it, so more rows than asked
-    // for are read and sorted before the newest `limit` are taken.
-    const entries = rows.map((row) => JSON.parse(row.entry) as AuditEntry);
-    return entries.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0)).slice(0, limit);
+    return rows.map((row) => JSON.parse(row.entry) as AuditEntry);
   }
 }
 
