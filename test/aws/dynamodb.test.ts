@@ -215,6 +215,10 @@ describe("DynamoDbMetadataStore on dynalite", () => {
     expect(await store.repositoryExists("team/app")).toBe(true);
     expect(await store.listRepositories({})).toEqual(["team/app"]);
     expect(await store.listTags("team/app", {})).toEqual(["v1"]);
+    // Listed again with the manifest counted and its push time, not as a repository never pushed to.
+    const summary = await store.repositorySummary("team/app");
+    expect(summary.lastPushedAt).not.toBeNull();
+    expect(summary.bytes).toBeGreaterThanOrEqual(manifest(1).size);
   });
 
   it("deleteManifest removes every tag that ever pointed at the digest and still does, however it was put", async () => {

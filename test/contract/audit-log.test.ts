@@ -70,6 +70,8 @@ describe("the audit log under a flood of refusals", () => {
     const after = entry({ repository: "blue/app", action: "delete:tag", status: 202 });
     audit.add(after);
     expect(audit.recent(10, { repository: "blue/app" })).toEqual([after, before]);
+    // The older row's time, taken from its entry when the column was added.
+    expect(b.all<{ at: string | null }>("SELECT at FROM audit_log ORDER BY id").map((row) => row.at)).toEqual([before.time, after.time]);
   });
 
   it("lists entries newest first by when they happened, though two processes flush their batches in the other order", async () => {

@@ -13,11 +13,11 @@ import { DurableObjectSqlDriver } from "./do-driver.ts";
  *
  * Each registration gives the name a fresh token, a number greater than every
  * token given before (to any name, so also after the name was dropped); a
- * repository deletion or empty-repository drop removes the name only if its
- * token is still the one the repository object held, so a push that registered
- * again meanwhile keeps the name listed, and a repository object never accepts
- * a token older than one it has seen (the argument:
- * DurableObjectMetadataStore.deleteRepository).
+ * repository deletion or empty-repository drop reads the name's token here
+ * first, fences it in the repository object, and removes the name only if its
+ * token is still that one, so a push that registered again meanwhile keeps the
+ * name listed; a repository object never accepts a token older than one it has
+ * seen or been fenced with (the argument: DurableObjectMetadataStore.deleteRepository).
  */
 export class CatalogObject extends DurableObject<unknown> {
   readonly #records: CatalogRecords;

@@ -12,7 +12,7 @@ import { ImmutableTagError, type ManifestRecord, type ManifestReferences } from 
 import { keys, ranges } from "./keys.ts";
 import { type Item, text } from "./items.ts";
 import { deleteChunks, encodeManifest } from "./manifest-items.ts";
-import { countBytes, manifestItemSize, register } from "./repository-figures.ts";
+import { countBytes, manifestItemSize } from "./repository-figures.ts";
 import type { TableAccess } from "./table-access.ts";
 
 /** Rounds a delete retries when pushes of the same digest keep re-creating the manifest. */
@@ -37,9 +37,11 @@ export async function putManifest(
   const size = { N: String(record.size) };
   const replaced = await table.replace({ ...keys.manifest(repository, record.digest), ...encoded.attributes, ...refs, pushedAt, size });
   // Not listed: the collector dropped the repository as empty between the caller's registration and
-  // the write above. Listed again now, so the catalog and the tag listing do not miss a repository
-  // holding a manifest until the next collection's Scan (a drop that reads after the write keeps it).
-  if (!(await countBytes(table, repository, replaced ? 0 : record.size, Number(pushedAt.N)))) await register(table, repository);
+  // the write above. Listed again now, with this count, so the catalog and the tag listing do not
+  // miss a repository holding a manifest until the next collection's Scan (a drop that reads after
+  // the write keeps it).
+  const counted = replaced ? 0 : record.size;
+  if (!(await countBytes(table, repository, counted, Number(pushedAt.N)))) await countBytes(table, repository, counted, Number(pushedAt.N), true);
   await deleteChunks(table, replaced);
   // 2. What leads to it: the referrer entry, then for each tag its back-reference before the tag
   //    itself (immutable tags first, so a lost one stops the rest).
@@ -83,7 +85,9 @@ async function writeFixedTags(
     // digest that created it and then loses another tag does not take it back from under this put.
     const { written, old } = await table.putReturningOld({ ...keys.tag(repository, tag), digest, taggedAt, putId }, newOrOurs);
     if (written) {
-      if (old === null) created.push(tag);
+      // Created here: there was none, or the one there is this put's own (an SDK retry of a put
+      // whose answer was lost).
+      if (old === null || old.putId?.S === putId.S) created.push(tag);
       continue;
     }
     const ours = { expression: "putId = :putId", values: { ":putId": putId } };

@@ -28,16 +28,18 @@ export async function register(table: TableAccess, repository: string): Promise<
 /**
  * Adds `delta` bytes (negative: removed) and, for a manifest put, its time. Answers false when the
  * repository is not listed (nothing counted): the collector dropped it as empty meanwhile.
+ * With `listing`, an unlisted repository is listed again with this count (a write just made it
+ * hold something), and the answer is always true.
  */
-export async function countBytes(table: TableAccess, repository: string, delta: number, pushedAt?: number): Promise<boolean> {
-  if (delta === 0 && pushedAt === undefined) return true;
+export async function countBytes(table: TableAccess, repository: string, delta: number, pushedAt?: number, listing = false): Promise<boolean> {
+  if (delta === 0 && pushedAt === undefined && !listing) return true;
   const after = await table.update(
     keys.catalogEntry(repository),
     {
       expression: `ADD bytes :delta, bytesVersion :one${pushedAt === undefined ? "" : " SET pushedAt = :at"}`,
       values: { ":delta": { N: String(delta) }, ":one": { N: "1" }, ...(pushedAt === undefined ? {} : { ":at": { N: String(pushedAt) } }) },
     },
-    { expression: LISTED },
+    listing ? undefined : { expression: LISTED },
   );
   return after !== null;
 }

@@ -41,6 +41,9 @@ export function createEventTables(driver: SqlDriver): void {
     CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at, id);
     CREATE INDEX IF NOT EXISTS audit_log_repository_at ON audit_log (repository, at, id);
     CREATE INDEX IF NOT EXISTS audit_log_change_at ON audit_log (change, at, id);`);
+  // Rows without a time: written before the column existed, or by a process of the older version
+  // still running during an upgrade. Their time is in the entry.
+  driver.run("UPDATE audit_log SET at = json_extract(entry, '$.time') WHERE at IS NULL");
 }
 
 export class SqlOutbox implements Outbox {
