@@ -34,6 +34,15 @@ function open(file: string): NodeSqliteDriver {
   return driver;
 }
 
+/** Two connections to one database, each with its audit store, as two processes of `npm start` have them. */
+async function twoProcesses(): Promise<{ first: NodeSqliteDriver; stores: [SqlAuditStore, SqlAuditStore] }> {
+  const file = await databaseFile();
+  const [first, second] = [open(file), open(file)];
+  createEventTables(first);
+  createEventTables(second);
+  return { first, stores: [new SqlAuditStore(first), new SqlAuditStore(second)] };
+}
+
 const entry = (fields: Partial<AuditEntry>): AuditEntry => ({ time: new Date().toISOString(), action: "push", outcome: "ok", status: 201, identity: "user:alice", requestId: crypto.randomUUID(), ...fields });
 
 describe("the audit log under a flood of refusals", () => {
@@ -75,11 +84,7 @@ describe("the audit log under a flood of refusals", () => {
   });
 
   it("lists entries newest first by when they happened, though two processes flush their batches in the other order", async () => {
-    const file = await databaseFile();
-    const [first, second] = [open(file), open(file)];
-    createEventTables(first);
-    createEventTables(second);
-    const [processA, processB] = [new SqlAuditStore(first), new SqlAuditStore(second)];
+    const { first, stores: [processA, processB] } = await twoProcesses();
     const push = entry({ repository: "blue/app", time: "2026-12-06T10:00:00.000Z" });
     const pull = entry({ repository: "blue/app", action: "pull", status: 200, time: "2026-12-06T10:00:00.400Z" });
     processA.add(push);
@@ -95,11 +100,7 @@ describe("the audit log under a flood of refusals", () => {
   });
 
   it("lists the newest entry first however many older ones another process flushed after it", async () => {
-    const file = await databaseFile();
-    const [first, second] = [open(file), open(file)];
-    createEventTables(first);
-    createEventTables(second);
-    const [early, late] = [new SqlAuditStore(first), new SqlAuditStore(second)];
+    const { stores: [early, late] } = await twoProcesses();
     const newest = entry({ repository: "blue/app", time: "2026-12-06T10:00:05.000Z" });
     early.add(newest);
     early.flush();

@@ -19,6 +19,9 @@ import { repositoryDeletionContract } from "../contract/repository-deletion.cont
 
 const hashing = wasmSha2Hashing({ sha256: sha256Wasm, sha512: sha512Wasm });
 const newStore = () => new DurableObjectMetadataStore({ repositories: env.REPOSITORIES, indexShards: env.INDEX_SHARDS, catalog: env.CATALOG });
+/** A registry over `metadata` and the local R2 bucket, as one Worker isolate has it. */
+const registryOver = (metadata: DurableObjectMetadataStore) => new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE });
+const appOver = (metadata: DurableObjectMetadataStore) => createApp(registryOver(metadata));
 
 repositoryDeletionContract("durable objects + r2", async () => ({
   metadata: newStore(),
@@ -35,7 +38,7 @@ describe("repository deletion on Durable Objects, step by step", () => {
 
   it("a push between the repository object's deletion and the catalog's keeps the repository listed (its registration gave the name a new token)", async () => {
     const metadata = newStore();
-    const app = createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE }));
+    const app = appOver(metadata);
     expect((await pushImage(app, "team/a", "v1", text('{"a":1}'), [random(1000)])).status).toBe(201);
 
     // The deletion's first steps, as DurableObjectMetadataStore.deleteRepository takes them.
@@ -43,7 +46,7 @@ describe("repository deletion on Durable Objects, step by step", () => {
     const wiped = await env.REPOSITORIES.getByName("team/a").deleteRepository("team/a", token ?? null);
     expect(wiped).toMatchObject({ registered: true, manifests: 1, tags: 1, links: 2 });
     // A push from another isolate (a store of its own) lands in between: it must register again.
-    expect((await pushImage(createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata: newStore(), hashing, partSize: MIN_PART_SIZE })), "team/a", "v2", text('{"a":2}'), [random(1000)])).status).toBe(201);
+    expect((await pushImage(appOver(newStore()), "team/a", "v2", text('{"a":2}'), [random(1000)])).status).toBe(201);
     // The deletion's second step: the token it read is no longer the catalog's.
     expect(await env.CATALOG.getByName("catalog").unregister("team/a", token ?? null)).toBe(false);
 
@@ -53,7 +56,7 @@ describe("repository deletion on Durable Objects, step by step", () => {
 
   it("a write to an object whose registration was deleted registers it in the catalog before it writes, even in an isolate that wrote there before", async () => {
     const metadata = newStore();
-    const app = createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE }));
+    const app = appOver(metadata);
     expect((await pushImage(app, "team/a", "v1", text('{"a":1}'), [random(1000)])).status).toBe(201);
     // Both steps, the catalog first this time: nothing listed, nothing held.
     const token = await env.CATALOG.getByName("catalog").tokenOf("team/a");
@@ -81,7 +84,7 @@ describe("repository deletion on Durable Objects, step by step", () => {
     await object.markRegistered(older);
     expect(await object.isRegistered()).toBe(false);
     // P's write then finds no registration, registers again, and its repository is listed.
-    const app = createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE }));
+    const app = appOver(metadata);
     expect((await pushImage(app, "team/b", "v1", text('{"b":1}'), [random(1000)])).status).toBe(201);
     expect(await catalog()).toEqual(["team/b"]);
     expect(await object.isRegistered()).toBe(true);
@@ -98,14 +101,14 @@ describe("repository deletion on Durable Objects, step by step", () => {
     // The push's mark arrives: refused, since the drop fenced its token.
     await object.markRegistered(token);
     expect(await object.isRegistered()).toBe(false);
-    const app = createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE }));
+    const app = appOver(metadata);
     expect((await pushImage(app, "team/c", "v1", text('{"c":1}'), [random(1000)])).status).toBe(201);
     expect(await catalog()).toEqual(["team/c"]);
   });
 
   it("an empty repository left listed by a crash between a deletion's two steps leaves the catalog at the collector's next drop", async () => {
     const metadata = newStore();
-    const app = createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE }));
+    const app = appOver(metadata);
     expect((await pushImage(app, "team/d", "v1", text('{"d":1}'), [random(1000)])).status).toBe(201);
     // The object's step only, as a process killed before the catalog's step leaves it.
     const token = await env.CATALOG.getByName("catalog").tokenOf("team/d");
@@ -118,7 +121,7 @@ describe("repository deletion on Durable Objects, step by step", () => {
 
   it("deleting a repository again after a crash between the deletion's steps finishes it (200, unlisted)", async () => {
     const metadata = newStore();
-    const app = createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE }));
+    const app = appOver(metadata);
     expect((await pushImage(app, "team/e", "v1", text('{"e":1}'), [random(1000)])).status).toBe(201);
     const token = await env.CATALOG.getByName("catalog").tokenOf("team/e");
     await env.REPOSITORIES.getByName("team/e").deleteRepository("team/e", token ?? null);
@@ -129,7 +132,7 @@ describe("repository deletion on Durable Objects, step by step", () => {
 
   it("a push that registered but had not marked the object when a deletion ran registers again, and stays listed", async () => {
     const metadata = newStore();
-    const app = createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE }));
+    const app = appOver(metadata);
     expect((await pushImage(app, "team/f", "v1", text('{"f":1}'), [random(1000)])).status).toBe(201);
     const pending = await env.CATALOG.getByName("catalog").register("team/f");
     expect(await metadata.deleteRepository("team/f")).not.toBeNull();
@@ -142,11 +145,11 @@ describe("repository deletion on Durable Objects, step by step", () => {
 
   it("an object registered before tokens existed (NULL token, as its catalog entry) is deleted and unlisted", async () => {
     const metadata = newStore();
-    const app = createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE }));
+    const app = appOver(metadata);
     expect((await pushImage(app, "old/app", "v1", text('{"o":1}'), [random(1000)])).status).toBe(201);
     await runInDurableObject(env.REPOSITORIES.getByName("old/app"), (_object, state) => state.storage.sql.exec("UPDATE registration SET token = NULL"));
     await runInDurableObject(env.CATALOG.getByName("catalog"), (_object, state) => state.storage.sql.exec("UPDATE repositories SET token = NULL"));
-    const res = await createApp(new Registry({ blobs: new R2BlobStore(env.BLOBS), metadata, hashing, partSize: MIN_PART_SIZE }), {
+    const res = await createApp(registryOver(metadata), {
       maintenance: { usage: async () => ({}), collect: async () => ({}), deleteRepository: (name) => metadata.deleteRepository(name) },
     }).request("/admin/repositories/old/app", { method: "DELETE" });
     expect(res.status).toBe(200);

@@ -175,7 +175,7 @@ export class RepositoryObject extends DurableObject<unknown> {
     this.#driver.transaction(() => {
       const highest = this.#driver.all<{ highest: number }>("SELECT highest FROM registration_seen WHERE id = 1")[0]?.highest ?? 0;
       if (!(sequence > highest)) return;
-      this.#driver.run("INSERT INTO registration_seen (id, highest) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET highest = excluded.highest", sequence);
+      this.#see(sequence);
       this.#driver.run("INSERT OR REPLACE INTO registration (registered, token) VALUES (1, ?)", token);
     });
   }
@@ -216,10 +216,13 @@ export class RepositoryObject extends DurableObject<unknown> {
   #unregister(fence: string | null): void {
     const sequence = Number(fence);
     // Tokens given before they were numbers (random UUIDs, or NULL) fence nothing; no push holds one now.
-    if (fence !== null && Number.isSafeInteger(sequence)) {
-      this.#driver.run("INSERT INTO registration_seen (id, highest) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET highest = max(highest, excluded.highest)", sequence);
-    }
+    if (fence !== null && Number.isSafeInteger(sequence)) this.#see(sequence);
     this.#driver.run("DELETE FROM registration");
+  }
+
+  /** Records `sequence` as seen: no token up to it is taken from now on. */
+  #see(sequence: number): void {
+    this.#driver.run("INSERT INTO registration_seen (id, highest) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET highest = max(highest, excluded.highest)", sequence);
   }
 
   createUpload(record: UploadRecord): void {

@@ -26,8 +26,7 @@ export function createEventTables(driver: SqlDriver): void {
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     repository TEXT,
     entry TEXT NOT NULL
-  );
-  CREATE INDEX IF NOT EXISTS audit_log_repository ON audit_log (repository, id);`);
+  );`);
   // audit_log.change and .at came later: added to a database made before them (in a write
   // transaction, so two processes starting together do not both add them). Older rows count as
   // not changes, and have no time (they list after every newer row).
@@ -36,11 +35,15 @@ export function createEventTables(driver: SqlDriver): void {
     if (!columns.some((column) => column.name === "change")) driver.exec("ALTER TABLE audit_log ADD COLUMN change INTEGER NOT NULL DEFAULT 0");
     if (!columns.some((column) => column.name === "at")) driver.exec("ALTER TABLE audit_log ADD COLUMN at TEXT");
   });
+  // Listings go by time (entries of equal time by id: every index ends with the row id); trimming
+  // goes by id within each kind. The (repository, id) index listings used before is dropped: every
+  // audited request paid for it.
   driver.exec(`
+    DROP INDEX IF EXISTS audit_log_repository;
     CREATE INDEX IF NOT EXISTS audit_log_change ON audit_log (change, id);
-    CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at, id);
-    CREATE INDEX IF NOT EXISTS audit_log_repository_at ON audit_log (repository, at, id);
-    CREATE INDEX IF NOT EXISTS audit_log_change_at ON audit_log (change, at, id);`);
+    CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at);
+    CREATE INDEX IF NOT EXISTS audit_log_repository_at ON audit_log (repository, at);
+    CREATE INDEX IF NOT EXISTS audit_log_change_at ON audit_log (change, at);`);
   // Rows without a time: written before the column existed, or by a process of the older version
   // still running during an upgrade. Their time is in the entry.
   driver.run("UPDATE audit_log SET at = json_extract(entry, '$.time') WHERE at IS NULL");
