@@ -17,7 +17,7 @@
  */
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { join, relative, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -53,10 +53,13 @@ function targetNode(root) {
 export function sourcesFingerprint(root = ROOT) {
   /** @type {string[]} */
   const files = [];
+  // Paths joined by hand: path.join's normalisation, run per file, made this walk hot enough at
+  // start-up to wake V8's optimising compilers (~5 MiB more of the node binary resident).
+  const base = /[\\/]$/.test(root) ? root : root + sep;
   /** @param {string} dir */
   const walk = (dir) => {
-    for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
-      const path = join(dir, entry.name);
+    for (const entry of readdirSync(base + dir, { withFileTypes: true })) {
+      const path = dir + "/" + entry.name;
       if (entry.isDirectory()) walk(path);
       else if (/\.(ts|mjs|js|json)$/.test(entry.name)) files.push(path);
     }
@@ -69,7 +72,7 @@ export function sourcesFingerprint(root = ROOT) {
   for (const file of files) {
     let line = `${file}\0missing\n`;
     try {
-      const stat = statSync(join(root, file));
+      const stat = statSync(base + file);
       line = `${file}\0${stat.size}\0${stat.mtimeMs}\n`;
     } catch {
       // a missing package-lock.json is an input too

@@ -84,7 +84,23 @@ export class PartWriter {
     return this.filled;
   }
 
-  async write(chunk: Uint8Array): Promise<void> {
+  /**
+   * Takes `chunk`; a promise only when a part filled and went to storage (wait for it before the
+   * next write), else null: most chunks are only copied, and an async function would cost every
+   * one of them a promise.
+   */
+  write(chunk: Uint8Array): Promise<void> | null {
+    if (this.failure) return Promise.reject(this.failure);
+    const part = this.part;
+    if (part && chunk.byteLength < this.partSize - this.filled) {
+      part.set(chunk, this.filled);
+      this.filled += chunk.byteLength;
+      return null;
+    }
+    return this.#writeFilling(chunk);
+  }
+
+  async #writeFilling(chunk: Uint8Array): Promise<void> {
     let offset = 0;
     while (offset < chunk.byteLength) {
       if (this.filled === 0 && chunk.byteLength - offset >= this.partSize) {
@@ -109,16 +125,24 @@ export class PartWriter {
 
   /** Waits for every part upload; returns the bytes left over (the tail), hashed. */
   async finish(): Promise<Uint8Array> {
-    const rest = this.part ? this.part.subarray(0, this.filled) : new Uint8Array(0);
+    const part = this.part;
+    const rest = part ? part.subarray(0, this.filled) : new Uint8Array(0);
     if (this.hash) await hashSince(this.hash, rest, this.hashed);
-    this.hashed = this.filled;
     await Promise.all(this.inFlight);
-    if (this.failure) throw this.failure;
-    this.parts.sort((a, b) => a.partNumber - b.partNumber);
-    // The tail's buffer is the caller's now; it does not go back to the pool.
     this.part = null;
     this.filled = this.hashed = 0;
-    return rest;
+    if (this.failure) {
+      if (part) returnPartBuffer(part);
+      throw this.failure;
+    }
+    this.parts.sort((a, b) => a.partNumber - b.partNumber);
+    if (!part) return rest;
+    // The tail is copied out and its buffer goes back to the pool. Every PATCH ends with a tail
+    // (a config blob is nothing else), and a fresh part each time cost 8 MiB of zeroed pages and
+    // of external memory, which started V8's major collector several times per push.
+    const tail = rest.slice();
+    returnPartBuffer(part);
+    return tail;
   }
 
   /**

@@ -52,11 +52,16 @@ class IncomingReader implements ByteReader {
     return new Promise((resolve, reject) => (this.#waiting = { resolve, reject }));
   }
 
-  /** Stops listening and leaves the socket paused; @hono/node-server drains or closes it after the answer. */
-  async cancel(): Promise<void> {
+  /**
+   * Stops listening and leaves the socket paused; @hono/node-server drains or closes it after the
+   * answer. A read still waiting fails with `reason` (the body's stall timeout ends one this way).
+   */
+  async cancel(reason?: unknown): Promise<void> {
     this.#detach();
     this.#queue.length = 0;
     this.#incoming.pause();
+    this.#failure ??= reason instanceof Error ? reason : new Error("the request body was cancelled");
+    this.#settle();
   }
 
   #onData = (chunk: Buffer) => {

@@ -103,6 +103,22 @@ describe("PartWriter re-chunks a stream into equal parts", () => {
     for (const [n, part] of parts) expect(Buffer.from(part)).toEqual(all.subarray((n - 1) * 8, n * 8));
     expect(Buffer.from(tail)).toEqual(all.subarray(48));
   });
+
+  it("returns a tail that stays the caller's while later writers fill the part buffer it came from", async () => {
+    // The tail's part buffer goes back to the pool at finish (a PATCH ends with one, every time):
+    // the tail must be a copy, or the next request's bytes would overwrite it before it is stored.
+    const { store } = recordingStore();
+    const first = new PartWriter({ blobs: store, partSize: 16, parts: [], carriedTail: null, openUpload: async () => ({ key: "k", uploadId: "u" }) });
+    await first.write(bytes(16 + 9, 1));
+    const tail = await first.finish();
+    const expected = Buffer.from(bytes(16 + 9, 1).subarray(16));
+    for (let round = 0; round < 4; round++) {
+      const next = new PartWriter({ blobs: store, partSize: 16, parts: [], carriedTail: null, openUpload: async () => ({ key: "k", uploadId: "u" }) });
+      await next.write(bytes(16 + 12, 100 + round));
+      await next.finish();
+    }
+    expect(Buffer.from(tail)).toEqual(expected);
+  });
 });
 
 /** A store whose part uploads finish only when the test says, counting how many run at once. */
