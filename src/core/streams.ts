@@ -13,6 +13,12 @@ export interface ByteReader {
   read(): Promise<ReadableStreamReadResult<Uint8Array>>;
   /** Stops reading; what is left of the body is the runtime's to drain or drop. */
   cancel(reason?: unknown): Promise<void>;
+  /**
+   * The caller is done with `chunk` (a value this reader returned) and keeps no view of it: the
+   * reader may free its memory now rather than at the next garbage collection (Node: each
+   * socket read is a fresh 64 KiB allocation). Optional; after it the chunk must not be read.
+   */
+  recycle?(chunk: Uint8Array): void;
 }
 
 /** `source` as a ReadableStream, for the paths (whole-blob puts) that hand it to a store. */

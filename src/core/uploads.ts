@@ -399,6 +399,8 @@ export class Uploads {
         if (claim.renewalDue()) await claim.keep();
         const flushing = writer.write(value);
         if (flushing) await flushing;
+        // Copied into a part buffer (a chunk of a part's size or more may be stored as it is).
+        if (value.byteLength < record.partSize && "recycle" in reader) reader.recycle?.(value);
       }
       if (length !== undefined && received - record.received !== length) throw lengthMismatch(length, received - record.received);
     } catch (error) {

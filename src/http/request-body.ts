@@ -54,7 +54,7 @@ export function countedSource(source: ByteSource, count: (bytes: number) => void
       if (!result.done) count(result.value.byteLength);
       return result;
     };
-    return { read: () => reader.read().then(counted), cancel: (reason) => reader.cancel(reason) };
+    return { read: () => reader.read().then(counted), cancel: (reason) => reader.cancel(reason), recycle: (chunk) => reader.recycle?.(chunk) };
   });
 }
 
@@ -98,6 +98,10 @@ class StallTimedReader implements ByteReader {
   cancel(reason?: unknown): Promise<void> {
     this.#stop();
     return this.#reader.cancel(reason);
+  }
+
+  recycle(chunk: Uint8Array): void {
+    this.#reader.recycle?.(chunk);
   }
 
   #settled = (result: ReadableStreamReadResult<Uint8Array>) => {
