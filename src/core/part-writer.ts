@@ -125,12 +125,15 @@ export class PartWriter {
 
   /** Waits for every part upload; returns the bytes left over (the tail), hashed. */
   async finish(): Promise<Uint8Array> {
+    // Taken before the first await: a second finish meanwhile must not return the same buffer to the pool.
     const part = this.part;
-    const rest = part ? part.subarray(0, this.filled) : new Uint8Array(0);
-    if (this.hash) await hashSince(this.hash, rest, this.hashed);
-    await Promise.all(this.inFlight);
+    const filled = this.filled;
+    const hashed = this.hashed;
     this.part = null;
     this.filled = this.hashed = 0;
+    const rest = part ? part.subarray(0, filled) : new Uint8Array(0);
+    if (this.hash) await hashSince(this.hash, rest, hashed);
+    await Promise.all(this.inFlight);
     if (this.failure) {
       if (part) returnPartBuffer(part);
       throw this.failure;

@@ -119,6 +119,21 @@ describe("PartWriter re-chunks a stream into equal parts", () => {
     }
     expect(Buffer.from(tail)).toEqual(expected);
   });
+
+  it("returns the tail's buffer to the pool once even when finish is called twice at once", async () => {
+    // Found by review: both calls read the part before either awaited, and both returned it to the
+    // pool; the next two writers then shared one buffer and one's carried tail became the other's.
+    const { store } = recordingStore();
+    const writer = (carried: Uint8Array | null) => new PartWriter({ blobs: store, partSize: 64, parts: [], carriedTail: carried, openUpload: async () => ({ key: "k", uploadId: "u" }) });
+    const first = writer(null);
+    await first.write(bytes(10, 1));
+    const tails = await Promise.all([first.finish(), first.finish()]);
+    expect(tails.map((tail) => Buffer.from(tail))).toEqual([Buffer.from(bytes(10, 1)), Buffer.alloc(0)]);
+    const second = writer(bytes(5, 50));
+    const third = writer(bytes(5, 60));
+    expect(Buffer.from(await second.finish())).toEqual(Buffer.from(bytes(5, 50)));
+    expect(Buffer.from(await third.finish())).toEqual(Buffer.from(bytes(5, 60)));
+  });
 });
 
 /** A store whose part uploads finish only when the test says, counting how many run at once. */
