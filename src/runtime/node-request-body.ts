@@ -8,6 +8,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Context } from "hono";
 import type { ByteReader, ByteSource } from "../core/streams.ts";
+import { freeChunk } from "./node-chunk-memory.ts";
 
 /** Chunks queued before the socket is paused (each up to 64 KiB). */
 const QUEUED_CHUNKS = 4;
@@ -65,23 +66,12 @@ class IncomingReader implements ByteReader {
   }
 
   /**
-   * Frees a chunk's memory as soon as its bytes were copied out. Node's HTTP parser copies each
-   * piece of body into a Buffer of its own; left to the garbage collector, those piled up to
-   * ~30 MiB between young collections during a push (V8 forces one only at 32 MiB of them), and
-   * started major collections. Detaching the chunk's ArrayBuffer (transfer to length 0) frees
-   * it now, so the next read reuses the same memory. This reader is the body's only consumer
-   * (nodeRequestBody refuses a body another has begun), so no one else holds the chunk. Only a
-   * chunk that is its buffer's whole view is freed: a slice would take its neighbours with it.
+   * Frees a chunk once the engine copied it into a part buffer (node-chunk-memory.ts). Node's
+   * HTTP parser copies each piece of body into a Buffer of its own, and this reader is the body's
+   * only consumer (nodeRequestBody refuses a body another has begun): no one else holds the chunk.
    */
   recycle(chunk: Uint8Array): void {
-    const buffer = chunk.buffer;
-    if (chunk.byteOffset !== 0 || chunk.byteLength !== buffer.byteLength || !(buffer instanceof ArrayBuffer) || buffer.byteLength === 0) return;
-    try {
-      // ES2024 (Node 21+); the project's TypeScript lib predates it.
-      (buffer as ArrayBuffer & { transfer(length: number): ArrayBuffer }).transfer(0);
-    } catch {
-      // Not detachable (an internal buffer): the collector frees it as before.
-    }
+    freeChunk(chunk);
   }
 
   #onData = (chunk: Buffer) => {

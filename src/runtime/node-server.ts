@@ -33,6 +33,7 @@ import { deleteRepository } from "../lifecycle/repositories.ts";
 import { nodeClientAddress, nodeRequestLimits } from "./node-request-limits.ts";
 import { answerClientErrorsAsOci } from "./node-client-errors.ts";
 import { nodeRequestBody } from "./node-request-body.ts";
+import { freeChunksOnceWritten } from "./node-chunk-memory.ts";
 import { Server as HttpServer } from "node:http";
 import { scannedQuotaDeps } from "../lifecycle/namespace-usage.ts";
 import { openNodeEvents } from "./node-events.ts";
@@ -206,6 +207,7 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
   let closing = false;
   server.on("request", (_request: unknown, response: ServerResponse) => {
     inFlight++;
+    freeChunksOnceWritten(response);
     response.once("close", () => {
       inFlight--;
       // Once closing, a keep-alive connection that just finished its request is idle: let it go now, not when its client leaves.

@@ -1,6 +1,7 @@
 /** Streaming between blob bodies and files, so no blob is ever held whole in memory. */
 import { createHash } from "node:crypto";
 import { open, type FileHandle } from "node:fs/promises";
+import { markOwnChunk } from "../../core/streams.ts";
 import type { BlobBody } from "../../ports/blob-store.ts";
 import type { DigestAlgorithm } from "../../ports/metadata-store.ts";
 import { checkLength, chunksOf } from "../blob-rules.ts";
@@ -104,7 +105,9 @@ export function fileRangeStream(path: string, size: number, offset: number, leng
         const { bytesRead } = await file.read(buffer, 0, wanted, position);
         if (bytesRead === 0) throw new Error(`${path} ended at byte ${position}, before the ${end} expected`);
         position += bytesRead;
-        controller.enqueue(bytesRead === wanted ? buffer : buffer.subarray(0, bytesRead));
+        // A fresh buffer per chunk, read into and handed on whole: the Node runtime frees it once
+        // the socket has written it (core/streams.ts, markOwnChunk).
+        controller.enqueue(bytesRead === wanted ? markOwnChunk(buffer) : buffer.subarray(0, bytesRead));
       } catch (error) {
         await close().catch(() => {});
         controller.error(error);
