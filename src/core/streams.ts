@@ -39,6 +39,12 @@ export function isOwnChunk(chunk: unknown): chunk is Uint8Array {
   return chunk instanceof Uint8Array && ownChunks.has(chunk);
 }
 
+/** For a consumer that keeps a chunk (readLimited: a cached manifest, an upload's tail): no one may free it now. */
+export function keepChunk(chunk: Uint8Array): Uint8Array {
+  ownChunks.delete(chunk);
+  return chunk;
+}
+
 /** `source` as a ReadableStream, for the paths (whole-blob puts) that hand it to a store. */
 export function asReadableStream(source: ByteSource): ReadableStream<Uint8Array> {
   if (source instanceof ReadableStream) return source as ReadableStream<Uint8Array>;
@@ -70,7 +76,8 @@ export async function readLimited(body: ReadableStream<Uint8Array> | null, limit
       await reader.cancel().catch(() => {});
       throw tooLarge();
     }
-    chunks.push(value);
+    // Kept (a single chunk is returned as it is), so no longer the producer's to free.
+    chunks.push(keepChunk(value));
   }
   return concatBytes(chunks, size);
 }

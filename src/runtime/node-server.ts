@@ -205,9 +205,10 @@ export async function serveRegistry(config: RegistryConfig, options: ServeOption
   if ("requestTimeout" in server) server.requestTimeout = 0;
   let inFlight = 0;
   let closing = false;
+  // Before the app's listener, so every write of the answer goes through it.
+  server.prependListener("request", (_request: unknown, response: ServerResponse) => freeChunksOnceWritten(response));
   server.on("request", (_request: unknown, response: ServerResponse) => {
     inFlight++;
-    freeChunksOnceWritten(response);
     response.once("close", () => {
       inFlight--;
       // Once closing, a keep-alive connection that just finished its request is idle: let it go now, not when its client leaves.

@@ -9,7 +9,11 @@ import { createHash, randomBytes } from "node:crypto";
 import { createServer, get, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { markOwnChunk } from "../../src/core/streams.ts";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FilesystemBlobStore } from "../../src/adapters/filesystem/blob-store.ts";
+import { isOwnChunk, markOwnChunk, readLimited } from "../../src/core/streams.ts";
 import { freeChunk, freeChunksOnceWritten } from "../../src/runtime/node-chunk-memory.ts";
 
 let server: Server | null = null;
@@ -76,6 +80,28 @@ describe("freeing body chunks once written", () => {
     const received = await fetchSlowly(port, 0);
     expect(received).toBe(sha256(Buffer.from("héllo", "latin1")));
     expect(called).toBe(true);
+  });
+
+  it("leaves alone a local blob read into memory and kept (a cached manifest, an upload's tail), even when written", async () => {
+    // Found by review: readLimited returns a single chunk as it is, so a small blob's marked chunk
+    // became the cache's copy; written through a response, it would have been freed under the cache.
+    const dir = await mkdtemp(join(tmpdir(), "chunk-memory-"));
+    try {
+      const blobs = new FilesystemBlobStore(dir);
+      const manifest = new TextEncoder().encode(JSON.stringify({ schemaVersion: 2, filler: "m".repeat(300) }));
+      await blobs.put("manifests/m", manifest);
+      const object = (await blobs.get("manifests/m"))!;
+      const kept = await readLimited(object.body, object.size, () => new Error("too large"));
+      expect(isOwnChunk(kept)).toBe(false);
+      const port = await serve((response) => {
+        response.writeHead(200, { "Content-Length": String(kept.byteLength) });
+        response.write(kept, () => response.end());
+      });
+      expect(await fetchSlowly(port, 0)).toBe(sha256(manifest));
+      expect(Buffer.from(kept)).toEqual(Buffer.from(manifest));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("frees only a chunk that is its buffer's whole view", () => {
