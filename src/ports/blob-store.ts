@@ -141,3 +141,27 @@ export class MultipartError extends Error {
     this.name = "MultipartError";
   }
 }
+
+/**
+ * Chunks of a blob body that their producer allocated for themselves (a file read into a fresh
+ * buffer, nothing else sharing that buffer) and that reach one consumer. The Node runtime frees
+ * such a chunk's memory as soon as the socket has written it (src/runtime/node-chunk-memory.ts),
+ * instead of at the next garbage collection. Whoever would hand one chunk to two consumers (a tee
+ * of a local blob read) must not mark it.
+ */
+const ownChunks = new WeakSet<Uint8Array>();
+
+export function markOwnChunk(chunk: Uint8Array): Uint8Array {
+  ownChunks.add(chunk);
+  return chunk;
+}
+
+export function isOwnChunk(chunk: unknown): chunk is Uint8Array {
+  return chunk instanceof Uint8Array && ownChunks.has(chunk);
+}
+
+/** For a consumer that keeps a chunk (readLimited: a cached manifest, an upload's tail): no one may free it now. */
+export function keepChunk(chunk: Uint8Array): Uint8Array {
+  ownChunks.delete(chunk);
+  return chunk;
+}

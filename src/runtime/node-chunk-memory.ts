@@ -7,7 +7,7 @@
  * (`ArrayBuffer.prototype.transfer(0)`) frees its memory at once.
  */
 import type { ServerResponse } from "node:http";
-import { isOwnChunk } from "../core/streams.ts";
+import { isOwnChunk } from "../ports/blob-store.ts";
 
 /** Frees `chunk`'s memory if it is its buffer's whole view (a slice would take its neighbours with it). */
 export function freeChunk(chunk: Uint8Array): void {
@@ -24,7 +24,7 @@ export function freeChunk(chunk: Uint8Array): void {
 type WriteCallback = (error?: Error | null) => void;
 
 /**
- * Makes `response` free each chunk a blob store marked as its own (core/streams.ts) once the
+ * Makes `response` free each chunk a blob store marked as its own (ports/blob-store.ts) once the
  * chunk is written: in `write`'s callback, which Node calls when the socket has finished with
  * the bytes (written, or the connection gone), never before. Other writes pass through as they are.
  */

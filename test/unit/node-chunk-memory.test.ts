@@ -13,7 +13,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FilesystemBlobStore } from "../../src/adapters/filesystem/blob-store.ts";
-import { isOwnChunk, markOwnChunk, readLimited } from "../../src/core/streams.ts";
+import { isOwnChunk, markOwnChunk } from "../../src/ports/blob-store.ts";
+import { readLimited } from "../../src/core/streams.ts";
 import { freeChunk, freeChunksOnceWritten } from "../../src/runtime/node-chunk-memory.ts";
 
 let server: Server | null = null;

@@ -1,8 +1,7 @@
 /** Streaming between blob bodies and files, so no blob is ever held whole in memory. */
 import { createHash } from "node:crypto";
 import { open, type FileHandle } from "node:fs/promises";
-import { markOwnChunk } from "../../core/streams.ts";
-import type { BlobBody } from "../../ports/blob-store.ts";
+import { markOwnChunk, type BlobBody } from "../../ports/blob-store.ts";
 import type { DigestAlgorithm } from "../../ports/metadata-store.ts";
 import { checkLength, chunksOf } from "../blob-rules.ts";
 import { writeAll, writeWhole } from "./files.ts";
@@ -106,7 +105,7 @@ export function fileRangeStream(path: string, size: number, offset: number, leng
         if (bytesRead === 0) throw new Error(`${path} ended at byte ${position}, before the ${end} expected`);
         position += bytesRead;
         // A fresh buffer per chunk, read into and handed on whole: the Node runtime frees it once
-        // the socket has written it (core/streams.ts, markOwnChunk).
+        // the socket has written it (ports/blob-store.ts, markOwnChunk).
         controller.enqueue(bytesRead === wanted ? markOwnChunk(buffer) : buffer.subarray(0, bytesRead));
       } catch (error) {
         await close().catch(() => {});
