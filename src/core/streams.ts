@@ -16,8 +16,9 @@ export interface ByteReader {
   cancel(reason?: unknown): Promise<void>;
   /**
    * The caller is done with `chunk` (a value this reader returned) and keeps no view of it: the
-   * reader may free its memory now rather than at the next garbage collection (Node: each
-   * socket read is a fresh 64 KiB allocation). Optional; after it the chunk must not be read.
+   * reader may free its memory now rather than at the next garbage collection (Node: the HTTP
+   * parser copies each piece of body into a buffer of its own). Optional; after it the chunk
+   * must not be read.
    */
   recycle?(chunk: Uint8Array): void;
 }
